@@ -1,0 +1,83 @@
+"""Self-describing checkpoints, saved and loaded in one place only.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts written with
+torch.save and read back with torch.load(weights_only=True): loading never runs code.
+Required keys: format, format_version, version, kind, vocabulary, preprocessing, config.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from .errors import CheckpointError
+
+FORMAT = "hashtagger-checkpoint"
+FORMAT_VERSION = 1
+REQUIRED = ("kind", "vocabulary", "preprocessing", "config")
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call write(tmp_path), then rename onto path: readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
+    """Write a checkpoint atomically, stamping the format and package version."""
+    import torch
+
+    from . import __version__
+
+    missing = [k for k in REQUIRED if k not in payload]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint payload lacks {', '.join(missing)}")
+    data = {"format": FORMAT, "format_version": FORMAT_VERSION, "version": __version__, **payload}
+    atomic_write(Path(path), lambda tmp: torch.save(data, tmp))
+    return Path(path)
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
+    """Read and validate a checkpoint without executing code; one-line errors for bad files."""
+    import pickle
+
+    import torch
+
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such checkpoint file")
+    if p.is_dir():
+        raise CheckpointError(f"{p}: is a folder; give a checkpoint file such as {p / 'best.pt'}")
+    if p.stat().st_size == 0:
+        raise CheckpointError(f"{p}: empty file, not a checkpoint")
+    try:
+        data = torch.load(p, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            raise CheckpointError(
+                f"{p}: refused: the file holds Python objects that would run code on load"
+            ) from None
+        raise CheckpointError(f"{p}: not a readable checkpoint (truncated or not a torch file: {first[:160]})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{p}: not a hashtagger checkpoint (no '{FORMAT}' marker)")
+    if int(data.get("format_version", 0)) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{p}: checkpoint format {data['format_version']} is newer than this hashtagger "
+            f"understands ({FORMAT_VERSION}); upgrade hashtagger"
+        )
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise CheckpointError(f"{p}: checkpoint lacks {', '.join(missing)}")
+    return data

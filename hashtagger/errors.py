@@ -1,0 +1,35 @@
+"""Domain errors: the library raises these, the CLI turns them into one-line messages."""
+
+from __future__ import annotations
+
+
+class HashtaggerError(Exception):
+    """Base class for every error a user can cause and fix."""
+
+
+class InputError(HashtaggerError):
+    """A path, photo or option given by the user cannot be used."""
+
+
+class ImageError(InputError):
+    """One photo cannot be decoded; a batch records it and goes on."""
+
+
+class ConfigError(HashtaggerError):
+    """A config key or value is unknown or of the wrong type."""
+
+
+class CheckpointError(HashtaggerError):
+    """A checkpoint file is missing, truncated, foreign or incompatible."""
+
+
+class DatasetError(HashtaggerError):
+    """A dataset folder, list file or manifest is malformed."""
+
+
+class DownloadError(HashtaggerError):
+    """Fetching, verifying or extracting a dataset failed."""
+
+
+class MissingDependencyError(HashtaggerError):
+    """An optional extra is needed for this feature; the message names it."""

@@ -1,0 +1,108 @@
+"""Safe photo loading: every rule about bad input lives here, once.
+
+Returns an upright RGB Pillow image or raises ImageError with a one-line reason.
+Uses only Pillow and numpy so decoding workers never import torch.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".jfif", ".ppm", ".pgm"}
+)
+
+# Truncated files are errors, never silently half-grey photos.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def is_image_path(path: Path) -> bool:
+    """Whether the name looks like a photo (used when walking folders)."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any mode to 8-bit RGB; transparency is composited on white."""
+    if im.mode == "RGB":
+        return im
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16/32-bit greyscale: scale to 8 bits instead of clipping at 255.
+        import numpy as np
+
+        arr = np.asarray(im, dtype=np.float64)
+        peak = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr = np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, mode="L").convert("RGB")
+    if im.mode == "F":
+        import numpy as np
+
+        arr = np.asarray(im, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = (arr - lo) / (hi - lo or 1.0) * 255.0
+        return Image.fromarray(arr.astype(np.uint8), mode="L").convert("RGB")
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def load_image(path: str | os.PathLike[str], draft_size: int | None = None) -> Image.Image:
+    """Open a photo as upright RGB.
+
+    draft_size: the shorter side the caller will resize to; JPEGs much larger than that
+    are decoded at a reduced DCT scale (Pillow draft mode), which is much faster and
+    is used identically in training, evaluation and prediction.
+    """
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise ImageError(f"{p}: is a folder, not a photo")
+        if p.stat().st_size == 0:
+            raise ImageError(f"{p}: empty file (0 bytes)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                _check_pixels(p, im)
+                if getattr(im, "is_animated", False):
+                    im.seek(0)
+                if draft_size and im.format == "JPEG":
+                    im.draft("RGB", (draft_size, draft_size))
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                return _to_rgb(im)
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{p}: no such file") from None
+    except PermissionError:
+        raise ImageError(f"{p}: permission denied") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{p}: not an image Pillow can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(
+            f"{p}: image too large (over Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} pixels)"
+        ) from None
+    except OSError as e:
+        msg = str(e) or type(e).__name__
+        if "truncated" in msg.lower():
+            raise ImageError(f"{p}: truncated or damaged image ({msg})") from None
+        raise ImageError(f"{p}: cannot decode image ({msg})") from None
+    except (ValueError, SyntaxError, EOFError) as e:
+        raise ImageError(f"{p}: cannot decode image ({e or type(e).__name__})") from None
+
+
+def _check_pixels(path: Path, im: Image.Image) -> None:
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and im.size[0] * im.size[1] > limit:
+        raise ImageError(
+            f"{path}: image too large ({im.size[0]}x{im.size[1]}, over Pillow's limit of {limit:,} pixels)"
+        )

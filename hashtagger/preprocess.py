@@ -1,0 +1,92 @@
+"""Preprocessing, defined once: the photo -> tensor recipe a model was trained with.
+
+Stored in every checkpoint. `load_array` runs in decoding workers (Pillow + numpy only);
+`normalize` runs on the batch next to the model.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .errors import CheckpointError
+from .images import load_image
+
+_INTERPOLATIONS = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Resize the shorter side to size / crop_pct, centre-crop size x size, scale by mean/std."""
+
+    size: int = 224
+    crop_pct: float = 0.875
+    interpolation: str = "bicubic"
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    draft: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resize_size(self) -> int:
+        return int(math.floor(self.size / self.crop_pct))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["mean"] = list(self.mean)
+        d["std"] = list(self.std)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Preprocessing:
+        try:
+            return cls(
+                size=int(d["size"]),
+                crop_pct=float(d["crop_pct"]),
+                interpolation=str(d["interpolation"]),
+                mean=tuple(float(x) for x in d["mean"]),  # type: ignore[arg-type]
+                std=tuple(float(x) for x in d["std"]),  # type: ignore[arg-type]
+                draft=bool(d.get("draft", True)),
+                extra=dict(d.get("extra", {})),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"preprocessing entry is malformed ({e})") from None
+
+    def resize_crop(self, im: Image.Image) -> Image.Image:
+        """Shorter side to resize_size, then centre crop: the evaluation geometry."""
+        w, h = im.size
+        scale = self.resize_size / min(w, h)
+        nw, nh = max(self.size, round(w * scale)), max(self.size, round(h * scale))
+        if (nw, nh) != (w, h):
+            im = im.resize((nw, nh), _INTERPOLATIONS.get(self.interpolation, Image.Resampling.BICUBIC))
+        left, top = (nw - self.size) // 2, (nh - self.size) // 2
+        return im.crop((left, top, left + self.size, top + self.size))
+
+    def load_array(self, path: str | os.PathLike[str]) -> np.ndarray:
+        """Decode a photo into a uint8 CHW array of size x size (raises ImageError)."""
+        im = load_image(path, draft_size=self.resize_size if self.draft else None)
+        im = self.resize_crop(im)
+        return np.ascontiguousarray(np.asarray(im, dtype=np.uint8).transpose(2, 0, 1))
+
+    def normalize(self, batch: Any) -> Any:
+        """uint8 NCHW tensor -> float NCHW tensor, scaled by mean/std (torch, lazily imported)."""
+        import torch
+
+        x = batch.float().div_(255.0)
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        return x.sub_(mean).div_(std)
+
+
+IMAGENET = Preprocessing()
+EFFICIENTNET_LITE = Preprocessing(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))

@@ -1,0 +1,182 @@
+"""`hashtagger predict` as users run it: inputs, formats, exit codes, bad photos in a batch."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from hashtagger.cli import cli
+from hashtagger.pipeline import Failed
+from hashtagger.predict import expand_inputs, select_hashtags
+
+
+def run(*args: str, input: str | None = None):  # noqa: A002
+    return CliRunner().invoke(cli, ["predict", *args, "--quiet", "--workers", "1"], input=input)
+
+
+@pytest.fixture
+def album(photo_factory, tmp_path: Path) -> Path:
+    photo_factory("album/a.jpg", seed=1)
+    photo_factory("album/sub/b.png", seed=2)
+    photo_factory("album/sub/deeper/c.webp", seed=3)
+    (tmp_path / "album" / "notes.txt").write_text("not a photo")
+    return tmp_path / "album"
+
+
+def test_one_photo_prints_one_pasteable_line(photo_factory) -> None:
+    p = photo_factory("x.jpg")
+    r = run(str(p), "--top-k", "5")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1
+    tags = lines[0].split(" ")
+    assert len(tags) == 5 and all(t.startswith("#") and len(t) > 1 for t in tags)
+
+
+def test_folder_recursive_jsonl_contract(album: Path) -> None:
+    r = run(str(album), "--format", "jsonl", "-k", "3")
+    assert r.exit_code == 0, r.stderr
+    recs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [Path(x["path"]).name for x in recs] == ["a.jpg", "b.png", "c.webp"]
+    for x in recs:
+        scores = [h["score"] for h in x["hashtags"]]
+        assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+        assert all(isinstance(h["tag"], str) and not h["tag"].startswith("#") for h in x["hashtags"])
+
+
+def test_several_inputs_text_has_path_tab_tags(photo_factory) -> None:
+    a, b = photo_factory("a.jpg"), photo_factory("b.jpg", seed=5)
+    r = run(str(b), str(a), "--no-hash", "-k", "2")
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(b), str(a)]  # order given is kept
+    assert all("#" not in line.split("\t")[1] and len(line.split("\t")[1].split()) == 2 for line in lines)
+
+
+def test_stdin_paths_csv_and_each_file_once(photo_factory) -> None:
+    a, b = photo_factory("a.jpg"), photo_factory("b.png", seed=4)
+    r = run("-", "--format", "csv", "--top-k", "5", input=f"{a}\n{b}\n{a}\n")
+    assert r.exit_code == 0, r.stderr
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    assert rows[0] == ["path", "rank", "tag", "score"]
+    assert [r_[0] for r_ in rows[1:]] == [str(a)] * 5 + [str(b)] * 5
+    assert [int(r_[1]) for r_ in rows[1:6]] == [1, 2, 3, 4, 5]
+
+
+def test_glob_pattern(album: Path) -> None:
+    r = run(str(album / "**" / "*.png"), "--format", "jsonl")
+    assert r.exit_code == 0
+    assert [Path(json.loads(x)["path"]).name for x in r.stdout.splitlines()] == ["b.png"]
+
+
+def test_json_is_one_document(album: Path) -> None:
+    r = run(str(album), "--format", "json", "-k", "1")
+    doc = json.loads(r.stdout)
+    assert isinstance(doc, list) and len(doc) == 3 and len(doc[0]["hashtags"]) == 1
+
+
+def test_threshold_drops_low_scores(photo_factory) -> None:
+    p = photo_factory("x.jpg")
+    r = run(str(p), "--format", "jsonl", "--threshold", "1.01")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["hashtags"] == []
+
+
+def test_bad_photos_do_not_stop_the_batch(tmp_path: Path, photo_factory) -> None:
+    good = photo_factory("batch/good.jpg")
+    (tmp_path / "batch" / "empty.jpg").write_bytes(b"")
+    (tmp_path / "batch" / "text.jpg").write_text("hello")
+    trunc = photo_factory("batch/trunc.jpg", size=(300, 200))
+    trunc.write_bytes(trunc.read_bytes()[:400])
+    photo_factory("batch/ok ünï.png", seed=9)
+    r = run(str(tmp_path / "batch"), str(tmp_path / "missing.jpg"), "--format", "jsonl")
+    assert r.exit_code == 1
+    recs = {Path(json.loads(x)["path"]).name: json.loads(x) for x in r.stdout.splitlines()}
+    assert "hashtags" in recs[good.name] and "hashtags" in recs["ok ünï.png"]
+    for bad in ("empty.jpg", "text.jpg", "trunc.jpg", "missing.jpg"):
+        assert "error" in recs[bad] and "\n" not in recs[bad]["error"]
+    err_lines = [x for x in r.stderr.splitlines() if x.startswith("error:")]
+    assert len(err_lines) == 4
+    assert "Traceback" not in r.stderr
+
+
+def test_folder_without_images_fails_clearly(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    r = run(str(tmp_path / "empty"))
+    assert r.exit_code == 1
+    assert "no images" in r.stderr
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run().exit_code == 2
+    assert run("x.jpg", "--format", "xml").exit_code == 2
+
+
+def test_unknown_model_is_one_line(photo_factory) -> None:
+    r = run(str(photo_factory("x.jpg")), "--model", "no-such-model")
+    assert r.exit_code == 1
+    assert r.stderr.strip().count("\n") == 0 and "no-such-model" in r.stderr
+
+
+def test_bad_checkpoint_is_one_line(tmp_path: Path, photo_factory) -> None:
+    ck = tmp_path / "bad.pt"
+    ck.write_bytes(b"garbage" * 10)
+    r = run(str(photo_factory("x.jpg")), "--model", str(ck))
+    assert r.exit_code == 1 and "bad.pt" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_expand_inputs_reports_missing_and_dedupes(tmp_path: Path, photo_factory) -> None:
+    a = photo_factory("a.jpg")
+    items = list(expand_inputs([str(a), str(tmp_path / "nope"), str(a), str(tmp_path / "*.zzz")]))
+    assert items[0] == str(a)
+    assert isinstance(items[1], Failed) and "no such file" in items[1].error
+    assert isinstance(items[2], Failed) and "matches no files" in items[2].error
+    assert len(items) == 3
+
+
+def test_select_hashtags_ties_and_thresholds() -> None:
+    import numpy as np
+
+    scores = np.array([0.2, 0.5, 0.5, 0.1], dtype=np.float32)
+    vocab = ["a", "b", "c", "d"]
+    assert [h.tag for h in select_hashtags(scores, vocab, top_k=3)] == ["b", "c", "a"]
+    assert [h.tag for h in select_hashtags(scores, vocab, top_k=4, threshold=0.3)] == ["b", "c"]
+    per_tag = [0.0, 0.9, 0.0, 0.0]
+    assert [h.tag for h in select_hashtags(scores, vocab, top_k=4, thresholds=per_tag)] == ["c", "a", "d"]
+
+
+def test_closed_pipe_ends_quietly(tmp_path: Path, photo_factory) -> None:
+    import subprocess
+    import sys
+
+    for i in range(6):
+        photo_factory(f"many/{i}.jpg", seed=i)
+    cmd = f"{sys.executable} -m hashtagger predict {tmp_path / 'many'} --quiet -b 1 | head -n 1"
+    r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert r.stdout.count("\n") == 1
+    assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr
+
+
+# ---- the real default model on real photos (scikit-image's CC0 samples) ----
+
+
+def _skimage_photo(name: str, tmp_path: Path) -> Path:
+    data = pytest.importorskip("skimage.data")
+    arr = getattr(data, name)()
+    p = tmp_path / f"{name}.png"
+    Image.fromarray(arr).save(p)
+    return p
+
+
+@pytest.mark.parametrize(("name", "expected"), [("chelsea", {"cat", "kitty", "kitten", "cats"}), ("coffee", {"coffee"})])
+def test_default_model_sees_the_subject(tmp_path: Path, name: str, expected: set[str]) -> None:
+    p = _skimage_photo(name, tmp_path)
+    r = run(str(p), "--top-k", "5", "--no-hash")
+    assert r.exit_code == 0, r.stderr
+    assert expected & set(r.stdout.split()), r.stdout
