@@ -187,7 +187,7 @@ def load_model(spec: str, vocabulary: Sequence[str], prior_weight: float | None 
 
 
 def model_thresholds(tagger: Tagger) -> tuple[np.ndarray | float, str]:
-    """The cut-offs F1 micro/macro are computed at: calibrated per tag, else DEFAULT_THRESHOLD."""
+    """The cut-offs F1 micro/macro are computed at: calibrated per tag, else the model's default cut-off."""
     if tagger.thresholds is not None:
         thr = np.asarray(tagger.thresholds, dtype=np.float64)
         if thr.shape != (len(tagger.vocabulary),):
@@ -195,7 +195,8 @@ def model_thresholds(tagger: Tagger) -> tuple[np.ndarray | float, str]:
                 f"{tagger.name}: {thr.size} thresholds for {len(tagger.vocabulary)} tags; calibrate it again"
             )
         return thr, "calibrated"
-    return DEFAULT_THRESHOLD, str(DEFAULT_THRESHOLD)
+    default = float(getattr(tagger, "default_threshold", DEFAULT_THRESHOLD))
+    return default, f"{default:.4g}"
 
 
 def _check_calibratable(specs: Sequence[str]) -> None:

@@ -24,6 +24,8 @@ class Tagger(ABC):
     preprocessing: Preprocessing
     thresholds: list[float] | None = None
     name: str = ""
+    #: Score at which a tag counts as predicted when no calibrated thresholds exist (sigmoid: 0.5).
+    default_threshold: float = 0.5
 
     @abstractmethod
     def tag(self, batch: torch.Tensor) -> torch.Tensor:

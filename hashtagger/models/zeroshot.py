@@ -86,6 +86,8 @@ class ZeroShotTagger(Tagger):
         self.preprocessing = preprocessing
         self.blend = blend
         self.thresholds = None
+        # scores form a distribution over the vocabulary: a tag counts as predicted at twice the uniform share
+        self.default_threshold = 2.0 / len(vocabulary)
         self.classifier = classifier.eval().to(memory_format=torch.channels_last)
         self.device = "cpu"
         self.precision = "fp32"
