@@ -50,8 +50,6 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
     """Read and validate a checkpoint without executing code; one-line errors for bad files."""
-    import pickle
-
     import torch
 
     p = Path(path)
@@ -63,13 +61,16 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
         raise CheckpointError(f"{p}: empty file, not a checkpoint")
     try:
         data = torch.load(p, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
+    except Exception as e:  # noqa: BLE001 - any unreadable file is a one-line user error
+        text = str(e)
+        if zipfile.is_zipfile(p) and ("weights_only" in text or "Unsupported global" in text):
             raise CheckpointError(
                 f"{p}: refused: the file holds Python objects that would run code on load"
             ) from None
-        raise CheckpointError(f"{p}: not a readable checkpoint (truncated or not a torch file: {first[:160]})") from None
+        first = text.strip().splitlines()[0][:160] if text.strip() else type(e).__name__
+        if zipfile.is_zipfile(p):
+            raise CheckpointError(f"{p}: not a readable checkpoint (truncated or damaged: {first})") from None
+        raise CheckpointError(f"{p}: not a torch checkpoint file") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{p}: not a hashtagger checkpoint (no '{FORMAT}' marker)")
     if int(data.get("format_version", 0)) > FORMAT_VERSION:

@@ -135,9 +135,11 @@ class EpochSampler(Sampler):
 
 
 def default_workers(world_size: int = 1) -> int:
-    """min(8, CPU cores per process)."""
+    """Half the cores of each process, at most 8: decoding a batch costs far less than the model's
+    pass over it, and OpenMP threads fighting workers for cores is what makes CPU training crawl
+    (measured on 2 cores: 2 threads + 1 worker ran the feature pass 3.5x faster than 2 + 2)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(8, cores // max(1, world_size)))
+    return max(1, min(8, cores // max(1, world_size) // 2))
 
 
 def _ignore_sigint(_worker_id: int) -> None:

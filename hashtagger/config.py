@@ -1,0 +1,328 @@
+"""Training configuration: frozen dataclasses, YAML defaults, `--set key=value` overrides.
+
+Layering (like timm's train.py): dataclass defaults < YAML file < `--set` overrides. Every key
+is checked: an unknown key or a value of the wrong type fails with the full dotted key name,
+so a typo never trains silently with a default. The resolved config is written next to the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+BACKBONES = ("resnet18", "efficientnet_lite0")
+
+
+def _opt(default: Any, doc: str, **checks: Any) -> Any:
+    """A dataclass field with its one-line documentation and value checks (choices, min, max)."""
+    return field(default=default, metadata={"doc": doc, **checks})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the photos and tags come from and how they are decoded."""
+
+    path: str = _opt("", "dataset folder (HARRISON, folder per tag) or manifest (.csv/.tsv/.jsonl)")
+    val_fraction: float = _opt(
+        0.1, "share of the non-test images kept for validation when the data has no split", min=0.0, max=0.9
+    )
+    test_size: int | None = _opt(
+        None, "test images held out when the data has no split (None: the loader's default)", min=0
+    )
+    min_tag_count: int = _opt(1, "a tag needs this many training images to enter the vocabulary", min=1)
+    workers: int | None = _opt(
+        None, "DataLoader worker processes per training process (None: min(8, CPU cores))", min=0
+    )
+    cache_dir: str | None = _opt(
+        None, "frozen-backbone feature cache (None: $HASHTAGGER_CACHE or ~/.cache/hashtagger/features)"
+    )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: an ImageNet backbone, dropout, and a new linear head with one sigmoid per tag."""
+
+    backbone: str = _opt("resnet18", "feature extractor", choices=BACKBONES)
+    pretrained: str = _opt(
+        "imagenet", "backbone weights: imagenet, none (random, on purpose) or a weights file"
+    )
+    dropout: float = _opt(0.7, "dropout before the head (0.7 in the HARRISON paper)", min=0.0, max=0.99)
+    freeze_backbone: bool = _opt(False, "train the head only (the paper's feature extractor + classifier)")
+    image_size: int | None = _opt(None, "square input side in pixels (None: the backbone's 224)", min=16)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, loss, augmentation, precision and checkpoint choice."""
+
+    epochs: int = _opt(13, "passes over the training split (13 in the HARRISON paper)", min=1)
+    batch_size: int = _opt(64, "images per step and per process", min=1)
+    lr: float = _opt(1e-3, "peak learning rate of the head", min=0.0)
+    backbone_lr_scale: float = _opt(0.1, "backbone learning rate = lr * this (fine-tuning only)", min=0.0)
+    optimizer: str = _opt("adamw", "adamw or sgd (with momentum, nesterov)", choices=("adamw", "sgd"))
+    momentum: float = _opt(0.9, "SGD momentum", min=0.0, max=1.0)
+    weight_decay: float = _opt(
+        1e-4, "decoupled (AdamW) or L2 (SGD) decay; never on biases and norms", min=0.0
+    )
+    warmup_epochs: float = _opt(1.0, "linear warm-up from lr/100, then cosine decay", min=0.0)
+    min_lr_ratio: float = _opt(0.01, "the cosine ends at lr * this", min=0.0, max=1.0)
+    loss: str = _opt(
+        "bce",
+        "bce (sigmoid + binary cross-entropy) or asl (asymmetric loss, for long tails)",
+        choices=("bce", "asl"),
+    )
+    asl_gamma_neg: float = _opt(4.0, "ASL focusing of negatives", min=0.0)
+    asl_gamma_pos: float = _opt(0.0, "ASL focusing of positives", min=0.0)
+    asl_clip: float = _opt(0.05, "ASL probability margin shifted off easy negatives", min=0.0, max=1.0)
+    augment: str = _opt(
+        "standard",
+        "standard (random resized crop + flip), flip, or none (the eval geometry)",
+        choices=("standard", "flip", "none"),
+    )
+    feature_cache: bool = _opt(
+        True, "frozen backbone + augment none: compute features once, cache them on disk"
+    )
+    precision: str = _opt(
+        "auto",
+        "auto (bf16 where supported, fp16 on older GPUs), fp32, bf16 or fp16",
+        choices=("auto", "fp32", "bf16", "fp16"),
+    )
+    channels_last: bool = _opt(True, "NHWC memory layout (faster convolutions on CPUs and tensor cores)")
+    grad_clip: float = _opt(0.0, "clip the gradient norm to this (0: off)", min=0.0)
+    best_metric: str = _opt(
+        "map",
+        "validation metric that picks best.pt",
+        choices=("map", "accuracy@1", "accuracy@5", "precision@1", "recall@5", "loss"),
+    )
+    tensorboard: bool = _opt(True, "write TensorBoard events when tensorboard is installed")
+    deterministic: bool = _opt(False, "deterministic GPU kernels (slower); CPU runs are reproducible anyway")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole training run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    out: str = _opt("runs/train", "run folder: config.yaml, metrics.csv, last.pt, best.pt")
+    seed: int = _opt(0, "seeds weights, data order, augmentation and dropout")
+
+
+SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    base: dict[str, Any] | None = None,
+) -> Config:
+    """Defaults, then the YAML file (may be partial) or `base` (a resumed run's config), then
+    `--set a.b=value` overrides."""
+    import copy
+
+    tree: dict[str, Any] = copy.deepcopy(base) if base is not None else {}
+    if path is not None:
+        tree = _read_yaml(Path(path))
+    for item in overrides:
+        key, value = _parse_override(item)
+        _set_dotted(tree, key, value)
+    return config_from_dict(tree)
+
+
+def config_from_dict(tree: dict[str, Any]) -> Config:
+    """Build and check a Config from a nested plain dict (a YAML file or a checkpoint's `config`)."""
+    if not isinstance(tree, dict):
+        raise ConfigError(f"a config must be a mapping of sections, got {type(tree).__name__}")
+    top_fields = {f.name: f for f in dataclasses.fields(Config)}
+    kwargs: dict[str, Any] = {}
+    for key, value in tree.items():
+        if key not in top_fields:
+            raise ConfigError(f"unknown config key '{key}' (valid top-level keys: {', '.join(top_fields)})")
+        if key in SECTIONS:
+            kwargs[key] = _build_section(key, SECTIONS[key], value)
+        else:
+            kwargs[key] = _check_value(key, top_fields[key], value, Config)
+    return Config(**kwargs)
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """Plain nested dict (YAML- and weights_only-safe) in declaration order."""
+    return dataclasses.asdict(config)
+
+
+def dump_config(config: Config, path: str | Path) -> Path:
+    """Write the resolved config as YAML, atomically."""
+    from .checkpoint import atomic_write
+
+    text = yaml.safe_dump(config_to_dict(config), sort_keys=False, default_flow_style=False)
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    atomic_write(Path(path), write)
+    return Path(path)
+
+
+def describe_keys() -> list[tuple[str, Any, str]]:
+    """(dotted key, default, doc) for every key: for help text and the docs in configs/."""
+    rows: list[tuple[str, Any, str]] = []
+    for f in dataclasses.fields(Config):
+        if f.name in SECTIONS:
+            for sf in dataclasses.fields(SECTIONS[f.name]):
+                rows.append((f"{f.name}.{sf.name}", sf.default, sf.metadata.get("doc", "")))
+        else:
+            rows.append((f.name, f.default, f.metadata.get("doc", "")))
+    return rows
+
+
+# ---- internals ----
+
+
+def _number(text: str, base: type) -> Any:
+    try:
+        return base(text.strip())
+    except ValueError:
+        return text
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a YAML config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: not valid YAML ({problem})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of sections (data, model, train, out, seed)")
+    return data
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    """'train.lr=3e-4' -> ('train.lr', 0.0003): values follow YAML scalar rules."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set train.epochs=3")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set {item!r}: the key is empty")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, (dict, list)):
+        value = raw  # only scalars are overridable; let the type check name the key
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return key, _Scalar(value, raw.strip())
+    return key, value
+
+
+class _Scalar:
+    """A number from `--set` that remembers its text, so `--set out=2024` stays the string '2024'."""
+
+    def __init__(self, value: int | float, text: str) -> None:
+        self.value = value
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    if len(parts) > 2:
+        raise ConfigError(f"unknown config key '{key}' (keys are section.name, e.g. train.lr, or out, seed)")
+    if len(parts) == 2:
+        section, name = parts
+        if section not in SECTIONS:
+            if section in {f.name for f in dataclasses.fields(Config)}:
+                raise ConfigError(
+                    f"unknown config key '{key}' ('{section}' is a plain value, use --set {section}=...)"
+                )
+            raise ConfigError(f"unknown config key '{key}' (sections: {', '.join(SECTIONS)})")
+        node = tree.setdefault(section, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"config key '{section}' must be a mapping of keys, got {node!r}")
+        node[name] = value
+    else:
+        tree[key] = value
+
+
+def _build_section(section: str, cls: type, value: Any) -> Any:
+    if value is None:
+        return cls()
+    if not isinstance(value, dict):
+        raise ConfigError(f"config key '{section}' must be a mapping of keys, got {value!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for name, v in value.items():
+        if name not in fields:
+            raise ConfigError(
+                f"unknown config key '{section}.{name}' (valid keys in {section}: {', '.join(fields)})"
+            )
+        kwargs[name] = _check_value(f"{section}.{name}", fields[name], v, cls)
+    return cls(**kwargs)
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _check_value(key: str, f: dataclasses.Field, value: Any, owner: type) -> Any:
+    """Coerce and check one value against its field's annotation and metadata."""
+    hint = typing.get_type_hints(owner)[f.name]
+    args = typing.get_args(hint)
+    optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args
+    base = next(a for a in args if a is not type(None)) if optional else hint
+    text = value.text if isinstance(value, _Scalar) else None
+    if isinstance(value, _Scalar):
+        value = value.value
+    if value is None or (optional and base is not str and isinstance(value, str) and value.lower() == "none"):
+        if optional:
+            return None
+        raise ConfigError(f"config key '{key}': expected {_TYPE_WORDS[base]}, got null")
+    if base in (int, float) and isinstance(value, str):
+        value = _number(value, base)  # PyYAML reads 1e-3 (no dot) as a string
+    if base is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key '{key}': expected true or false, got {value!r}")
+    elif base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config key '{key}': expected an integer, got {value!r}")
+    elif base is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key '{key}': expected a number, got {value!r}")
+        value = float(value)
+    elif base is str:
+        if isinstance(value, bool):
+            raise ConfigError(f"config key '{key}': expected a string, got {value!r} (quote it)")
+        if isinstance(value, (int, float)):
+            value = text if text is not None else str(value)
+        if not isinstance(value, str):
+            raise ConfigError(f"config key '{key}': expected a string, got {value!r}")
+    choices = f.metadata.get("choices")
+    if choices is not None and value not in choices:
+        raise ConfigError(f"config key '{key}': {value!r} is not one of {', '.join(map(str, choices))}")
+    lo, hi = f.metadata.get("min"), f.metadata.get("max")
+    if lo is not None and value < lo:
+        raise ConfigError(f"config key '{key}': {value!r} is below the minimum {lo}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"config key '{key}': {value!r} is above the maximum {hi}")
+    return value

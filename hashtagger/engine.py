@@ -1,0 +1,334 @@
+"""The training loop's named stages: `train_one_epoch`, `evaluate`, and when checkpoints are written.
+
+Like torchvision's references/classification: each stage is a plain function over a model, an
+iterable of batches and a few callables, testable without the CLI. Progress goes to a
+`Progress` object (the CLI's draws a bar on stderr); the library never prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoint import save_checkpoint
+from .data.loader import Batch
+from .errors import HashtaggerError
+
+log = logging.getLogger("hashtagger.train")
+
+EVAL_KS = (1, 5, 10)
+
+
+class NonFiniteLossError(HashtaggerError):
+    """The loss became NaN or infinite: training stops instead of writing broken weights."""
+
+
+# ---- progress ----
+
+
+class Progress:
+    """Receives what a run reports. The base class logs messages and draws nothing (--quiet, tests)."""
+
+    def message(self, text: str) -> None:
+        """A line worth showing: dataset summary, epoch results, where checkpoints went."""
+        log.info(text)
+
+    def start(self, desc: str, total: int, unit: str = "img") -> None:
+        """A bar begins (an epoch, the feature pass, validation)."""
+
+    def update(self, n: int, **postfix: Any) -> None:
+        """n more units done; postfix: current loss, learning rate."""
+
+    def close(self) -> None:
+        """The bar ends."""
+
+    def epoch_end(self, row: dict[str, Any]) -> None:
+        """An epoch's metrics row (as written to metrics.csv); a hook for callers and tests."""
+
+
+class StderrProgress(Progress):
+    """tqdm bar on stderr (only when it is a terminal: no bar noise in log files) and message lines."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.bar: Any = None
+
+    def message(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def start(self, desc: str, total: int, unit: str = "img") -> None:
+        self.close()
+        if hasattr(self.stream, "isatty") and self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total,
+                desc=desc,
+                unit=unit,
+                unit_scale=False,
+                file=self.stream,
+                dynamic_ncols=True,
+                leave=False,
+                smoothing=0.1,
+            )
+
+    def update(self, n: int, **postfix: Any) -> None:
+        if self.bar is not None:
+            if postfix:
+                self.bar.set_postfix(
+                    {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in postfix.items()},
+                    refresh=False,
+                )
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+# ---- precision ----
+
+
+@dataclass
+class Amp:
+    """Mixed precision for one device: autocast dtype (None = fp32) and, for fp16, a gradient scaler."""
+
+    device_type: str
+    dtype: torch.dtype | None = None
+    scaler: Any = None
+
+    @classmethod
+    def create(cls, device: str, precision: str) -> Amp:
+        device_type = torch.device(device).type
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        scaler = torch.amp.GradScaler(device_type) if precision == "fp16" else None
+        return cls(device_type, dtype, scaler)
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device_type, dtype=self.dtype)
+
+
+# ---- training ----
+
+
+@dataclass
+class EpochState:
+    """Running totals of one epoch; saved on Ctrl-C so a resumed epoch continues where it stopped."""
+
+    batches: int = 0
+    loss_sum: float = 0.0
+    images: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+    @property
+    def loss(self) -> float:
+        return self.loss_sum / self.images if self.images else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batches": self.batches,
+            "loss_sum": self.loss_sum,
+            "images": self.images,
+            "skipped": self.skipped,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass
+class StepResult:
+    """What one call of `train_one_epoch` did."""
+
+    state: EpochState
+    step: int
+    interrupted: bool = False
+    lr: float = 0.0
+
+
+def train_one_epoch(
+    model: nn.Module,
+    batches: Iterable[Batch],
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    *,
+    prepare: Callable[[torch.Tensor], torch.Tensor],
+    device: str,
+    amp: Amp,
+    epoch: int,
+    step: int,
+    state: EpochState | None = None,
+    grad_clip: float = 0.0,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> StepResult:
+    """One pass over the training batches (or what is left of it after a resume).
+
+    Stops early, between two steps, when should_stop() turns true (Ctrl-C); raises
+    NonFiniteLossError before a NaN/inf loss can reach the weights.
+    """
+    progress = progress or Progress()
+    state = state or EpochState()
+    model.train()
+    lr = optimizer.param_groups[0]["lr"]
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        for batch in batches:
+            state.skipped += batch.skipped
+            n = len(batch.inputs)
+            if n:
+                x = prepare(batch.inputs)
+                y = batch.targets.to(device, non_blocking=True)
+                with amp.autocast():
+                    logits = model(x)
+                loss = loss_fn(logits, y)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise NonFiniteLossError(
+                        f"the loss became {value} at epoch {epoch + 1}, step {step + 1}; training stopped "
+                        "(try a lower train.lr, train.grad_clip=1.0 or train.precision=fp32; the last "
+                        "complete epoch is in last.pt)"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                _backward_step(loss, optimizer, model, amp, grad_clip)
+                lr = optimizer.param_groups[0]["lr"]
+                scheduler.step()
+                step += 1
+                state.loss_sum += value * n
+                state.images += n
+            state.batches += 1
+            progress.update(n + batch.skipped, loss=state.loss, lr=lr)
+            if should_stop is not None and should_stop():
+                interrupted = True
+                break
+    finally:
+        state.seconds += time.perf_counter() - started
+    return StepResult(state, step, interrupted, lr)
+
+
+def _backward_step(
+    loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module, amp: Amp, grad_clip: float
+) -> None:
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    if amp.scaler is not None:
+        amp.scaler.scale(loss).backward()
+        if grad_clip > 0:
+            amp.scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        amp.scaler.step(optimizer)
+        amp.scaler.update()
+    else:
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
+
+
+# ---- evaluation ----
+
+
+def evaluate(
+    model: nn.Module,
+    batches: Iterable[Batch],
+    loss_fn: nn.Module,
+    *,
+    prepare: Callable[[torch.Tensor], torch.Tensor],
+    device: str,
+    amp: Amp,
+    progress: Progress | None = None,
+) -> dict[str, float]:
+    """Validation loss and ranking metrics (mAP, Precision/Recall/Accuracy@1,5,10) over all processes.
+
+    Metrics come from hashtagger.metrics, the same code `hashtagger evaluate` uses. Under DDP every
+    process scores its share and the scores are gathered, so each image counts exactly once.
+    """
+    from . import distributed
+    from .metrics import ranking_metrics
+
+    progress = progress or Progress()
+    model.eval()
+    scores: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    n_true: list[np.ndarray] = []
+    index: list[np.ndarray] = []
+    loss_sum, skipped = 0.0, 0
+    with torch.inference_mode():
+        for batch in batches:
+            skipped += batch.skipped
+            if len(batch.inputs):
+                x = prepare(batch.inputs)
+                y = batch.targets.to(device, non_blocking=True)
+                with amp.autocast():
+                    logits = model(x)
+                loss_sum += float(loss_fn(logits, y)) * len(x)
+                scores.append(torch.sigmoid(logits.float()).cpu().numpy())
+                targets.append(batch.targets.numpy() > 0.5)
+                n_true.append(batch.n_true.numpy())
+                index.append(batch.index.numpy())
+            progress.update(len(batch.inputs) + batch.skipped)
+    local = (_cat(scores), _cat(targets), _cat(n_true), _cat(index), loss_sum, skipped)
+    parts = distributed.all_gather(local)
+    s = (
+        np.concatenate([p[0] for p in parts if len(p[0])])
+        if any(len(p[0]) for p in parts)
+        else np.zeros((0, 0))
+    )
+    if len(s) == 0:
+        return {"images": 0.0, "skipped": float(sum(p[5] for p in parts))}
+    t = np.concatenate([p[1] for p in parts if len(p[1])])
+    nt = np.concatenate([p[2] for p in parts if len(p[2])])
+    order = np.argsort(np.concatenate([p[3] for p in parts if len(p[3])]), kind="stable")
+    metrics = ranking_metrics(s[order], t[order], n_true=nt[order], ks=EVAL_KS)
+    return {
+        "loss": sum(p[4] for p in parts) / len(s),
+        **metrics,
+        "images": float(len(s)),
+        "skipped": float(sum(p[5] for p in parts)),
+    }
+
+
+def _cat(chunks: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(chunks) if chunks else np.zeros((0,))
+
+
+# ---- checkpoint cadence ----
+
+
+def is_better(metric: str, value: float | None, best: float | None) -> bool:
+    """Whether an epoch's validation value beats the best so far (loss: lower; others: higher)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return best is None
+    if best is None:
+        return True
+    return value < best if metric == "loss" else value > best
+
+
+def write_checkpoints(run_dir: Path, payload: dict[str, Any], *, best: bool) -> list[Path]:
+    """last.pt every epoch (with train_state, for --resume); best.pt, without it, when the epoch is best.
+
+    Both are written atomically (temporary file + rename): a crash never leaves half a checkpoint.
+    """
+    written = [save_checkpoint(run_dir / "last.pt", payload)]
+    if best:
+        slim = {k: v for k, v in payload.items() if k != "train_state"}
+        written.append(save_checkpoint(run_dir / "best.pt", slim))
+    return written

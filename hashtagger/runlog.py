@@ -1,0 +1,116 @@
+"""What a run leaves to read while and after it runs: metrics.csv, and TensorBoard events when installed.
+
+One row per epoch (train loss, images/s, validation loss, mAP, P/R/A@1,5,10), written by rank 0 only.
+A resumed run drops the rows of epochs it is about to redo, so the file always describes last.pt.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import atomic_write
+from .engine import Progress
+
+METRIC_COLUMNS = (
+    "loss",
+    "map",
+    "precision@1",
+    "recall@1",
+    "accuracy@1",
+    "precision@5",
+    "recall@5",
+    "accuracy@5",
+    "f1@5",
+    "precision@10",
+    "recall@10",
+    "accuracy@10",
+)
+CSV_COLUMNS = (
+    "epoch",
+    "step",
+    "lr",
+    "train_loss",
+    "train_images",
+    "skipped",
+    "images_per_s",
+    "seconds",
+    *(f"val_{m}" for m in METRIC_COLUMNS),
+)
+
+
+class RunLog:
+    """metrics.csv (one row per epoch) and, when installed, TensorBoard events; rank 0 only."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        enabled: bool,
+        tensorboard: bool,
+        keep_epochs: int,
+        progress: Progress,
+        resumed: bool,
+    ) -> None:
+        self.path = run_dir / "metrics.csv"
+        self.enabled = enabled
+        self.writer: Any = None
+        if not enabled:
+            return
+        run_dir.mkdir(parents=True, exist_ok=True)
+        # A resumed run drops rows of epochs it is about to redo; a fresh run starts a fresh file.
+        rows = self._rows() if resumed else []
+        self._rewrite([r for r in rows if _int(r.get("epoch")) <= keep_epochs])
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                progress.message(
+                    "note: tensorboard is not installed (pip install 'hashtagger[tensorboard]'); "
+                    "metrics go to metrics.csv only"
+                )
+            else:
+                self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=keep_epochs + 1)
+
+    def _rows(self) -> list[dict[str, str]]:
+        if not self.path.exists():
+            return []
+        with open(self.path, newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+
+    def _rewrite(self, rows: list[dict[str, Any]]) -> None:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+        text = buf.getvalue()
+        atomic_write(self.path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    def write(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a", newline="", encoding="utf-8") as f:
+            csv.DictWriter(f, fieldnames=CSV_COLUMNS, extrasaction="ignore").writerow(
+                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
+            )
+        if self.writer is not None:
+            for k, v in row.items():
+                if k != "epoch" and isinstance(v, (int, float)):
+                    self.writer.add_scalar(
+                        k.replace("val_", "val/").replace("train_", "train/"), v, row["epoch"]
+                    )
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

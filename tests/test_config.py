@@ -1,0 +1,151 @@
+"""Layered training config: YAML defaults, --set overrides, named errors, the resolved dump."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hashtagger.config import (
+    Config,
+    config_from_dict,
+    config_to_dict,
+    describe_keys,
+    dump_config,
+    load_config,
+)
+from hashtagger.errors import ConfigError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_defaults_without_file() -> None:
+    cfg = load_config(None, [])
+    assert cfg == Config()
+    assert cfg.model.backbone == "resnet18" and cfg.model.pretrained == "imagenet"
+    assert cfg.model.dropout == 0.7 and cfg.train.epochs == 13
+
+
+def test_partial_yaml_and_overrides_win(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  epochs: 5\n  lr: 1e-3\nmodel:\n  backbone: efficientnet_lite0\n")
+    cfg = load_config(
+        path,
+        [
+            "train.epochs=3",
+            "train.lr=3e-4",
+            "out=2024",
+            "data.workers=none",
+            "model.freeze_backbone=true",
+            "seed=7",
+        ],
+    )
+    assert cfg.train.epochs == 3  # --set wins over the file
+    assert cfg.train.lr == pytest.approx(3e-4)  # '3e-4' is a string to PyYAML; the float field reads it
+    assert cfg.model.backbone == "efficientnet_lite0"  # from the file
+    assert cfg.train.batch_size == Config().train.batch_size  # default fills in
+    assert cfg.out == "2024" and isinstance(cfg.out, str)  # a number given to a string key stays as typed
+    assert cfg.data.workers is None and cfg.model.freeze_backbone is True and cfg.seed == 7
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.epoch=3", "unknown config key 'train.epoch' (valid keys in train: epochs,"),
+        ("model.backbone_name=x", "unknown config key 'model.backbone_name'"),
+        ("optim.lr=1", "unknown config key 'optim.lr' (sections: data, model, train)"),
+        (
+            "learning_rate=1",
+            "unknown config key 'learning_rate' (valid top-level keys: data, model, train, out, seed)",
+        ),
+        ("train.lr.x=1", "unknown config key 'train.lr.x'"),
+        ("train.epochs=three", "config key 'train.epochs': expected an integer, got 'three'"),
+        ("train.epochs=2.5", "config key 'train.epochs': expected an integer"),
+        ("train.batch_size=true", "config key 'train.batch_size': expected an integer"),
+        ("model.freeze_backbone=1", "config key 'model.freeze_backbone': expected true or false"),
+        ("model.dropout=lots", "config key 'model.dropout': expected a number"),
+        ("model.pretrained=yes", "config key 'model.pretrained': expected a string"),
+        (
+            "model.backbone=vgg16",
+            "config key 'model.backbone': 'vgg16' is not one of resnet18, efficientnet_lite0",
+        ),
+        ("train.loss=focal", "config key 'train.loss'"),
+        ("train.epochs=0", "config key 'train.epochs': 0 is below the minimum 1"),
+        ("model.dropout=1.5", "config key 'model.dropout': 1.5 is above the maximum"),
+        ("train.epochs", "expected KEY=VALUE"),
+        ("seed.value=1", "unknown config key 'seed.value'"),
+    ],
+)
+def test_bad_overrides_name_the_key(override: str, message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(None, [override])
+    assert message in str(e.value)
+
+
+def test_unknown_key_in_yaml_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  epochs: 2\n  learning_rate: 0.1\n")
+    with pytest.raises(
+        ConfigError, match=r"unknown config key 'train\.learning_rate'.*valid keys in train: epochs"
+    ):
+        load_config(path)
+    path.write_text("training:\n  epochs: 2\n")
+    with pytest.raises(ConfigError, match=r"unknown config key 'training'"):
+        load_config(path)
+    path.write_text("train: 3\n")
+    with pytest.raises(ConfigError, match=r"config key 'train' must be a mapping"):
+        load_config(path)
+
+
+def test_wrong_type_in_yaml_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  epochs: many\n")
+    with pytest.raises(ConfigError, match=r"'train\.epochs': expected an integer, got 'many'"):
+        load_config(path)
+
+
+def test_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [epochs: 3\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(bad)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert load_config(empty) == Config()
+
+
+def test_dump_round_trip(tmp_path: Path) -> None:
+    cfg = load_config(None, ["train.epochs=4", "model.image_size=64", "data.path=x.csv", "train.loss=asl"])
+    out = dump_config(cfg, tmp_path / "run" / "config.yaml")
+    assert load_config(out) == cfg
+    assert config_from_dict(config_to_dict(cfg)) == cfg
+    assert not list((tmp_path / "run").glob(".*.tmp"))  # atomic: no temporary left behind
+    assert yaml.safe_load(out.read_text())["train"]["epochs"] == 4
+
+
+@pytest.mark.parametrize("name", ["harrison.yaml", "clothing.yaml", "tiny.yaml"])
+def test_shipped_configs_load(name: str) -> None:
+    cfg = load_config(CONFIGS / name)
+    assert cfg.train.epochs >= 1
+    text = (CONFIGS / name).read_text()
+    assert "#" in text  # documented
+
+
+def test_clothing_config_runs_offline_as_written() -> None:
+    cfg = load_config(CONFIGS / "clothing.yaml")
+    assert cfg.model.backbone == "efficientnet_lite0" and cfg.model.pretrained == "imagenet"
+    assert cfg.data.path == "../shared/data/clothing-small/labels.csv"
+    assert cfg.model.freeze_backbone and cfg.train.augment == "none" and cfg.train.feature_cache
+
+
+def test_every_key_is_documented() -> None:
+    readme = (CONFIGS / "README.md").read_text()
+    for key, _default, doc in describe_keys():
+        assert doc, key
+        assert f"`{key}`" in readme, key

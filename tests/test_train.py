@@ -1,0 +1,350 @@
+"""`hashtagger train`: smoke run, exact resume, two gloo processes, feature cache, bad input.
+
+Tiny on purpose: ResNet-18 with random weights (`configs/tiny.yaml`) on 32-pixel synthetic photos,
+a dozen images, batch 4. Quality is not the point; the plumbing is.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from hashtagger.checkpoint import load_checkpoint
+from hashtagger.cli import cli
+from hashtagger.engine import Amp, NonFiniteLossError, Progress, train_one_epoch
+from hashtagger.train import run_training
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "tiny.yaml"
+TAGS = ["beach sun", "dog", "beach", "cat dog", "sun", "food", "cat", "food sun"]
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 training + 4 validation photos with 1-2 tags each, and one undecodable training file."""
+    root = tmp_path_factory.mktemp("photos")
+    lines = ["path,tags,split"]
+    for i in range(16):
+        arr = np.random.default_rng(i).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+        Image.fromarray(arr).save(root / f"img{i}.jpg")
+        lines.append(f"img{i}.jpg,{TAGS[i % 8]},{'validation' if i >= 12 else 'train'}")
+    (root / "broken.jpg").write_bytes(b"not a jpeg at all")
+    lines.append("broken.jpg,dog,train")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    return root / "labels.csv"
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch: pytest.MonkeyPatch):
+    """Tiny models run faster on one thread, and a busy machine's spinning OpenMP threads cost seconds."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(manifest: Path, out: Path, *extra: str) -> list[str]:
+    return [f"data.path={manifest}", f"out={out}", *extra]
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(path)["state_dict"]
+
+
+class StopAt(Progress):
+    """Sends this process a real SIGINT (Ctrl-C) after a given epoch or a given step."""
+
+    def __init__(self, epoch: int | None = None, step: int | None = None) -> None:
+        self.epoch, self.step, self.steps = epoch, step, 0
+
+    def epoch_end(self, row: dict) -> None:
+        if row["epoch"] == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def update(self, n: int, **postfix: object) -> None:
+        if "loss" in postfix:  # a training step (validation updates carry no loss)
+            self.steps += 1
+            if self.steps == self.step:
+                os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_smoke_one_epoch_via_cli(manifest: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--config", str(TINY), "--device", "cpu"]
+    for s in tiny(manifest, out, "data.workers=2"):
+        args += ["--set", s]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert f"best: {out / 'best.pt'}" in result.stdout
+    assert {"config.yaml", "metrics.csv", "last.pt", "best.pt"} <= {p.name for p in out.iterdir()}
+    assert not list(out.glob(".*tmp"))
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert len(rows) == 1 and rows[0]["epoch"] == "1"
+    assert 0.0 <= float(rows[0]["val_map"]) <= 1.0 and rows[0]["val_accuracy@5"] != ""
+
+    ckpt = load_checkpoint(out / "best.pt")
+    assert ckpt["kind"] == "classifier" and ckpt["arch"]["backbone"] == "resnet18"
+    assert ckpt["vocabulary"][:2] == ["sun", "beach"] or len(ckpt["vocabulary"]) == 5
+    assert ckpt["preprocessing"]["size"] == 32 and "train_state" not in ckpt
+    assert ckpt["config"]["data"]["path"] == str(manifest) and len(ckpt["tag_counts"]) == len(
+        ckpt["vocabulary"]
+    )
+
+    # The checkpoint alone rebuilds the tagger (what `predict --model` does).
+    from hashtagger.models import load_tagger
+
+    tagger = load_tagger(out / "best.pt")
+    batch = torch.from_numpy(np.stack([tagger.preprocessing.load_array(manifest.parent / "img1.jpg")] * 2))
+    scores = tagger.tag(batch)
+    assert (
+        scores.shape == (2, len(tagger.vocabulary)) and float(scores.min()) >= 0 and float(scores.max()) <= 1
+    )
+
+
+def test_resume_gives_the_same_weights(manifest: Path, tmp_path: Path) -> None:
+    """Uninterrupted 2 epochs == Ctrl-C mid-epoch 1, resume, Ctrl-C after epoch 1, resume."""
+    settings = ["train.epochs=2", "data.workers=1"]  # a worker process: seeds must not depend on it
+    ref = run_training(TINY, tiny(manifest, tmp_path / "a", *settings), device="cpu")
+    assert ref.epochs_done == 2 and not ref.interrupted
+
+    out = tmp_path / "b"
+    first = run_training(TINY, tiny(manifest, out, *settings), device="cpu", progress=StopAt(step=2))
+    assert first.interrupted and first.epochs_done == 0
+    state = load_checkpoint(out / "last.pt")["train_state"]
+    assert state["epoch"] == 0 and state["epoch_state"]["batches"] == 2 and state["step"] == 2
+
+    second = run_training(resume=out / "last.pt", device="cpu", progress=StopAt(epoch=1))
+    assert second.interrupted and second.epochs_done == 1
+    assert load_checkpoint(out / "last.pt")["train_state"]["epoch"] == 1
+
+    third = run_training(resume=out / "last.pt", device="cpu")
+    assert third.epochs_done == 2 and not third.interrupted
+
+    a, b = weights(tmp_path / "a" / "last.pt"), weights(out / "last.pt")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows_a = list(csv.DictReader((tmp_path / "a" / "metrics.csv").open()))
+    rows_b = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [r["epoch"] for r in rows_b] == ["1", "2"]
+    assert [r["val_map"] for r in rows_a] == [r["val_map"] for r in rows_b]
+    assert [r["train_loss"] for r in rows_a] == [r["train_loss"] for r in rows_b]
+
+
+def test_ctrl_c_exits_cleanly_via_cli(
+    manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hashtagger import engine
+
+    original = engine.StderrProgress.epoch_end
+
+    def interrupt(self: engine.StderrProgress, row: dict) -> None:
+        original(self, row)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(engine.StderrProgress, "epoch_end", interrupt)
+    out = tmp_path / "run"
+    args = ["train", "--config", str(TINY)]
+    for s in tiny(manifest, out, "train.epochs=3"):
+        args += ["--set", s]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 130
+    assert "interrupted after epoch 1" in result.stderr and "--resume" in result.stderr
+    assert load_checkpoint(out / "last.pt")["train_state"]["epoch"] == 1
+
+
+@pytest.mark.parametrize("inputs", ["images", "cached-features"])
+def test_two_processes_gloo(manifest: Path, tmp_path: Path, inputs: str) -> None:
+    """torchrun, 2 CPU processes on gloo: DDP over photos, and over the feature cache (shared shares)."""
+    out = tmp_path / "ddp"
+    extra = ["train.epochs=2"]
+    if inputs == "cached-features":
+        extra += ["model.freeze_backbone=true", "train.augment=none", f"data.cache_dir={tmp_path / 'cache'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "hashtagger",
+        "train",
+        "--config",
+        str(TINY),
+        "--device",
+        "cpu",
+    ]
+    for s in tiny(manifest, out, *extra):
+        cmd += ["--set", s]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("run: ") == 1  # only rank 0 reports
+    assert "x2 processes" in proc.stderr
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"]  # one writer: no duplicated rows
+    ckpt = load_checkpoint(out / "last.pt")
+    assert ckpt["epoch"] == 2 and not any(k.startswith("module.") for k in ckpt["state_dict"])
+    assert len(ckpt["train_state"]["rng"]) == 2  # each process's random state, for an exact resume
+    # 12 training photos (one undecodable) over 2 processes of batch 4: 1 step each per epoch.
+    assert ckpt["train_state"]["step"] == 2
+    if inputs == "cached-features":
+        # Both processes built the same backbone, so they filled one cache folder between them.
+        assert len(list((tmp_path / "cache").rglob("*.npy"))) == 16
+        assert "1 photo could not be decoded" in proc.stderr  # not half the photos: one cache, not two
+
+
+def test_frozen_backbone_trains_on_cached_features(manifest: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    settings = [
+        "model.freeze_backbone=true",
+        "train.augment=none",
+        f"data.cache_dir={cache}",
+        "train.epochs=2",
+    ]
+    messages: list[str] = []
+
+    class Capture(Progress):
+        def message(self, text: str) -> None:
+            messages.append(text)
+
+    first = run_training(TINY, tiny(manifest, tmp_path / "a", *settings), device="cpu", progress=Capture())
+    assert first.epochs_done == 2
+    files = list(cache.rglob("*.npy"))
+    assert len(files) == 16  # every decodable photo once; the broken one is skipped, not fatal
+    assert any("0 of 17 photos cached" in m for m in messages)
+    assert any("cached features" in m for m in messages)
+
+    messages.clear()
+    run_training(TINY, tiny(manifest, tmp_path / "b", *settings), device="cpu", progress=Capture())
+    assert any("16 of 17 photos cached" in m for m in messages)  # second run: no backbone pass
+    a, b = weights(tmp_path / "a" / "last.pt"), weights(tmp_path / "b" / "last.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # seeded: the same run twice gives the same weights
+    # The frozen backbone is untouched and the checkpoint still tags photos end to end.
+    from hashtagger.models import load_tagger
+
+    tagger = load_tagger(tmp_path / "a" / "best.pt")
+    assert tagger.tag(torch.zeros(1, 3, 32, 32, dtype=torch.uint8)).shape == (1, len(tagger.vocabulary))
+
+
+def test_bad_config_keys_fail_with_the_key(manifest: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(cli, ["train", "--config", str(TINY), "--set", "train.epoch=3"])
+    assert r.exit_code == 1 and "unknown config key 'train.epoch'" in r.output and "epochs" in r.output
+    r = runner.invoke(cli, ["train", "--config", str(TINY), "--set", "train.epochs=two"])
+    assert r.exit_code == 1 and "'train.epochs': expected an integer" in r.output
+    r = runner.invoke(cli, ["train", "--config", str(TINY)])
+    assert r.exit_code == 1 and "data.path" in r.output
+    r = runner.invoke(cli, ["train"])
+    assert r.exit_code == 2 and "--config" in r.output
+    r = runner.invoke(cli, ["train", "--config", str(tmp_path / "none.yaml")])
+    assert r.exit_code == 1 and "no such config file" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_bad_resume_files(tmp_path: Path) -> None:
+    runner = CliRunner()
+    truncated = tmp_path / "truncated.pt"
+    good = tmp_path / "good.pt"
+    torch.save({"a": torch.zeros(1000)}, good)
+    truncated.write_bytes(good.read_bytes()[:300])
+    for path, words in [
+        (truncated, "not a readable checkpoint"),
+        (good, "not a hashtagger checkpoint"),
+        (tmp_path / "missing.pt", "no such checkpoint"),
+    ]:
+        r = runner.invoke(cli, ["train", "--resume", str(path)])
+        assert r.exit_code == 1, r.output
+        assert words in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_resume_needs_last_not_best(manifest: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run_training(TINY, tiny(manifest, out, "model.freeze_backbone=true", "train.augment=flip"), device="cpu")
+    r = CliRunner().invoke(cli, ["train", "--resume", str(out / "best.pt")])
+    assert r.exit_code == 1 and "no training state" in r.output
+    r = CliRunner().invoke(cli, ["train", "--resume", str(out / "last.pt"), "--config", str(TINY)])
+    assert r.exit_code == 1 and "drop --config" in r.output
+
+
+def test_nan_loss_stops_with_a_message() -> None:
+    from hashtagger.data.loader import TensorBatches
+
+    model = torch.nn.Linear(4, 3)
+    batches = TensorBatches(torch.randn(8, 4), [[0], [1], [2], [0]] * 2, [1] * 8, 3, batch_size=4, train=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    before = model.weight.detach().clone()
+
+    def nan_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return logits.sum() * float("nan")
+
+    with pytest.raises(NonFiniteLossError, match="the loss became nan at epoch 1, step 1"):
+        train_one_epoch(
+            model,
+            batches,
+            nan_loss,
+            optimizer,
+            scheduler,
+            prepare=lambda x: x,
+            device="cpu",
+            amp=Amp.create("cpu", "fp32"),
+            epoch=0,
+            step=0,
+        )
+    assert torch.equal(model.weight, before)  # the bad step never reached the weights
+
+
+def test_eval_transform_is_the_predict_geometry(manifest: Path) -> None:
+    import random
+
+    from hashtagger.models.backbones import backbone_preprocessing
+    from hashtagger.transforms import eval_transform, train_transform
+
+    pre = backbone_preprocessing("resnet18")
+    photo = manifest.parent / "img3.jpg"
+    assert np.array_equal(eval_transform(pre)(photo), pre.load_array(photo))
+    assert np.array_equal(train_transform(pre, "none")(photo, random.Random(1)), pre.load_array(photo))
+    crop = train_transform(pre, "standard")
+    a, b = crop(photo, random.Random(5)), crop(photo, random.Random(5))
+    assert a.shape == (3, 224, 224) and a.dtype == np.uint8 and np.array_equal(a, b)
+
+
+def test_undecodable_photos_are_skipped_and_counted(manifest: Path) -> None:
+    from hashtagger.data import load_dataset
+    from hashtagger.data.loader import make_image_loader
+    from hashtagger.models.backbones import backbone_preprocessing
+    from hashtagger.transforms import train_transform
+
+    records = load_dataset(manifest).split("train")
+    pre = backbone_preprocessing("resnet18").__class__(size=32)
+    loader = make_image_loader(
+        records, ["dog", "sun"], train_transform(pre, "standard"), batch_size=5, train=False
+    )
+    batches = list(loader)
+    assert sum(b.skipped for b in batches) == 1 and sum(len(b.inputs) for b in batches) == len(records) - 1
+    for b in batches:
+        assert b.inputs.dtype == torch.uint8 and b.inputs.shape[1:] == (3, 32, 32)
+        assert b.targets.shape == (len(b.inputs), 2) and len(b.index) == len(b.inputs)
+
+
+def test_asl_reduces_to_bce_without_focusing() -> None:
+    from hashtagger.losses import AsymmetricLoss, MultiLabelBCE
+
+    logits = torch.randn(5, 7)
+    targets = (torch.rand(5, 7) > 0.7).float()
+    plain = AsymmetricLoss(gamma_neg=0, gamma_pos=0, clip=0)(logits, targets)
+    assert torch.allclose(plain, MultiLabelBCE()(logits, targets), atol=1e-5)
+    focused = AsymmetricLoss()(logits, targets)
+    assert 0 < float(focused) < float(plain)  # easy negatives cost less
