@@ -70,7 +70,9 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
         first = text.strip().splitlines()[0][:160] if text.strip() else type(e).__name__
         if zipfile.is_zipfile(p):
             raise CheckpointError(f"{p}: not a readable checkpoint (truncated or damaged: {first})") from None
-        raise CheckpointError(f"{p}: not a readable checkpoint (truncated, or not a torch checkpoint file)") from None
+        raise CheckpointError(
+            f"{p}: not a readable checkpoint (truncated, or not a torch checkpoint file)"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{p}: not a hashtagger checkpoint (no '{FORMAT}' marker)")
     if int(data.get("format_version", 0)) > FORMAT_VERSION:

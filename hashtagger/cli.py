@@ -45,18 +45,35 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="YAML config (see configs/); keys it leaves out take their defaults.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a config key, e.g. --set train.epochs=3 (repeatable; wins over the file).")
-@click.option("--resume", type=click.Path(dir_okay=False), default=None,
-              help="Continue an interrupted run from its last.pt (model, optimizer, schedule, RNG).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
-              show_default=True)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML config (see configs/); keys it leaves out take their defaults.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key, e.g. --set train.epochs=3 (repeatable; wins over the file).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Continue an interrupted run from its last.pt (model, optimizer, schedule, RNG).",
+)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @domain_errors
-def train(config_path: str | None, overrides: tuple[str, ...], resume: str | None, device: str,
-          quiet: bool) -> None:
+def train(
+    config_path: str | None, overrides: tuple[str, ...], resume: str | None, device: str, quiet: bool
+) -> None:
     """Fine-tune a multi-label hashtag classifier (ResNet-18 or EfficientNet-Lite0).
 
     \b
@@ -82,37 +99,90 @@ def train(config_path: str | None, overrides: tuple[str, ...], resume: str | Non
     if result.interrupted:
         sys.exit(130)
 
+
 # ---- evaluate (evaluate issue) ----
 
 
 @cli.command()
-@click.option("-m", "--model", "models", multiple=True, required=True,
-              help="Built-in model (zeroshot, hierse) or checkpoint; repeat to compare models side by side.")
-@click.option("-d", "--data", required=True,
-              help="Dataset: HARRISON folder, manifest (.csv/.tsv/.jsonl) or folder per tag.")
-@click.option("--split", type=click.Choice(["train", "validation", "val", "test", "all"]), default="test",
-              show_default=True, help="Images to score (all = every tagged image, for test-only sets).")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True, help="Output format on stdout.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None,
-              help="Also draw Accuracy@1/5/10 per model to this PNG. Needs hashtagger[plot].")
-@click.option("--calibrate", is_flag=True,
-              help="Fit per-tag thresholds on the validation split; store them in the (one) checkpoint.")
-@click.option("--prior-weight", type=click.FloatRange(0, 1), default=None,
-              help="Zero-shot models: weight of the Instagram tag statistics (0 = visual only).")
+@click.option(
+    "-m",
+    "--model",
+    "models",
+    multiple=True,
+    required=True,
+    help="Built-in model (zeroshot, hierse) or checkpoint; repeat to compare models side by side.",
+)
+@click.option(
+    "-d",
+    "--data",
+    required=True,
+    help="Dataset: HARRISON folder, manifest (.csv/.tsv/.jsonl) or folder per tag.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["train", "validation", "val", "test", "all"]),
+    default="test",
+    show_default=True,
+    help="Images to score (all = every tagged image, for test-only sets).",
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format on stdout.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also draw Accuracy@1/5/10 per model to this PNG. Needs hashtagger[plot].",
+)
+@click.option(
+    "--calibrate",
+    is_flag=True,
+    help="Fit per-tag thresholds on the validation split; store them in the (one) checkpoint.",
+)
+@click.option(
+    "--prior-weight",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Zero-shot models: weight of the Instagram tag statistics (0 = visual only).",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of the dataset's split when it has none.")
 @click.option("-b", "--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Decoding threads (default: one per core).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto",
-              show_default=True)
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
-              show_default=True, help="auto = bf16 where the hardware runs it fast, else fp32.")
+@click.option(
+    "--workers", type=click.IntRange(min=0), default=None, help="Decoding threads (default: one per core)."
+)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    default="auto",
+    show_default=True,
+    help="auto = bf16 where the hardware runs it fast, else fp32.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @domain_errors
-def evaluate(models: tuple[str, ...], data: str, split: str, fmt: str, plot: str | None, calibrate: bool,
-             prior_weight: float | None, seed: int, batch_size: int, workers: int | None, device: str,
-             precision: str, quiet: bool) -> None:
+def evaluate(
+    models: tuple[str, ...],
+    data: str,
+    split: str,
+    fmt: str,
+    plot: str | None,
+    calibrate: bool,
+    prior_weight: float | None,
+    seed: int,
+    batch_size: int,
+    workers: int | None,
+    device: str,
+    precision: str,
+    quiet: bool,
+) -> None:
     """Compare models on a dataset split: P/R/A@1/5/10, mAP, F1, beside the popularity baseline.
 
     \b
@@ -122,10 +192,24 @@ def evaluate(models: tuple[str, ...], data: str, split: str, fmt: str, plot: str
     """
     from .evaluate import run_evaluate
 
-    run_evaluate(data, models, split="validation" if split == "val" else split, fmt=fmt, plot=plot,
-                 calibrate=calibrate, seed=seed, prior_weight=prior_weight, batch_size=batch_size,
-                 workers=workers, device=device, precision=precision, quiet=quiet,
-                 out=sys.stdout, err=sys.stderr)
+    run_evaluate(
+        data,
+        models,
+        split="validation" if split == "val" else split,
+        fmt=fmt,
+        plot=plot,
+        calibrate=calibrate,
+        seed=seed,
+        prior_weight=prior_weight,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        precision=precision,
+        quiet=quiet,
+        out=sys.stdout,
+        err=sys.stderr,
+    )
+
 
 # ---- download / dataset (datasets issue) ----
 
@@ -199,34 +283,85 @@ def dataset(path: str, fmt: str, check_images: bool, quiet: bool) -> None:
     for w in summary.warnings:
         click.echo(f"warning: {w}", err=True)
 
+
 # ---- predict (predict issue) ----
 
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-m", "--model", default="zeroshot", show_default=True,
-              help="Built-in model (zeroshot, hierse) or a checkpoint file from `hashtagger train`.")
-@click.option("-k", "--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hashtags per photo.")
-@click.option("-t", "--threshold", type=float, default=None,
-              help="Drop hashtags scoring below this (default: the model's calibrated thresholds, if any).")
+@click.option(
+    "-m",
+    "--model",
+    default="zeroshot",
+    show_default=True,
+    help="Built-in model (zeroshot, hierse) or a checkpoint file from `hashtagger train`.",
+)
+@click.option(
+    "-k", "--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hashtags per photo."
+)
+@click.option(
+    "-t",
+    "--threshold",
+    type=float,
+    default=None,
+    help="Drop hashtags scoring below this (default: the model's calibrated thresholds, if any).",
+)
 @click.option("--no-calibration", is_flag=True, help="Ignore per-tag thresholds stored in the checkpoint.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "jsonl", "csv"]), default="text",
-              show_default=True, help="Output format on stdout.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl", "csv"]),
+    default="text",
+    show_default=True,
+    help="Output format on stdout.",
+)
 @click.option("--no-hash", is_flag=True, help="Print tags without the leading '#'.")
-@click.option("--vocab", type=click.Path(dir_okay=False), default=None,
-              help="Zero-shot models: tag against this vocabulary (one tag per line); needs hashtagger[vocab] (hierse: hashtagger[hierse] and WordNet).")
-@click.option("--prior-weight", type=click.FloatRange(0, 1), default=None,
-              help="Zero-shot models: weight of the Instagram tag statistics (0 = visual only).")
+@click.option(
+    "--vocab",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Zero-shot models: tag against this vocabulary (one tag per line); needs hashtagger[vocab] "
+    "(hierse: hashtagger[hierse] and WordNet).",
+)
+@click.option(
+    "--prior-weight",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Zero-shot models: weight of the Instagram tag statistics (0 = visual only).",
+)
 @click.option("-b", "--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option("--workers", type=click.IntRange(min=0), default=None, help="Decoding threads (default: one per core).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
-              help="auto = bf16 where the hardware runs it fast, else fp32.")
+@click.option(
+    "--workers", type=click.IntRange(min=0), default=None, help="Decoding threads (default: one per core)."
+)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    default="auto",
+    show_default=True,
+    help="auto = bf16 where the hardware runs it fast, else fp32.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @domain_errors
-def predict(inputs: tuple[str, ...], model: str, top_k: int, threshold: float | None, no_calibration: bool,
-            fmt: str, no_hash: bool, vocab: str | None, prior_weight: float | None, batch_size: int,
-            workers: int | None, device: str, precision: str, quiet: bool) -> None:
+def predict(
+    inputs: tuple[str, ...],
+    model: str,
+    top_k: int,
+    threshold: float | None,
+    no_calibration: bool,
+    fmt: str,
+    no_hash: bool,
+    vocab: str | None,
+    prior_weight: float | None,
+    batch_size: int,
+    workers: int | None,
+    device: str,
+    precision: str,
+    quiet: bool,
+) -> None:
     """Suggest hashtags for photos: files, folders (recursive), glob patterns, or - for paths on stdin.
 
     \b
@@ -236,14 +371,27 @@ def predict(inputs: tuple[str, ...], model: str, top_k: int, threshold: float | 
     """
     from .predict import run_predict
 
-    failed = run_predict(inputs, model=model, top_k=top_k, threshold=threshold, use_calibration=not no_calibration,
-                         fmt=fmt, hash_prefix=not no_hash, vocab=vocab, prior_weight=prior_weight,
-                         batch_size=batch_size, workers=workers, device=device, precision=precision, quiet=quiet,
-                         stdin=sys.stdin, out=sys.stdout,
-                         err=sys.stderr)
+    failed = run_predict(
+        inputs,
+        model=model,
+        top_k=top_k,
+        threshold=threshold,
+        use_calibration=not no_calibration,
+        fmt=fmt,
+        hash_prefix=not no_hash,
+        vocab=vocab,
+        prior_weight=prior_weight,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        precision=precision,
+        quiet=quiet,
+        stdin=sys.stdin,
+        out=sys.stdout,
+        err=sys.stderr,
+    )
     if failed:
         sys.exit(1)
-
 
 
 def main() -> None:

@@ -32,7 +32,10 @@ class Writer:
         if self.fmt == "jsonl":
             self.out.write(json.dumps(prediction_record(p), ensure_ascii=False) + "\n")
         elif self.fmt == "json":
-            self.out.write(("[\n  " if self.count == 0 else ",\n  ") + json.dumps(prediction_record(p), ensure_ascii=False))
+            self.out.write(
+                ("[\n  " if self.count == 0 else ",\n  ")
+                + json.dumps(prediction_record(p), ensure_ascii=False)
+            )
         elif self._csv is not None:
             for rank, h in enumerate(p.hashtags, 1):
                 self._csv.writerow([p.path, rank, h.tag, f"{h.score:.4f}"])

@@ -37,7 +37,9 @@ def _walk_images(folder: Path) -> list[str]:
     found = []
     for root, dirs, files in os.walk(folder, onerror=None, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(os.path.join(root, f) for f in sorted(files) if not f.startswith(".") and is_image_path(Path(f)))
+        found.extend(
+            os.path.join(root, f) for f in sorted(files) if not f.startswith(".") and is_image_path(Path(f))
+        )
     return found
 
 
@@ -55,7 +57,9 @@ def _expand_one(arg: str, stdin: TextIO | None) -> Iterator[str | Failed]:
     if path.is_dir():
         images = _walk_images(path)
         if not images:
-            yield Failed(arg, f"{arg}: folder contains no images ({', '.join(sorted({'.jpg', '.png', '.webp'}))}, ...)")
+            yield Failed(
+                arg, f"{arg}: folder contains no images ({', '.join(sorted({'.jpg', '.png', '.webp'}))}, ...)"
+            )
         yield from images
     elif path.exists() or os.path.lexists(path):
         yield str(path)
@@ -170,9 +174,16 @@ def run_predict(
     writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix)
     failed = 0
     with progress_bar("tagging", unit="photo", quiet=quiet, stream=err) as bar:
-        for p in predict_paths(tagger, expand_inputs(inputs, stdin), top_k=top_k, threshold=threshold,
-                               use_calibration=use_calibration, batch_size=batch_size, workers=workers,
-                               on_done=bar.update):
+        for p in predict_paths(
+            tagger,
+            expand_inputs(inputs, stdin),
+            top_k=top_k,
+            threshold=threshold,
+            use_calibration=use_calibration,
+            batch_size=batch_size,
+            workers=workers,
+            on_done=bar.update,
+        ):
             if p.error is not None:
                 failed += 1
                 bar.write(f"error: {p.error}")

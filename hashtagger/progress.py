@@ -31,7 +31,12 @@ class _Bar:
 
 @contextlib.contextmanager
 def progress_bar(
-    desc: str, *, total: int | None = None, unit: str = "it", quiet: bool = False, stream: TextIO | None = None
+    desc: str,
+    *,
+    total: int | None = None,
+    unit: str = "it",
+    quiet: bool = False,
+    stream: TextIO | None = None,
 ) -> Iterator[_Bar]:
     """A tqdm bar on stderr when it is a terminal and not quiet; otherwise only `write` prints."""
     stream = stream or sys.stderr

@@ -44,7 +44,7 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def resolve_precision(precision: str, device: str) -> str:
-    """'auto': bf16 where the hardware runs it fast (benchmarked to keep metrics within 1 point), else fp32."""
+    """'auto': bf16 where the hardware runs it fast (benchmarked: metrics within 1 point), else fp32."""
     if precision not in PRECISIONS:
         raise InputError(f"--precision {precision}: choose one of {', '.join(PRECISIONS)}")
     if precision != "auto":

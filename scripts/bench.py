@@ -54,7 +54,8 @@ for i in range(0, len(paths), batch_size):
     scores = model.tag(torch.from_numpy(np.stack([load(p) for p in chunk]))).float().numpy()
     for p, s in zip(chunk, scores):
         top = np.argsort(-s, kind="stable")[:10]
-        out.write(json.dumps({"path": p, "hashtags": [{"tag": model.vocabulary[j], "score": float(s[j])} for j in top]}) + "\n")
+        tags = [{"tag": model.vocabulary[j], "score": float(s[j])} for j in top]
+        out.write(json.dumps({"path": p, "hashtags": tags}) + "\n")
 """
 
 # A minimal hand-written script for one photo: imports, weights, decode, forward, print, no hashtagger.
@@ -74,13 +75,16 @@ st = np.load(res.joinpath("tag_stats.npz").open("rb"))
 C = emb["class_embeddings"].astype(np.float32); C /= np.linalg.norm(C, axis=1, keepdims=True)
 L = emb["vocab_embeddings"].astype(np.float32); L /= np.linalg.norm(L, axis=1, keepdims=True)
 vocab = list(emb["vocabulary"]); counts = st["counts"].astype(np.float64); n = len(vocab)
-cooc = np.zeros((n, n)); cooc[st["cooc_rows"].astype(int), st["cooc_cols"].astype(int)] = st["cooc_counts"]
-cond = cooc / np.maximum(counts, 1)[:, None]; cond /= cond.sum(1, keepdims=True); prior = counts / counts.sum()
+cooc = np.zeros((n, n))
+cooc[st["cooc_rows"].astype(int), st["cooc_cols"].astype(int)] = st["cooc_counts"]
+cond = cooc / np.maximum(counts, 1)[:, None]; cond /= cond.sum(1, keepdims=True)
+prior = counts / counts.sum()
 im = Image.open(sys.argv[1]).convert("RGB")
 w, h = im.size; s = 256 / min(w, h)
 im = im.resize((round(w * s), round(h * s)), Image.BICUBIC)
 l, t = (im.size[0] - 224) // 2, (im.size[1] - 224) // 2
-x = torch.from_numpy(np.asarray(im.crop((l, t, l + 224, t + 224)), dtype=np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+x = np.asarray(im.crop((l, t, l + 224, t + 224)), dtype=np.float32) / 127.5 - 1
+x = torch.from_numpy(x).permute(2, 0, 1)[None]
 with torch.inference_mode():
     p = model(x).softmax(-1)[0].numpy()
 top = np.argsort(-p)[:10]
@@ -91,7 +95,9 @@ print(" ".join("#" + vocab[i] for i in np.argsort(-score)[:10]))
 """
 
 
-def wall(cmd: list[str], stdout_path: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, int]:
+def wall(
+    cmd: list[str], stdout_path: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[float, int]:
     """Run a command; return (wall seconds, peak RSS in KiB of that process)."""
     out = open(stdout_path, "w") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
     t = time.perf_counter()
@@ -118,7 +124,10 @@ def paired(a: list[str], b: list[str], repeat: int) -> tuple[float, float]:
 
 
 def line(name: str, detail: str, ratio: float, target: str, ok: bool) -> None:
-    print(f"{name:<34} {detail:<62} ratio {ratio:6.3f}  target {target:<7} {'ok' if ok else 'MISSED'}", flush=True)
+    print(
+        f"{name:<34} {detail:<62} ratio {ratio:6.3f}  target {target:<7} {'ok' if ok else 'MISSED'}",
+        flush=True,
+    )
 
 
 def make_sets(data: Path, work: Path, n_small: int, n_large: int) -> tuple[Path, Path, list[Path]]:
@@ -144,23 +153,54 @@ def make_sets(data: Path, work: Path, n_small: int, n_large: int) -> tuple[Path,
 def bench_throughput(folder: Path, precision: str, batch: int, repeat: int, work: Path, label: str) -> float:
     n = sum(1 for _ in folder.rglob("*.jpg"))
     loop = work / "minimal_loop.py"
-    a = [*HASHTAGGER, "predict", str(folder), "--format", "jsonl", "--quiet", "--precision", precision, "-b", str(batch)]
+    a = [
+        *HASHTAGGER,
+        "predict",
+        str(folder),
+        "--format",
+        "jsonl",
+        "--quiet",
+        "--precision",
+        precision,
+        "-b",
+        str(batch),
+    ]
     b = [PY, str(loop), str(folder), precision, str(batch), "loop"]
     ta, tb = paired(a, b, repeat)
     ratio = tb / ta
     target = 1.3 if label == "1080x1080" else 1.0
-    line(f"a. throughput {label}", f"predict {n / ta:6.1f} photos/s, minimal loop {n / tb:6.1f} photos/s ({n} photos)",
-         ratio, f">={target}", ratio >= target)
-    fwd = json.loads(subprocess.run([PY, str(loop), str(folder), precision, str(batch), "forward"], cwd=ROOT,
-                                    capture_output=True, text=True, check=True).stdout)["forward_per_s"]
+    line(
+        f"a. throughput {label}",
+        f"predict {n / ta:6.1f} photos/s, minimal loop {n / tb:6.1f} photos/s ({n} photos)",
+        ratio,
+        f">={target}",
+        ratio >= target,
+    )
+    fwd = json.loads(
+        subprocess.run(
+            [PY, str(loop), str(folder), precision, str(batch), "forward"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )["forward_per_s"]
     share = (n / ta) / fwd
-    line(f"a. share of forward-only {label}", f"forward-only {fwd:6.1f} photos/s on decoded tensors (2 cores shared)",
-         share, "report", True)
+    line(
+        f"a. share of forward-only {label}",
+        f"forward-only {fwd:6.1f} photos/s on decoded tensors (2 cores shared)",
+        share,
+        "report",
+        True,
+    )
     return n / ta
 
 
 def _top_sets(path: Path, k: int) -> dict[str, tuple[str, ...]]:
-    return {r["path"]: tuple(h["tag"] for h in r["hashtags"][:k]) for r in map(json.loads, path.read_text().splitlines())}
+    return {
+        r["path"]: tuple(h["tag"] for h in r["hashtags"][:k])
+        for r in map(json.loads, path.read_text().splitlines())
+    }
 
 
 def bench_precision(folder: Path, labels_csv: Path, batch: int, repeat: int, work: Path) -> None:
@@ -168,45 +208,92 @@ def bench_precision(folder: Path, labels_csv: Path, batch: int, repeat: int, wor
     runs = {}
     for prec in ("fp32", "bf16"):
         out = work / f"pred_{prec}.jsonl"
-        wall([*HASHTAGGER, "predict", str(folder), "-f", "jsonl", "-q", "--precision", prec, "-b", str(batch)], out)
+        wall(
+            [*HASHTAGGER, "predict", str(folder), "-f", "jsonl", "-q", "--precision", prec, "-b", str(batch)],
+            out,
+        )
         runs[prec] = out
     t32, t16 = paired(
         [*HASHTAGGER, "predict", str(folder), "-f", "jsonl", "-q", "--precision", "fp32", "-b", str(batch)],
-        [*HASHTAGGER, "predict", str(folder), "-f", "jsonl", "-q", "--precision", "bf16", "-b", str(batch)], repeat)
+        [*HASHTAGGER, "predict", str(folder), "-f", "jsonl", "-q", "--precision", "bf16", "-b", str(batch)],
+        repeat,
+    )
     a1, b1 = _top_sets(runs["fp32"], 1), _top_sets(runs["bf16"], 1)
     a5, b5 = _top_sets(runs["fp32"], 5), _top_sets(runs["bf16"], 5)
     same1 = sum(a1[p] == b1[p] for p in a1) / len(a1)
     same5 = sum(set(a5[p]) == set(b5[p]) for p in a5) / len(a5)
-    line("b. bf16 speed-up", f"fp32 {n / t32:6.1f}, bf16 {n / t16:6.1f} photos/s; same top-1 {same1:.1%}, "
-         f"same top-5 set {same5:.1%}", t32 / t16, "report", True)
+    line(
+        "b. bf16 speed-up",
+        f"fp32 {n / t32:6.1f}, bf16 {n / t16:6.1f} photos/s; same top-1 {same1:.1%}, "
+        f"same top-5 set {same5:.1%}",
+        t32 / t16,
+        "report",
+        True,
+    )
     metrics = {}
     for prec in ("fp32", "bf16"):
-        out = subprocess.run([*HASHTAGGER, "evaluate", "--model", "zeroshot", "--data", str(labels_csv), "--split",
-                              "validation", "--format", "json", "--quiet", "--precision", prec],
-                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [
+                *HASHTAGGER,
+                "evaluate",
+                "--model",
+                "zeroshot",
+                "--data",
+                str(labels_csv),
+                "--split",
+                "validation",
+                "--format",
+                "json",
+                "--quiet",
+                "--precision",
+                prec,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         rows = {m["model"]: m["metrics"] for m in json.loads(out)["models"]}
         metrics[prec] = rows["zeroshot"]
-    worst = max(abs(metrics["bf16"][k] - metrics["fp32"][k]) * 100 for k in ("accuracy@1", "accuracy@5", "map"))
-    detail = "  ".join(f"{k} {metrics['fp32'][k]:.4f}/{metrics['bf16'][k]:.4f}" for k in ("accuracy@1", "accuracy@5", "map"))
+    worst = max(
+        abs(metrics["bf16"][k] - metrics["fp32"][k]) * 100 for k in ("accuracy@1", "accuracy@5", "map")
+    )
+    detail = "  ".join(
+        f"{k} {metrics['fp32'][k]:.4f}/{metrics['bf16'][k]:.4f}" for k in ("accuracy@1", "accuracy@5", "map")
+    )
     line("b. metrics fp32/bf16 (clothing val)", detail, worst, "<=1 pt", worst <= 1.0)
 
 
 def bench_startup(repeat: int) -> None:
-    help_cmd = [*HASHTAGGER[:1], "-c", "from hashtagger.cli import main; import sys; sys.argv=['hashtagger','--help']; main()"]
+    help_cmd = [
+        *HASHTAGGER[:1],
+        "-c",
+        "from hashtagger.cli import main; import sys; sys.argv=['hashtagger','--help']; main()",
+    ]
     console = shutil.which("hashtagger", path=str(Path(PY).parent))
     if console:
         help_cmd = [console, "--help"]
     th, tp = paired(help_cmd, [PY, "-c", "pass"], max(repeat, 5))
-    line("c. start-up", f"hashtagger --help {th * 1000:6.0f} ms, python -c pass {tp * 1000:6.0f} ms",
-         th - tp, "<=0.15 s", th - tp <= 0.15)
+    line(
+        "c. start-up",
+        f"hashtagger --help {th * 1000:6.0f} ms, python -c pass {tp * 1000:6.0f} ms",
+        th - tp,
+        "<=0.15 s",
+        th - tp <= 0.15,
+    )
 
 
 def bench_one_photo(photo: Path, repeat: int, work: Path) -> None:
     script = work / "one_photo.py"
     script.write_text(ONE_PHOTO)
     ta, tb = paired([*HASHTAGGER, "predict", str(photo), "--quiet"], [PY, str(script), str(photo)], repeat)
-    line("d. one photo end to end", f"hashtagger predict {ta:5.2f} s, minimal script {tb:5.2f} s", ta / tb,
-         "<=1.25", ta / tb <= 1.25)
+    line(
+        "d. one photo end to end",
+        f"hashtagger predict {ta:5.2f} s, minimal script {tb:5.2f} s",
+        ta / tb,
+        "<=1.25",
+        ta / tb <= 1.25,
+    )
 
 
 def bench_memory(photos: list[Path], n_big: int, n_small: int, work: Path) -> None:
@@ -220,18 +307,40 @@ def bench_memory(photos: list[Path], n_big: int, n_small: int, work: Path) -> No
         cmd = ["sh", "-c", f"exec {PY} -m hashtagger predict - --format jsonl --quiet < {lists[n]}"]
         peaks[n] = wall(cmd)[1]
     ratio = peaks[n_big] / peaks[n_small]
-    line("e. memory", f"peak RSS {n_big} photos {peaks[n_big] / 1024:6.0f} MiB, {n_small} photos "
-         f"{peaks[n_small] / 1024:6.0f} MiB", ratio, "<=1.15", ratio <= 1.15)
+    line(
+        "e. memory",
+        f"peak RSS {n_big} photos {peaks[n_big] / 1024:6.0f} MiB, {n_small} photos "
+        f"{peaks[n_small] / 1024:6.0f} MiB",
+        ratio,
+        "<=1.15",
+        ratio <= 1.15,
+    )
 
 
 def bench_evaluate(labels_csv: Path, folder: Path, repeat: int) -> None:
     n = sum(1 for _ in folder.rglob("*.jpg"))
-    ev = [*HASHTAGGER, "evaluate", "--model", "zeroshot", "--data", str(labels_csv), "--split", "validation",
-          "--format", "json", "--quiet"]
+    ev = [
+        *HASHTAGGER,
+        "evaluate",
+        "--model",
+        "zeroshot",
+        "--data",
+        str(labels_csv),
+        "--split",
+        "validation",
+        "--format",
+        "json",
+        "--quiet",
+    ]
     pr = [*HASHTAGGER, "predict", str(folder), "--format", "jsonl", "--quiet"]
     te, tp = paired(ev, pr, repeat)
-    line("f. evaluate vs predict", f"evaluate {n / te:6.1f} photos/s, predict {n / tp:6.1f} photos/s ({n} photos)",
-         tp / te, ">=0.9", tp / te >= 0.9)
+    line(
+        "f. evaluate vs predict",
+        f"evaluate {n / te:6.1f} photos/s, predict {n / tp:6.1f} photos/s ({n} photos)",
+        tp / te,
+        ">=0.9",
+        tp / te >= 0.9,
+    )
 
 
 def bench_training(quick: bool) -> None:
@@ -239,7 +348,9 @@ def bench_training(quick: bool) -> None:
     if not script.exists():
         print("g. training                          scripts/bench_train.py not found: skipped")
         return
-    out = subprocess.run([PY, str(script), *(["--quick"] if quick else [])], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [PY, str(script), *(["--quick"] if quick else [])], cwd=ROOT, capture_output=True, text=True
+    )
     for text in out.stdout.strip().splitlines()[-3:]:
         print(f"g. training                         {text}")
 
@@ -261,8 +372,11 @@ def main() -> None:
 
     from hashtagger.runtime import cpu_has_fast_bf16
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"AVX-512 BF16/AMX: {cpu_has_fast_bf16()}, python {platform.python_version()}", flush=True)
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"AVX-512 BF16/AMX: {cpu_has_fast_bf16()}, python {platform.python_version()}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="hashtagger-bench-") as tmp:
         work = Path(tmp)
         (work / "minimal_loop.py").write_text(MINIMAL_LOOP)

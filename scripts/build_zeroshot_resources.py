@@ -35,7 +35,9 @@ def imagenet_class_names() -> list[str]:
 
 
 def tag_statistics(harrison: Path) -> tuple[list[str], np.ndarray, int, np.ndarray]:
-    vocab = [line.split()[0] for line in (harrison / "vocab_index.txt").read_text().splitlines() if line.strip()]
+    vocab = [
+        line.split()[0] for line in (harrison / "vocab_index.txt").read_text().splitlines() if line.strip()
+    ]
     index = {t: i for i, t in enumerate(vocab)}
     counts = np.zeros(len(vocab), dtype=np.int64)
     cooc = np.zeros((len(vocab), len(vocab)), dtype=np.int64)

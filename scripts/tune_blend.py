@@ -6,10 +6,12 @@ The HARRISON images are not available here, only their real tag lists (57,383 In
 So each photo's ConSE embedding is simulated the way ConSE builds it, from ImageNet class names:
 the photo was crawled for a hashtag (its folder); a perfect ImageNet classifier would put its mass on
 the ImageNet classes closest to that hashtag (softmax over class-name similarity, top 10), an unreliable
-one on unrelated classes. e = rho * related + (1 - rho) * random class, for rho in {0.1, 0.2, 0.3}, where plain ConSE falls far below popularity as measured on real Instagram photos.
+one on unrelated classes. e = rho * related + (1 - rho) * random class, for rho in {0.1, 0.2, 0.3},
+where plain ConSE falls far below popularity, as measured on real Instagram photos.
 Abstract crawl tags (#bored, #truth, #loveyou) have no related ImageNet class, as in real life.
 Each (tau, prior_weight, cooc_share) is scored with the metrics `evaluate` uses; the best mean
-Accuracy@5 over the rho values, among settings that beat popularity at every rho, wins. Popularity and plain ConSE (prior_weight 0) are printed alongside.
+Accuracy@5 over the rho values, among settings that beat popularity at every rho, wins.
+Popularity and plain ConSE (prior_weight 0) are printed alongside.
 """
 
 from __future__ import annotations
@@ -80,11 +82,17 @@ def simulate(harrison: Path, n: int) -> None:
     pop_a5 = pop["accuracy@5"]
     safe = [kv for kv in ranked if min(kv[1]) > pop_a5]
     for (tau, w, b), accs in ranked[:10] + [kv for kv in ranked if kv[0][1] == 0.0][:2]:
-        print(f"  {tau:4.2f} {w:4.2f} {b:4.2f}   " + " ".join(f"{a:.4f}" for a in accs) + f"   {np.mean(accs):.4f}")
+        print(
+            f"  {tau:4.2f} {w:4.2f} {b:4.2f}   "
+            + " ".join(f"{a:.4f}" for a in accs)
+            + f"   {np.mean(accs):.4f}"
+        )
     if safe:
         (tau, w, b), accs = safe[0]
-        print(f"chosen (best mean among settings above popularity at every rho): tau={tau} prior_weight={w} "
-              f"cooc_share={b}  A@5 {np.mean(accs):.4f} vs popularity {pop_a5:.4f}")
+        print(
+            f"chosen (best mean among settings above popularity at every rho): tau={tau} prior_weight={w} "
+            f"cooc_share={b}  A@5 {np.mean(accs):.4f} vs popularity {pop_a5:.4f}"
+        )
 
 
 def main() -> None:

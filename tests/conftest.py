@@ -11,7 +11,9 @@ from PIL import Image
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def make_photo(path: Path, size: tuple[int, int] = (48, 40), seed: int = 0, mode: str = "RGB", **save: object) -> Path:
+def make_photo(
+    path: Path, size: tuple[int, int] = (48, 40), seed: int = 0, mode: str = "RGB", **save: object
+) -> Path:
     """Write a small random-coloured photo; the format follows the suffix."""
     rng = np.random.default_rng(seed)
     arr = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)

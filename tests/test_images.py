@@ -135,5 +135,3 @@ def test_preprocessing_round_trips_through_dict() -> None:
     from hashtagger.preprocess import Preprocessing
 
     assert Preprocessing.from_dict(IMAGENET.to_dict()) == IMAGENET
-
-

@@ -174,7 +174,9 @@ def _skimage_photo(name: str, tmp_path: Path) -> Path:
     return p
 
 
-@pytest.mark.parametrize(("name", "expected"), [("chelsea", {"cat", "kitty", "kitten", "cats"}), ("coffee", {"coffee"})])
+@pytest.mark.parametrize(
+    ("name", "expected"), [("chelsea", {"cat", "kitty", "kitten", "cats"}), ("coffee", {"coffee"})]
+)
 def test_default_model_sees_the_subject(tmp_path: Path, name: str, expected: set[str]) -> None:
     p = _skimage_photo(name, tmp_path)
     r = run(str(p), "--top-k", "5", "--no-hash")

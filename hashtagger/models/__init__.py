@@ -9,7 +9,7 @@ from ..errors import InputError
 from .base import Tagger
 
 BUILTIN_MODELS = {
-    "zeroshot": "ConSE zero-shot over EfficientNet-Lite0 ImageNet classes, blended with Instagram tag statistics",
+    "zeroshot": "ConSE zero-shot over EfficientNet-Lite0 ImageNet classes, blended with Instagram tag stats",
     "hierse": "HierSE zero-shot: like zeroshot, with label embeddings summed over the WordNet hierarchy",
 }
 
@@ -29,9 +29,13 @@ def load_tagger(
     path = Path(name).expanduser()
     if not path.exists():
         known = ", ".join(BUILTIN_MODELS)
-        raise InputError(f"--model {name}: neither a built-in model ({known}) nor an existing checkpoint file")
+        raise InputError(
+            f"--model {name}: neither a built-in model ({known}) nor an existing checkpoint file"
+        )
     if vocab is not None:
-        raise InputError("--vocab applies to zero-shot models only; a trained checkpoint has its own vocabulary")
+        raise InputError(
+            "--vocab applies to zero-shot models only; a trained checkpoint has its own vocabulary"
+        )
     from ..checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(path)

@@ -29,7 +29,7 @@ class Tagger(ABC):
 
     @abstractmethod
     def tag(self, batch: torch.Tensor) -> torch.Tensor:
-        """uint8 NCHW batch (as made by `preprocessing.load_array`) -> float (N, V) scores, higher = better."""
+        """uint8 NCHW batch (made by `preprocessing.load_array`) -> float (N, V) scores, higher = better."""
 
     def to(self, device: str) -> Tagger:  # noqa: B027 - optional hook
         """Move weights to a device; models without weights ignore it."""

@@ -44,8 +44,13 @@ def load_text_model():  # noqa: ANN201 - SentenceTransformer, imported lazily
 def embed_texts(texts: list[str], model=None) -> np.ndarray:  # noqa: ANN001
     """Unit-length float32 embeddings (len(texts), 384) of the given texts."""
     model = model or load_text_model()
-    vecs = model.encode([plain_words(t) for t in texts], batch_size=128, convert_to_numpy=True,
-                        normalize_embeddings=True, show_progress_bar=False)
+    vecs = model.encode(
+        [plain_words(t) for t in texts],
+        batch_size=128,
+        convert_to_numpy=True,
+        normalize_embeddings=True,
+        show_progress_bar=False,
+    )
     return np.asarray(vecs, dtype=np.float32)
 
 

@@ -149,7 +149,7 @@ def load_builtin(
     vocab: str | os.PathLike[str] | None = None,
     prior_weight: float | None = None,
 ) -> ZeroShotTagger:
-    """The shipped zero-shot models ('zeroshot' = ConSE, 'hierse' = HierSE), optionally on a custom vocabulary."""
+    """The shipped zero-shot models ('zeroshot' = ConSE, 'hierse' = HierSE), optionally on your vocabulary."""
     from dataclasses import replace
 
     from .backbones import efficientnet_lite0_imagenet
