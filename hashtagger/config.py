@@ -19,6 +19,7 @@ import yaml
 from .errors import ConfigError
 
 BACKBONES = ("resnet18", "efficientnet_lite0")
+MODEL_KINDS = ("classifier", "bovw_svm")
 
 
 def _opt(default: Any, doc: str, **checks: Any) -> Any:
@@ -42,14 +43,22 @@ class DataConfig:
         None, "DataLoader worker processes per training process (None: min(8, CPU cores))", min=0
     )
     cache_dir: str | None = _opt(
-        None, "frozen-backbone feature cache (None: $HASHTAGGER_CACHE or ~/.cache/hashtagger/features)"
+        None,
+        "frozen-backbone feature and SIFT descriptor cache "
+        "(None: $HASHTAGGER_CACHE or ~/.cache/hashtagger/features)",
     )
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The network: an ImageNet backbone, dropout, and a new linear head with one sigmoid per tag."""
+    """The model kind and, for the classifier, its network: an ImageNet backbone, dropout, and a new
+    linear head with one sigmoid per tag."""
 
+    kind: str = _opt(
+        "classifier",
+        "classifier (the network below) or bovw_svm (SIFT bag of visual words + linear SVMs, bovw.* keys)",
+        choices=MODEL_KINDS,
+    )
     backbone: str = _opt("resnet18", "feature extractor", choices=BACKBONES)
     pretrained: str = _opt(
         "imagenet", "backbone weights: imagenet, none (random, on purpose) or a weights file"
@@ -107,17 +116,56 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class BovwConfig:
+    """The classic baseline (model.kind bovw_svm): SIFT -> k-means visual words -> histograms -> SVMs."""
+
+    clusters: int = _opt(100, "visual words K, fitted by k-means (100 in the paper)", min=2)
+    kmeans: str = _opt(
+        "auto",
+        "auto (full k-means up to 50,000 sampled descriptors, mini-batch above), full or minibatch",
+        choices=("auto", "full", "minibatch"),
+    )
+    kmeans_sample: int = _opt(
+        200_000, "descriptors drawn (seeded) from the training photos to fit k-means (0: all)", min=0
+    )
+    max_descriptors_per_image: int = _opt(
+        500, "SIFT keeps this many strongest keypoints per photo (0: all it finds)", min=0
+    )
+    image_size: int = _opt(
+        256, "side of the centre square SIFT sees, in pixels (the photo's shorter side)", min=32
+    )
+    histogram: str = _opt(
+        "hellinger",
+        "l1 (word frequencies) or hellinger (their square roots: linear SVMs then compare histograms "
+        "with the Bhattacharyya kernel)",
+        choices=("l1", "hellinger"),
+    )
+    svm_c: float = _opt(1.0, "regularisation C of each tag's linear SVM (smaller: wider margin)", min=1e-6)
+    workers: int | None = _opt(
+        None,
+        "descriptor extraction processes (None: one per core, at most 8; 0: in the training process)",
+        min=0,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole training run."""
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    bovw: BovwConfig = field(default_factory=BovwConfig)
     out: str = _opt("runs/train", "run folder: config.yaml, metrics.csv, last.pt, best.pt")
     seed: int = _opt(0, "seeds weights, data order, augmentation and dropout")
 
 
-SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "bovw": BovwConfig,
+}
 
 
 def load_config(
@@ -212,7 +260,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config must be a mapping of sections (data, model, train, out, seed)")
+        raise ConfigError(
+            f"{path}: a config must be a mapping of sections (data, model, train, bovw, out, seed)"
+        )
     return data
 
 

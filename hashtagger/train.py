@@ -77,6 +77,11 @@ def run_training(
                 "drop --config (use --set to change keys)"
             )
         ckpt = load_checkpoint(resume)
+        if ckpt.get("kind") == "bovw_svm":
+            raise CheckpointError(
+                f"{resume}: a bovw_svm run has no epochs to resume; train it again with --config "
+                "(its SIFT descriptors are cached, so only k-means and the SVMs run again)"
+            )
         if ckpt.get("kind") != "classifier" or not isinstance(ckpt.get("train_state"), dict):
             raise CheckpointError(
                 f"{resume}: has no training state to resume from (resume from a run's last.pt)"
@@ -93,6 +98,8 @@ def run_training(
             "config key 'data.path' is not set: give it in the YAML file or --set data.path=..."
         )
     cfg = replace(cfg, data=replace(cfg.data, path=os.path.abspath(os.path.expanduser(cfg.data.path))))
+    if cfg.model.kind == "bovw_svm":
+        return _run_bovw(cfg, info, progress)
     progress = progress if (progress is not None and info.is_main) else Progress()
     distributed.setup(info, dev)
     try:
@@ -100,6 +107,19 @@ def run_training(
             return _train(cfg, ckpt, info, dev, progress, stop)
     finally:
         distributed.teardown()
+
+
+def _run_bovw(cfg: Config, info: DistInfo, progress: Progress | None) -> TrainResult:
+    """model.kind bovw_svm: one pass in one process (hashtagger.bovw_train), same run folder and Ctrl-C."""
+    if info.enabled:
+        raise ConfigError(
+            "model.kind bovw_svm trains in one process (its SIFT pass has its own workers): run it "
+            "without torchrun"
+        )
+    from .bovw_train import train_bovw
+
+    with _stop_on_signals() as stop:
+        return train_bovw(cfg, progress=progress, should_stop=lambda: stop.requested)
 
 
 # ---- stages ----

@@ -54,10 +54,10 @@ def test_partial_yaml_and_overrides_win(tmp_path: Path) -> None:
     [
         ("train.epoch=3", "unknown config key 'train.epoch' (valid keys in train: epochs,"),
         ("model.backbone_name=x", "unknown config key 'model.backbone_name'"),
-        ("optim.lr=1", "unknown config key 'optim.lr' (sections: data, model, train)"),
+        ("optim.lr=1", "unknown config key 'optim.lr' (sections: data, model, train, bovw)"),
         (
             "learning_rate=1",
-            "unknown config key 'learning_rate' (valid top-level keys: data, model, train, out, seed)",
+            "unknown config key 'learning_rate' (valid top-level keys: data, model, train, bovw, out, seed)",
         ),
         ("train.lr.x=1", "unknown config key 'train.lr.x'"),
         ("train.epochs=three", "config key 'train.epochs': expected an integer, got 'three'"),
