@@ -74,10 +74,11 @@ def cli() -> None:
 def train(
     config_path: str | None, overrides: tuple[str, ...], resume: str | None, device: str, quiet: bool
 ) -> None:
-    """Fine-tune a multi-label hashtag classifier (ResNet-18 or EfficientNet-Lite0).
+    """Train a hashtag model from a YAML config: a multi-label classifier or a BoVW + SVM baseline.
 
     \b
     hashtagger train --config configs/clothing.yaml
+    hashtagger train --config configs/clothing-bovw.yaml   # model.kind: bovw_svm
     hashtagger train --config configs/harrison.yaml --set train.epochs=3 --set model.freeze_backbone=true
     hashtagger train --resume runs/clothing/last.pt        # after Ctrl-C or a crash
     torchrun --nproc_per_node 4 -m hashtagger train --config configs/harrison.yaml

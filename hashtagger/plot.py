@@ -64,6 +64,9 @@ def plot_accuracy(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _short(name: str, width: int = 24) -> str:
-    """Checkpoint paths get long: keep the end, which names the run."""
+def _short(name: str, width: int = 28) -> str:
+    """Checkpoint paths get long: keep the run folder and file name, which name the model."""
+    parts = name.replace("\\", "/").rstrip("/").split("/")
+    if len(parts) > 2:
+        name = "/".join(parts[-2:])
     return name if len(name) <= width else "…" + name[-(width - 1):]

@@ -89,7 +89,7 @@ def to_table(result: dict[str, Any]) -> str:
         title += f" ({failed:,} unreadable, left out)"
     lines = [title + ", metrics in %", line(head), line(["-" * w for w in widths]), *map(line, body)]
     lines.append("P/R/A@K: precision, recall, hit rate of the top K; F1 at each model's thresholds "
-                 "(calibrated per tag, else 0.5)")
+                 "(calibrated per tag, else the model's default cut-off)")
     source = result.get("popularity_source")
     if source:
         freq = "training split" if source == "train" else "vocabulary file's ranks"
