@@ -39,9 +39,122 @@ def cli() -> None:
     """
 
 
+def run_options(func: F) -> F:
+    """Options of every command that runs a model over photos (predict, evaluate)."""
+    options = [
+        click.option(
+            "--prior-weight",
+            type=click.FloatRange(0, 1),
+            default=None,
+            help="Zero-shot models: weight of the Instagram tag statistics (0 = visual only).",
+        ),
+        click.option("-b", "--batch-size", default=32, show_default=True, type=click.IntRange(min=1)),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=0),
+            default=None,
+            help="Decoding threads (default: one per core).",
+        ),
+        click.option(
+            "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
+        ),
+        click.option(
+            "--precision",
+            type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+            default="auto",
+            show_default=True,
+            help="auto = bf16 where the hardware runs it fast, else fp32.",
+        ),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 # ---- commands are registered below, one section per command ----
 
-# ---- train (training issue) ----
+# ---- predict ----
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "-m",
+    "--model",
+    default="zeroshot",
+    show_default=True,
+    help="Built-in model (zeroshot, hierse) or a checkpoint file from `hashtagger train`.",
+)
+@click.option(
+    "-k", "--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hashtags per photo."
+)
+@click.option(
+    "-t",
+    "--threshold",
+    type=float,
+    default=None,
+    help="Drop hashtags scoring below this (default: the model's calibrated thresholds, if any).",
+)
+@click.option("--no-calibration", is_flag=True, help="Ignore per-tag thresholds stored in the checkpoint.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl", "csv"]),
+    default="text",
+    show_default=True,
+    help="Output format on stdout.",
+)
+@click.option("--no-hash", is_flag=True, help="Print tags without the leading '#'.")
+@click.option(
+    "--vocab",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Zero-shot models: tag against this vocabulary (one tag per line); needs hashtagger[vocab] "
+    "(hierse: hashtagger[hierse] and WordNet).",
+)
+@run_options
+@domain_errors
+def predict(
+    inputs: tuple[str, ...],
+    model: str,
+    top_k: int,
+    threshold: float | None,
+    no_calibration: bool,
+    fmt: str,
+    no_hash: bool,
+    vocab: str | None,
+    **run: Any,
+) -> None:
+    """Suggest hashtags for photos: files, folders (recursive), glob patterns, or - for paths on stdin.
+
+    \b
+    hashtagger predict photo.jpg
+    hashtagger predict ~/Pictures/trip --format jsonl > tags.jsonl
+    find . -name '*.jpg' | hashtagger predict - --top-k 5 --format csv
+    """
+    from .predict import run_predict
+
+    failed = run_predict(
+        inputs,
+        model=model,
+        top_k=top_k,
+        threshold=threshold,
+        use_calibration=not no_calibration,
+        fmt=fmt,
+        hash_prefix=not no_hash,
+        vocab=vocab,
+        stdin=sys.stdin,
+        out=sys.stdout,
+        err=sys.stderr,
+        **run,
+    )
+    if failed:
+        sys.exit(1)
+
+
+# ---- train ----
 
 
 @cli.command()
@@ -101,7 +214,7 @@ def train(
         sys.exit(130)
 
 
-# ---- evaluate (evaluate issue) ----
+# ---- evaluate ----
 
 
 @cli.command()
@@ -146,28 +259,8 @@ def train(
     is_flag=True,
     help="Fit per-tag thresholds on the validation split; store them in the (one) checkpoint.",
 )
-@click.option(
-    "--prior-weight",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Zero-shot models: weight of the Instagram tag statistics (0 = visual only).",
-)
 @click.option("--seed", default=0, show_default=True, help="Seed of the dataset's split when it has none.")
-@click.option("-b", "--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--workers", type=click.IntRange(min=0), default=None, help="Decoding threads (default: one per core)."
-)
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
-)
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-    default="auto",
-    show_default=True,
-    help="auto = bf16 where the hardware runs it fast, else fp32.",
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@run_options
 @domain_errors
 def evaluate(
     models: tuple[str, ...],
@@ -176,13 +269,8 @@ def evaluate(
     fmt: str,
     plot: str | None,
     calibrate: bool,
-    prior_weight: float | None,
     seed: int,
-    batch_size: int,
-    workers: int | None,
-    device: str,
-    precision: str,
-    quiet: bool,
+    **run: Any,
 ) -> None:
     """Compare models on a dataset split: P/R/A@1/5/10, mAP, F1, beside the popularity baseline.
 
@@ -201,43 +289,13 @@ def evaluate(
         plot=plot,
         calibrate=calibrate,
         seed=seed,
-        prior_weight=prior_weight,
-        batch_size=batch_size,
-        workers=workers,
-        device=device,
-        precision=precision,
-        quiet=quiet,
         out=sys.stdout,
         err=sys.stderr,
+        **run,
     )
 
 
-# ---- download / dataset (datasets issue) ----
-
-
-class _StageBars:
-    """A progress(stage, done, total) callback: one stderr bar per stage, via progress.progress_bar."""
-
-    def __init__(self, quiet: bool) -> None:
-        import contextlib
-
-        self.quiet, self.stack, self.stage, self.done, self.bar = quiet, contextlib.ExitStack(), None, 0, None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        from .progress import progress_bar
-
-        if stage != self.stage:
-            self.stack.close()
-            self.bar = self.stack.enter_context(progress_bar(stage, total=total, quiet=self.quiet))
-            self.stage, self.done = stage, 0
-        self.bar.update(done - self.done)
-        self.done = done
-
-    def __enter__(self) -> _StageBars:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stack.close()
+# ---- download / dataset ----
 
 
 @cli.command()
@@ -256,8 +314,9 @@ def download(name: str, directory: str, archive: str | None, mirror: str | None,
     hashtagger download harrison --dir D --mirror https://host/harrison/
     """
     from .download import download_dataset
+    from .progress import StageBars
 
-    with _StageBars(quiet) as bars:
+    with StageBars(quiet) as bars:
         result = download_dataset(name, directory, archive=archive, mirror=mirror, progress=bars)
     for line in ([] if quiet else result.notes) + [f"warning: {w}" for w in result.warnings]:
         click.echo(line, err=True)
@@ -276,123 +335,14 @@ def dataset(path: str, fmt: str, check_images: bool, quiet: bool) -> None:
     import json
 
     from .data import format_summary, load_dataset, summarize
+    from .progress import StageBars
 
     data = load_dataset(path, write_split_file=False)  # a summary only reads: the split is computed in memory
-    with _StageBars(quiet) as bars:
+    with StageBars(quiet) as bars:
         summary = summarize(data, check_images=check_images, progress=bars)
     click.echo(format_summary(summary) if fmt == "text" else json.dumps(summary.to_dict(), indent=2))
     for w in summary.warnings:
         click.echo(f"warning: {w}", err=True)
-
-
-# ---- predict (predict issue) ----
-
-
-@cli.command()
-@click.argument("inputs", nargs=-1, required=True)
-@click.option(
-    "-m",
-    "--model",
-    default="zeroshot",
-    show_default=True,
-    help="Built-in model (zeroshot, hierse) or a checkpoint file from `hashtagger train`.",
-)
-@click.option(
-    "-k", "--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hashtags per photo."
-)
-@click.option(
-    "-t",
-    "--threshold",
-    type=float,
-    default=None,
-    help="Drop hashtags scoring below this (default: the model's calibrated thresholds, if any).",
-)
-@click.option("--no-calibration", is_flag=True, help="Ignore per-tag thresholds stored in the checkpoint.")
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "jsonl", "csv"]),
-    default="text",
-    show_default=True,
-    help="Output format on stdout.",
-)
-@click.option("--no-hash", is_flag=True, help="Print tags without the leading '#'.")
-@click.option(
-    "--vocab",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Zero-shot models: tag against this vocabulary (one tag per line); needs hashtagger[vocab] "
-    "(hierse: hashtagger[hierse] and WordNet).",
-)
-@click.option(
-    "--prior-weight",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Zero-shot models: weight of the Instagram tag statistics (0 = visual only).",
-)
-@click.option("-b", "--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option(
-    "--workers", type=click.IntRange(min=0), default=None, help="Decoding threads (default: one per core)."
-)
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
-)
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-    default="auto",
-    show_default=True,
-    help="auto = bf16 where the hardware runs it fast, else fp32.",
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-@domain_errors
-def predict(
-    inputs: tuple[str, ...],
-    model: str,
-    top_k: int,
-    threshold: float | None,
-    no_calibration: bool,
-    fmt: str,
-    no_hash: bool,
-    vocab: str | None,
-    prior_weight: float | None,
-    batch_size: int,
-    workers: int | None,
-    device: str,
-    precision: str,
-    quiet: bool,
-) -> None:
-    """Suggest hashtags for photos: files, folders (recursive), glob patterns, or - for paths on stdin.
-
-    \b
-    hashtagger predict photo.jpg
-    hashtagger predict ~/Pictures/trip --format jsonl > tags.jsonl
-    find . -name '*.jpg' | hashtagger predict - --top-k 5 --format csv
-    """
-    from .predict import run_predict
-
-    failed = run_predict(
-        inputs,
-        model=model,
-        top_k=top_k,
-        threshold=threshold,
-        use_calibration=not no_calibration,
-        fmt=fmt,
-        hash_prefix=not no_hash,
-        vocab=vocab,
-        prior_weight=prior_weight,
-        batch_size=batch_size,
-        workers=workers,
-        device=device,
-        precision=precision,
-        quiet=quiet,
-        stdin=sys.stdin,
-        out=sys.stdout,
-        err=sys.stderr,
-    )
-    if failed:
-        sys.exit(1)
 
 
 def main() -> None:

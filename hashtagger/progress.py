@@ -48,3 +48,26 @@ def progress_bar(
 
     with tqdm(total=total, desc=desc, unit=unit, file=stream, dynamic_ncols=True, leave=False) as bar:
         yield _Bar(bar, stream)
+
+
+class StageBars:
+    """A progress(stage, done, total) callback: one stderr bar per stage, via progress.progress_bar."""
+
+    def __init__(self, quiet: bool) -> None:
+        import contextlib
+
+        self.quiet, self.stack, self.stage, self.done, self.bar = quiet, contextlib.ExitStack(), None, 0, None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.stack.close()
+            self.bar = self.stack.enter_context(progress_bar(stage, total=total, quiet=self.quiet))
+            self.stage, self.done = stage, 0
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def __enter__(self) -> StageBars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
