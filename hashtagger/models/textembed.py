@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -70,18 +71,23 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def embed_vocabulary_cached(tags: list[str], namespace: str = "plain") -> np.ndarray:
-    """Embed a vocabulary once; later runs read the cache keyed by the tags' content hash."""
-    key = hashlib.sha256(("\n".join([TEXT_MODEL, namespace, *tags])).encode()).hexdigest()[:24]
+def cached_embeddings(
+    key_parts: list[str], namespace: str, rows: int, compute: Callable[[], np.ndarray]
+) -> np.ndarray:
+    """Return compute()'s (rows, D) array, cached on disk by the content hash of key_parts.
+
+    A cache that cannot be read is recomputed; one that cannot be written only costs time.
+    """
+    key = hashlib.sha256("\n".join(key_parts).encode()).hexdigest()[:24]
     path = cache_dir() / f"vocab-{namespace}-{key}.npy"
     if path.exists():
         try:
             arr = np.load(path, allow_pickle=False)
-            if arr.shape[0] == len(tags):
+            if arr.shape[0] == rows:
                 return arr
         except (OSError, ValueError):
             pass
-    arr = embed_texts(tags)
+    arr = compute()
     from ..checkpoint import atomic_write
 
     def write(tmp: str) -> None:
@@ -91,5 +97,10 @@ def embed_vocabulary_cached(tags: list[str], namespace: str = "plain") -> np.nda
     try:
         atomic_write(path, write)
     except OSError:
-        pass  # a read-only cache only costs time
+        pass
     return arr
+
+
+def embed_vocabulary_cached(tags: list[str], namespace: str = "plain") -> np.ndarray:
+    """Embed a vocabulary once; later runs read the cache keyed by the tags' content hash."""
+    return cached_embeddings([TEXT_MODEL, namespace, *tags], namespace, len(tags), lambda: embed_texts(tags))
