@@ -13,20 +13,16 @@ and OpenCV only (never torch), and OpenCV is imported lazily: the CLI starts wit
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from .arraycache import ArrayCache
 from .errors import ImageError, MissingDependencyError
 from .preprocess import Preprocessing
 
@@ -85,7 +81,7 @@ def sift_descriptors(image: np.ndarray, max_features: int = 0) -> np.ndarray:
     return np.clip(np.rint(desc), 0, 255).astype(np.uint8)
 
 
-class DescriptorCache:
+class DescriptorCache(ArrayCache):
     """One extraction recipe's descriptors, under root/sift-<key>/<ab>/<digest>.npy.
 
     The key hashes the preprocessing, max_features, the recipe version and the OpenCV version.
@@ -102,32 +98,10 @@ class DescriptorCache:
             "max_features": int(max_features),
             "preprocessing": preprocessing.to_dict(),
         }
-        key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
-        self.folder = Path(root).expanduser() / f"sift-{key}"
-        self.ident = ident
+        super().__init__(root, "sift", ident, "uint8")
 
-    def path(self, digest: str) -> Path:
-        return self.folder / digest[:2] / f"{digest}.npy"
-
-    def get(self, digest: str) -> np.ndarray | None:
-        """The cached (n, 128) uint8 array, or None when absent or unreadable (it is then recomputed)."""
-        try:
-            desc = np.load(self.path(digest), allow_pickle=False)
-        except (OSError, ValueError):
-            return None
-        if desc.dtype != np.uint8 or desc.ndim != 2 or desc.shape[1] != DESCRIPTOR_DIM:
-            return None
-        return desc
-
-    def put(self, digest: str, desc: np.ndarray) -> None:
-        buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(desc, dtype=np.uint8), allow_pickle=False)
-        data = buf.getvalue()
-        atomic_write(self.path(digest), lambda tmp: Path(tmp).write_bytes(data))
-        info = self.folder / "cache.json"
-        if not info.exists():
-            text = json.dumps(self.ident, indent=1)
-            atomic_write(info, lambda tmp: Path(tmp).write_text(text))
+    def valid(self, arr: np.ndarray) -> bool:
+        return arr.ndim == 2 and arr.shape[1] == DESCRIPTOR_DIM
 
 
 def default_extract_workers() -> int:

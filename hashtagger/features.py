@@ -10,8 +10,6 @@ HARRISON's 57k photos then cost one pass instead of 13, which makes CPU-only tra
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from .arraycache import ArrayCache
 from .preprocess import Preprocessing
 
 if TYPE_CHECKING:
@@ -67,8 +65,8 @@ def weights_digest(module: nn.Module) -> str:
     return h.hexdigest()
 
 
-class FeatureCache:
-    """Features of one (backbone, weights, preprocessing, precision) under root/<key>/<ab>/<digest>.npy."""
+class FeatureCache(ArrayCache):
+    """Features of one (backbone, weights, preprocessing, precision) under root/<backbone>-<key>/."""
 
     def __init__(
         self,
@@ -85,29 +83,7 @@ class FeatureCache:
             "preprocessing": preprocessing.to_dict(),
             "precision": precision,
         }
-        key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
-        self.folder = Path(root).expanduser() / f"{backbone}-{key}"
-        self.ident = ident
-
-    def path(self, digest: str) -> Path:
-        return self.folder / digest[:2] / f"{digest}.npy"
-
-    def get(self, digest: str) -> np.ndarray | None:
-        p = self.path(digest)
-        try:
-            return np.load(p, allow_pickle=False)
-        except (OSError, ValueError):
-            return None
-
-    def put(self, digest: str, features: np.ndarray) -> None:
-        buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(features, dtype=np.float32), allow_pickle=False)
-        data = buf.getvalue()
-        atomic_write(self.path(digest), lambda tmp: Path(tmp).write_bytes(data))
-        info = self.folder / "cache.json"
-        if not info.exists():
-            text = json.dumps(self.ident, indent=1)
-            atomic_write(info, lambda tmp: Path(tmp).write_text(text))
+        super().__init__(root, backbone, ident, "float32")
 
 
 def digests(records: Sequence[Record], workers: int = 4) -> list[str | None]:
