@@ -31,7 +31,7 @@ from .engine import EVAL_KS, Progress, write_checkpoints
 from .errors import DatasetError, MissingDependencyError
 from .models.bovw import encode
 from .runlog import METRIC_COLUMNS, RunLog
-from .train import TrainResult
+from .train import TrainResult, training_data
 
 #: Score of a tag no SVM could be fitted for (no positive, or no negative, training photo).
 CONSTANT_SCORE = 1000.0
@@ -150,22 +150,7 @@ def train_bovw(
         test_size=cfg.data.test_size,
         write_split_file=True,
     )
-    for w in getattr(dataset, "warnings", []):
-        progress.message(f"warning: {w}")
-    vocab = dataset.vocabulary(cfg.data.min_tag_count)
-    if not vocab:
-        raise DatasetError(f"{cfg.data.path}: no tag has {cfg.data.min_tag_count}+ training images")
-    known = set(vocab)
-    train_records = [r for r in dataset.split("train") if known.intersection(r.tags)]
-    val_records = dataset.split("validation") if "validation" in dataset.splits() else []
-    if not train_records:
-        raise DatasetError(f"{cfg.data.path}: no training image has a tag of the vocabulary")
-    counts = dataset.tag_counts("train")
-    tag_counts = [int(counts.get(t, 0)) for t in vocab]
-    progress.message(
-        f"data: {len(train_records)} training / {len(val_records)} validation photos, "
-        f"{len(vocab)} tags ({cfg.data.path})"
-    )
+    vocab, train_records, val_records, tag_counts = training_data(cfg, dataset, progress)
 
     # Descriptors: computed from exactly the arrays prediction decodes (pre.load_array).
     pre = bovw_preprocessing(b.image_size)

@@ -143,6 +143,31 @@ def load_data(cfg: Config, info: DistInfo) -> Any:
     return dataset if dataset is not None else load(False)
 
 
+def training_data(
+    cfg: Config, dataset: Any, progress: Progress, vocabulary: list[str] | None = None
+) -> tuple[list[str], list[Any], list[Any], list[int]]:
+    """Vocabulary (the train split's, or a resumed run's), training and validation records, tag counts.
+
+    Training keeps only photos with at least one vocabulary tag; every model kind uses this stage.
+    """
+    for w in getattr(dataset, "warnings", []):
+        progress.message(f"warning: {w}")
+    vocab = vocabulary or dataset.vocabulary(cfg.data.min_tag_count)
+    if not vocab:
+        raise DatasetError(f"{cfg.data.path}: no tag has {cfg.data.min_tag_count}+ training images")
+    known = set(vocab)
+    train_records = [r for r in dataset.split("train") if known.intersection(r.tags)]
+    val_records = dataset.split("validation") if "validation" in dataset.splits() else []
+    if not train_records:
+        raise DatasetError(f"{cfg.data.path}: no training image has a tag of the vocabulary")
+    counts = dataset.tag_counts("train")
+    progress.message(
+        f"data: {len(train_records)} training / {len(val_records)} validation photos, "
+        f"{len(vocab)} tags ({cfg.data.path})"
+    )
+    return vocab, train_records, val_records, [int(counts.get(t, 0)) for t in vocab]
+
+
 def model_preprocessing(cfg: Config) -> Preprocessing:
     """The backbone's ImageNet preprocessing at the configured size (stored in every checkpoint)."""
     pre = backbone_preprocessing(cfg.model.backbone)
@@ -403,22 +428,8 @@ def _assemble(
     backbone, num_features = create_backbone(cfg.model.backbone, "none" if ckpt else cfg.model.pretrained)
 
     # Data and vocabulary (a resumed run keeps the checkpoint's vocabulary, in its order).
-    dataset = load_data(cfg, info)
-    for w in getattr(dataset, "warnings", []):
-        progress.message(f"warning: {w}")
-    vocab = [str(t) for t in ckpt["vocabulary"]] if ckpt else dataset.vocabulary(cfg.data.min_tag_count)
-    if not vocab:
-        raise DatasetError(f"{cfg.data.path}: no tag has {cfg.data.min_tag_count}+ training images")
-    known = set(vocab)
-    train_records = [r for r in dataset.split("train") if known.intersection(r.tags)]
-    val_records = dataset.split("validation") if "validation" in dataset.splits() else []
-    if not train_records:
-        raise DatasetError(f"{cfg.data.path}: no training image has a tag of the vocabulary")
-    counts = dataset.tag_counts("train")
-    tag_counts = [int(counts.get(t, 0)) for t in vocab]
-    progress.message(
-        f"data: {len(train_records)} training / {len(val_records)} validation photos, "
-        f"{len(vocab)} tags ({cfg.data.path})"
+    vocab, train_records, val_records, tag_counts = training_data(
+        cfg, load_data(cfg, info), progress, [str(t) for t in ckpt["vocabulary"]] if ckpt else None
     )
 
     pre = model_preprocessing(cfg)
