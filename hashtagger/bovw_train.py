@@ -27,11 +27,10 @@ from .descriptors import (
     extract_missing,
     load_descriptors,
 )
-from .engine import EVAL_KS, Progress, write_checkpoints
+from .engine import EVAL_KS, Progress, TrainResult, training_data, write_checkpoints
 from .errors import DatasetError, MissingDependencyError
 from .models.bovw import encode
 from .runlog import METRIC_COLUMNS, RunLog
-from .train import TrainResult, training_data
 
 #: Score of a tag no SVM could be fitted for (no positive, or no negative, training photo).
 CONSTANT_SCORE = 1000.0

@@ -13,7 +13,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,8 +22,9 @@ import torch
 from torch import nn
 
 from .checkpoint import save_checkpoint
+from .config import Config
 from .data.loader import Batch
-from .errors import HashtaggerError
+from .errors import DatasetError, HashtaggerError
 
 log = logging.getLogger("hashtagger.train")
 
@@ -332,3 +333,42 @@ def write_checkpoints(run_dir: Path, payload: dict[str, Any], *, best: bool) -> 
         slim = {k: v for k, v in payload.items() if k != "train_state"}
         written.append(save_checkpoint(run_dir / "best.pt", slim))
     return written
+
+
+@dataclass
+class TrainResult:
+    """What a run ended with; the CLI prints it."""
+
+    run_dir: Path
+    epochs_done: int
+    epochs: int
+    best_metric: str
+    best_value: float | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    interrupted: bool = False
+    is_main: bool = True  # under torchrun, only rank 0 reports
+
+
+def training_data(
+    cfg: Config, dataset: Any, progress: Progress, vocabulary: list[str] | None = None
+) -> tuple[list[str], list[Any], list[Any], list[int]]:
+    """Vocabulary (the train split's, or a resumed run's), training and validation records, tag counts.
+
+    Training keeps only photos with at least one vocabulary tag; every model kind uses this stage.
+    """
+    for w in getattr(dataset, "warnings", []):
+        progress.message(f"warning: {w}")
+    vocab = vocabulary or dataset.vocabulary(cfg.data.min_tag_count)
+    if not vocab:
+        raise DatasetError(f"{cfg.data.path}: no tag has {cfg.data.min_tag_count}+ training images")
+    known = set(vocab)
+    train_records = [r for r in dataset.split("train") if known.intersection(r.tags)]
+    val_records = dataset.split("validation") if "validation" in dataset.splits() else []
+    if not train_records:
+        raise DatasetError(f"{cfg.data.path}: no training image has a tag of the vocabulary")
+    counts = dataset.tag_counts("train")
+    progress.message(
+        f"data: {len(train_records)} training / {len(val_records)} validation photos, "
+        f"{len(vocab)} tags ({cfg.data.path})"
+    )
+    return vocab, train_records, val_records, [int(counts.get(t, 0)) for t in vocab]

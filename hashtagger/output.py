@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass, field
 from typing import TextIO
 
-from .predict import Prediction
-
 FORMATS = ("text", "json", "jsonl", "csv")
+
+
+@dataclass(frozen=True)
+class Hashtag:
+    tag: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One photo's hashtags, best first, or the one-line reason it failed."""
+
+    path: str
+    hashtags: list[Hashtag] = field(default_factory=list)
+    error: str | None = None
 
 
 def prediction_record(p: Prediction, digits: int = 4) -> dict[str, object]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -13,24 +12,10 @@ import numpy as np
 
 from .images import is_image_path
 from .models.base import Tagger
+from .output import Hashtag, Prediction, Writer
 from .pipeline import Failed, Scored, score_paths
 
 _GLOB_CHARS = frozenset("*?[")
-
-
-@dataclass(frozen=True)
-class Hashtag:
-    tag: str
-    score: float
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One photo's hashtags, best first, or the one-line reason it failed."""
-
-    path: str
-    hashtags: list[Hashtag] = field(default_factory=list)
-    error: str | None = None
 
 
 def _walk_images(folder: Path) -> list[str]:
@@ -162,7 +147,6 @@ def run_predict(
     Returns the number of inputs that failed (the CLI exits 1 when it is not zero).
     """
     from .models import load_tagger
-    from .output import Writer
     from .pipeline import default_workers, prepare_tagger
     from .progress import progress_bar
 

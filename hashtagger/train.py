@@ -14,7 +14,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,17 @@ from .checkpoint import load_checkpoint
 from .config import Config, config_to_dict, dump_config, load_config
 from .data.loader import TensorBatches, default_workers, make_image_loader, tag_indices
 from .distributed import DistInfo
-from .engine import Amp, EpochState, Progress, evaluate, is_better, train_one_epoch, write_checkpoints
+from .engine import (
+    Amp,
+    EpochState,
+    Progress,
+    TrainResult,
+    evaluate,
+    is_better,
+    train_one_epoch,
+    training_data,
+    write_checkpoints,
+)
 from .errors import CheckpointError, ConfigError, DatasetError
 from .losses import build_loss
 from .models.backbones import backbone_preprocessing, create_backbone
@@ -35,21 +45,6 @@ from .models.classifier import Classifier, FeatureHead, architecture
 from .preprocess import Preprocessing
 from .runlog import METRIC_COLUMNS, RunLog
 from .transforms import eval_transform, train_transform
-
-
-@dataclass
-class TrainResult:
-    """What a run ended with; the CLI prints it."""
-
-    run_dir: Path
-    epochs_done: int
-    epochs: int
-    best_metric: str
-    best_value: float | None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    interrupted: bool = False
-    is_main: bool = True  # under torchrun, only rank 0 reports
-
 
 # ---- entry point ----
 
@@ -141,31 +136,6 @@ def load_data(cfg: Config, info: DistInfo) -> Any:
     dataset = load(True) if info.is_main else None
     distributed.barrier()
     return dataset if dataset is not None else load(False)
-
-
-def training_data(
-    cfg: Config, dataset: Any, progress: Progress, vocabulary: list[str] | None = None
-) -> tuple[list[str], list[Any], list[Any], list[int]]:
-    """Vocabulary (the train split's, or a resumed run's), training and validation records, tag counts.
-
-    Training keeps only photos with at least one vocabulary tag; every model kind uses this stage.
-    """
-    for w in getattr(dataset, "warnings", []):
-        progress.message(f"warning: {w}")
-    vocab = vocabulary or dataset.vocabulary(cfg.data.min_tag_count)
-    if not vocab:
-        raise DatasetError(f"{cfg.data.path}: no tag has {cfg.data.min_tag_count}+ training images")
-    known = set(vocab)
-    train_records = [r for r in dataset.split("train") if known.intersection(r.tags)]
-    val_records = dataset.split("validation") if "validation" in dataset.splits() else []
-    if not train_records:
-        raise DatasetError(f"{cfg.data.path}: no training image has a tag of the vocabulary")
-    counts = dataset.tag_counts("train")
-    progress.message(
-        f"data: {len(train_records)} training / {len(val_records)} validation photos, "
-        f"{len(vocab)} tags ({cfg.data.path})"
-    )
-    return vocab, train_records, val_records, [int(counts.get(t, 0)) for t in vocab]
 
 
 def model_preprocessing(cfg: Config) -> Preprocessing:

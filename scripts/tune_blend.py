@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 def simulate(harrison: Path, n: int) -> None:
     from hashtagger.metrics import ranking_metrics
+    from hashtagger.models.labels import _unit, load_npz
     from hashtagger.models.tagstats import load_tag_stats
-    from hashtagger.models.zeroshot import _load_npz, _unit
 
-    emb = _load_npz("conse_embeddings.npz")
+    emb = load_npz("conse_embeddings.npz")
     vocab = [str(t) for t in emb["vocabulary"]]
     index = {t: i for i, t in enumerate(vocab)}
     label = _unit(emb["vocab_embeddings"])

@@ -113,9 +113,9 @@ def test_matrix_own_vectors_and_no_synset_fallback() -> None:
 
 
 def _npz(name: str) -> dict[str, np.ndarray]:
-    from hashtagger.models.zeroshot import _load_npz
+    from hashtagger.models.labels import load_npz
 
-    return _load_npz(name)
+    return load_npz(name)
 
 
 def test_shipped_embeddings_match_conse_vocabulary() -> None:

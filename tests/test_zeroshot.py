@@ -11,8 +11,8 @@ import torch
 
 from hashtagger.errors import InputError, MissingDependencyError
 from hashtagger.models import load_tagger
+from hashtagger.models.labels import read_vocab_file
 from hashtagger.models.tagstats import load_tag_stats
-from hashtagger.models.zeroshot import read_vocab_file
 
 
 def _skimage(name: str) -> np.ndarray:

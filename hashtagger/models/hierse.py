@@ -190,9 +190,9 @@ def wordnet_label_embeddings(
 
 def load_shipped() -> dict[str, np.ndarray]:
     """The precomputed embeddings (classes and HARRISON's 997 tags); no WordNet or text model needed."""
-    from .zeroshot import _load_npz
+    from .labels import load_npz
 
-    return _load_npz(RESOURCE)
+    return load_npz(RESOURCE)
 
 
 def hierse_embeddings(
@@ -207,7 +207,7 @@ def hierse_embeddings(
     class_emb = data["class_embeddings"]
     if vocab is None:
         return class_emb, [str(t) for t in data["vocabulary"]], data["label_embeddings"]
-    from .zeroshot import read_vocab_file
+    from .labels import read_vocab_file
 
     tags = read_vocab_file(vocab)
     lam, depth = float(data["lam"]), int(data["max_depth"])

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..preprocess import EFFICIENTNET_LITE, Preprocessing
 from .base import Tagger
+from .labels import load_npz, read_vocab_file
 from .tagstats import load_tag_stats
 
 if TYPE_CHECKING:
@@ -40,29 +39,6 @@ class Blend:
 
 
 BLEND = Blend()
-
-
-def _load_npz(name: str) -> dict[str, np.ndarray]:
-    with resources.files("hashtagger.resources").joinpath(name).open("rb") as f:
-        z = np.load(f, allow_pickle=False)
-        return {k: z[k] for k in z.files}
-
-
-def read_vocab_file(path: str | os.PathLike[str]) -> list[str]:
-    """One tag per line; '#' prefixes and blank lines dropped, duplicates removed, order kept."""
-    from ..data import normalize_tag
-
-    p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputError(f"--vocab {p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"--vocab {p}: cannot read ({e})") from None
-    tags = list(dict.fromkeys(t for t in (normalize_tag(x) for x in lines) if t))
-    if not tags:
-        raise InputError(f"--vocab {p}: no tags (expected one tag per line)")
-    return tags
 
 
 class ZeroShotTagger(Tagger):
@@ -162,7 +138,7 @@ def load_builtin(
 
         class_emb, vocabulary, label_emb = hierse_embeddings(vocab)
     else:
-        data = _load_npz("conse_embeddings.npz")
+        data = load_npz("conse_embeddings.npz")
         class_emb = data["class_embeddings"]
         if vocab is None:
             vocabulary = [str(t) for t in data["vocabulary"]]

@@ -1,0 +1,35 @@
+"""Label sets: vocabulary files users give, and the label embeddings shipped as package data."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+
+def load_npz(name: str) -> dict[str, np.ndarray]:
+    """A shipped .npz (hashtagger/resources) as plain arrays; never unpickles."""
+    with resources.files("hashtagger.resources").joinpath(name).open("rb") as f:
+        z = np.load(f, allow_pickle=False)
+        return {k: z[k] for k in z.files}
+
+
+def read_vocab_file(path: str | os.PathLike[str]) -> list[str]:
+    """One tag per line; '#' prefixes and blank lines dropped, duplicates removed, order kept."""
+    from ..data import normalize_tag
+
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"--vocab {p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"--vocab {p}: cannot read ({e})") from None
+    tags = list(dict.fromkeys(t for t in (normalize_tag(x) for x in lines) if t))
+    if not tags:
+        raise InputError(f"--vocab {p}: no tags (expected one tag per line)")
+    return tags
