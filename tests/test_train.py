@@ -189,7 +189,8 @@ def test_two_processes_gloo(manifest: Path, tmp_path: Path, inputs: str) -> None
         cmd += ["--set", s]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
-    if proc.returncode != 0 and any(w in proc.stderr for w in ("EADDRINUSE", "address already in use", "Rendezvous")):
+    port_race = ("EADDRINUSE", "address already in use", "Rendezvous")
+    if proc.returncode != 0 and any(w in proc.stderr for w in port_race):
         # torchrun --standalone picks a free port by binding, which can race with other processes
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
