@@ -5,10 +5,10 @@ No torch here: the torch Dataset/DataLoader wrapper lives in hashtagger.data.loa
 
 from __future__ import annotations
 
-from .formats import detect_format, load_dataset
+from .formats import detect_format, load_dataset, read_vocab_index
 from .records import SPLITS, Dataset, Record, normalize_split, normalize_tag, parse_tags
 from .summary import DatasetSummary, format_summary, summarize
-from .vocab import build_vocabulary, read_vocab_index
+from .vocab import build_vocabulary
 
 __all__ = [
     "SPLITS",

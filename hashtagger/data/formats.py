@@ -17,7 +17,6 @@ from ..errors import DatasetError
 from ..images import is_image_path
 from .records import SPLIT_ALIASES, Dataset, Record, normalize_split, normalize_tag, parse_tags
 from .splits import SPLIT_FILE, load_or_make_split, resolve_test_size
-from .vocab import read_vocab_index
 
 HARRISON_LISTS = ("data_list.txt", "tag_list.txt")
 HARRISON_VOCAB = "vocab_index.txt"
@@ -281,3 +280,28 @@ def _jsonl_rows(path: Path):
         if not isinstance(row, dict):
             raise DatasetError(f"{path}:{n}: expected a JSON object per line")
         yield f"{path}:{n}", {str(k).strip().lower(): v for k, v in row.items()}
+
+
+def read_vocab_index(path: Path) -> list[str]:
+    """Read HARRISON's vocab_index.txt ('<word><spaces><rank>', rank 0 first) in rank order."""
+    ranked: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{path}: cannot read vocabulary ({e})") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            raise DatasetError(f"{path}:{n}: expected '<tag> <rank>', got {line.strip()!r}")
+        tag = normalize_tag(parts[0])
+        if tag in seen:
+            raise DatasetError(f"{path}:{n}: tag {tag!r} listed twice (first on line {seen[tag]})")
+        seen[tag] = n
+        ranked.append((int(parts[1]), tag))
+    if not ranked:
+        raise DatasetError(f"{path}: empty vocabulary file")
+    ranked.sort()
+    return [t for _, t in ranked]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DatasetError
+from .vocab import build_vocabulary
 
 SPLITS = ("train", "validation", "test")
 SPLIT_ALIASES = {
@@ -118,8 +119,6 @@ class Dataset:
         Frequency-ordered (ties alphabetical) over the train split only, so no test tag leaks
         in; min_count drops tags seen in fewer training images (the file's order is kept).
         """
-        from .vocab import build_vocabulary
-
         if min_count < 1:
             raise DatasetError(f"min_count must be at least 1, got {min_count}")
         counts = self.tag_counts("train") if "train" in self.splits() else {}
