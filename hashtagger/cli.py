@@ -331,7 +331,12 @@ def download(name: str, directory: str, archive: str | None, mirror: str | None,
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @domain_errors
 def dataset(path: str, fmt: str, check_images: bool, quiet: bool) -> None:
-    """Summarise a dataset (HARRISON folder, manifest or folder per tag) before training on it."""
+    """Summarise a dataset (HARRISON folder, manifest or folder per tag) before training on it.
+
+    \b
+    hashtagger dataset ../shared/data/clothing-small/labels.csv
+    hashtagger dataset ~/data/harrison --check-images --format json
+    """
     import json
 
     from .data import format_summary, load_dataset, summarize

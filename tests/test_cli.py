@@ -1,0 +1,44 @@
+"""The command group itself: version, help on every command, and a start-up that never imports torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from hashtagger import __version__
+from hashtagger.cli import cli
+
+COMMANDS = ["predict", "train", "evaluate", "dataset", "download"]
+
+
+def test_version() -> None:
+    r = CliRunner().invoke(cli, ["--version"])
+    assert r.exit_code == 0 and __version__ in r.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    r = CliRunner().invoke(cli, [command, "--help"])
+    assert r.exit_code == 0
+    assert f"hashtagger {command}" in r.output  # an example line users can copy
+
+
+def test_only_working_commands_are_registered() -> None:
+    assert sorted(cli.commands) == sorted(COMMANDS)
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    """`hashtagger --help` must answer at once: no torch, numpy, PIL or cv2 at start-up."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "hashtagger", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0 and "predict" in proc.stdout
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert "click" in imported  # the import log was read
+    assert not imported & {"torch", "numpy", "PIL", "cv2", "timm", "sklearn"}
