@@ -17,6 +17,10 @@ def test_ruff_clean() -> None:
     if ruff is None:
         pytest.skip("ruff is not installed (pip install -e '.[test]')")
     proc = subprocess.run(
-        [ruff, "check", "hashtagger", "tests", "scripts"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [ruff, "check", "hashtagger", "tests", "scripts"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
