@@ -467,7 +467,7 @@ def main() -> None:
     if not (args.data / "labels.csv").exists():
         sys.exit(f"{args.data}: clothing-small not found (pass --data PATH)")
     repeat = args.repeat or (1 if args.quick else 3)
-    n_small, n_large = (96, 48) if args.quick else (341, 160)
+    n_small, n_large = (96, 48) if args.quick else (341, 320)
     mem_small, mem_big = (100, 600) if args.quick else (100, 3000)
     import platform
 
