@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,14 @@ class ArrayCache:
         if not info.exists():
             text = json.dumps(self.ident, indent=1)
             atomic_write(info, lambda tmp: Path(tmp).write_text(text))
+
+    def get_many(self, keys: Sequence[str | None]) -> tuple[list[np.ndarray], list[int]]:
+        """(arrays of the cached keys, their positions); keys that are None or not cached are left out."""
+        out: list[np.ndarray] = []
+        kept: list[int] = []
+        for i, key in enumerate(keys):
+            arr = None if key is None else self.get(key)
+            if arr is not None:
+                out.append(arr)
+                kept.append(i)
+        return out, kept

@@ -211,13 +211,4 @@ def load_descriptors(
     keys: Sequence[str | None], cache: DescriptorCache
 ) -> tuple[list[np.ndarray], list[int]]:
     """(descriptors of the cached records, their positions); records without descriptors are left out."""
-    out: list[np.ndarray] = []
-    kept: list[int] = []
-    for i, key in enumerate(keys):
-        if key is None:
-            continue
-        desc = cache.get(key)
-        if desc is not None:
-            out.append(desc)
-            kept.append(i)
-    return out, kept
+    return cache.get_many(keys)

@@ -166,14 +166,6 @@ def extract_missing(
 
 def load_features(keys: Sequence[str | None], cache: FeatureCache) -> tuple[np.ndarray, list[int]]:
     """(features of the cached records, their positions); records without features are left out."""
-    rows: list[np.ndarray] = []
-    kept: list[int] = []
-    for i, key in enumerate(keys):
-        if key is None:
-            continue
-        f = cache.get(key)
-        if f is not None:
-            rows.append(f)
-            kept.append(i)
+    rows, kept = cache.get_many(keys)
     dim = rows[0].shape[0] if rows else 0
     return (np.stack(rows) if rows else np.zeros((0, dim), np.float32)), kept
