@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from functools import lru_cache
 
-from .errors import InputError
+from hashtagger.errors import InputError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")

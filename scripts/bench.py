@@ -410,10 +410,10 @@ def bench_draft(data: Path, work: Path, n: int) -> None:
 
     from PIL import Image
 
-    from hashtagger.evaluate import score_images, truth_matrix
+    from hashtagger.evaluate.run import score_images, truth_matrix
     from hashtagger.metrics import ranking_metrics, top_k_indices
     from hashtagger.models import load_tagger
-    from hashtagger.pipeline import prepare_tagger
+    from hashtagger.predict.pipeline import prepare_tagger
 
     rows = [r for r in csv.DictReader(open(data / "labels.csv")) if r["split"] == "validation"][:n]
     labels = sorted({r["label"] for r in rows})

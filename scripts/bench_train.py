@@ -127,10 +127,10 @@ def bare_loop(model, records, vocabulary, args, device: str, precision: str, wor
 
 def hashtagger_loop(model, records, vocabulary, args, cfg, device: str, precision: str) -> float:  # noqa: ANN001
     """images/s of hashtagger's own stages, as `hashtagger train` strings them together."""
-    from hashtagger.distributed import DistInfo
-    from hashtagger.engine import Amp, Progress, train_one_epoch
-    from hashtagger.losses import build_loss
-    from hashtagger.train import build_optimizer, build_scheduler, image_inputs, model_preprocessing
+    from hashtagger.train.distributed import DistInfo
+    from hashtagger.train.engine import Amp, Progress, train_one_epoch
+    from hashtagger.train.losses import build_loss
+    from hashtagger.train.run import build_optimizer, build_scheduler, image_inputs, model_preprocessing
 
     class Clock(Progress):
         def __init__(self) -> None:
@@ -180,12 +180,12 @@ def main() -> int:
         return 2
     import torch
 
-    from hashtagger.config import load_config
     from hashtagger.data import load_dataset
     from hashtagger.data.loader import default_workers
     from hashtagger.models.classifier import build_classifier
     from hashtagger.runtime import configure_threads, resolve_device, resolve_precision
-    from hashtagger.train import model_preprocessing
+    from hashtagger.train.config import load_config
+    from hashtagger.train.run import model_preprocessing
 
     device = resolve_device(args.device)
     precision = resolve_precision(args.precision, device)

@@ -20,14 +20,14 @@ from PIL import Image, ImageDraw
 pytest.importorskip("cv2", reason="bovw_svm needs the bovw extra (OpenCV)")
 pytest.importorskip("sklearn", reason="bovw_svm needs the bovw extra (scikit-learn)")
 
-from hashtagger import descriptors  # noqa: E402
-from hashtagger.checkpoint import load_checkpoint  # noqa: E402
 from hashtagger.cli import cli  # noqa: E402
-from hashtagger.config import load_config  # noqa: E402
-from hashtagger.engine import Progress  # noqa: E402
 from hashtagger.errors import CheckpointError, ConfigError, MissingDependencyError  # noqa: E402
 from hashtagger.models import load_tagger  # noqa: E402
-from hashtagger.train import run_training  # noqa: E402
+from hashtagger.models import sift as descriptors  # noqa: E402
+from hashtagger.models.checkpoint import load_checkpoint  # noqa: E402
+from hashtagger.train.config import load_config  # noqa: E402
+from hashtagger.train.engine import Progress  # noqa: E402
+from hashtagger.train.run import run_training  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny-bovw.yaml"
@@ -154,7 +154,7 @@ def test_predict_ranks_the_right_tag_first(trained: tuple[Path, Path], photos: P
 
 def test_training_and_prediction_see_the_same_descriptors(trained: tuple[Path, Path], photos: Path) -> None:
     """What the worker processes cached equals what `tag` computes from the predict pipeline's array."""
-    from hashtagger.features import file_digest
+    from hashtagger.train.features import file_digest
 
     out, cache_root = trained
     tagger = load_tagger(out / "best.pt")
@@ -254,7 +254,7 @@ def test_missing_extra_is_a_clear_message(
 
 
 def test_tag_without_positives_gets_a_constant_low_score() -> None:
-    from hashtagger.bovw_train import CONSTANT_SCORE, fit_svms
+    from hashtagger.train.bovw import CONSTANT_SCORE, fit_svms
 
     rng = np.random.default_rng(0)
     hist = rng.random((20, 5)).astype(np.float32)

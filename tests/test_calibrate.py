@@ -14,11 +14,11 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from hashtagger.calibrate import fit_calibration, store_thresholds
-from hashtagger.checkpoint import load_checkpoint, save_checkpoint
 from hashtagger.cli import cli
 from hashtagger.errors import CheckpointError, InputError
-from hashtagger.preprocess import Preprocessing
+from hashtagger.evaluate.calibrate import fit_calibration, store_thresholds
+from hashtagger.image.preprocess import Preprocessing
+from hashtagger.models.checkpoint import load_checkpoint, save_checkpoint
 
 VOCAB = ["red", "green", "blue"]
 FAST = ["--device", "cpu", "--precision", "fp32", "--workers", "0"]
@@ -81,7 +81,7 @@ def manifest(tmp_path: Path) -> Path:
 
 
 def _scores(checkpoint: Path, paths: list[str]) -> np.ndarray:
-    from hashtagger.evaluate import score_images
+    from hashtagger.evaluate.run import score_images
     from hashtagger.models import load_tagger
 
     return score_images(load_tagger(checkpoint), paths, workers=0).scores
@@ -89,7 +89,7 @@ def _scores(checkpoint: Path, paths: list[str]) -> np.ndarray:
 
 def test_calibrate_stores_thresholds_and_predict_uses_them(checkpoint: Path, manifest: Path) -> None:
     from hashtagger.data import load_dataset
-    from hashtagger.evaluate import truth_matrix
+    from hashtagger.evaluate.run import truth_matrix
     from hashtagger.metrics import fit_thresholds
 
     r = CliRunner().invoke(cli, ["evaluate", "-m", str(checkpoint), "-d", str(manifest), "--calibrate",

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from hashtagger.checkpoint import load_checkpoint, save_checkpoint
 from hashtagger.errors import CheckpointError, MissingDependencyError
+from hashtagger.image.preprocess import Preprocessing
 from hashtagger.models import load_tagger
 from hashtagger.models.backbones import create_backbone
+from hashtagger.models.checkpoint import load_checkpoint, save_checkpoint
 from hashtagger.models.classifier import ClassifierTagger, architecture, build_classifier
-from hashtagger.preprocess import Preprocessing
 
 VOCAB = ["beach", "sun", "dog"]
 

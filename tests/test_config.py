@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hashtagger.config import (
+from hashtagger.errors import ConfigError
+from hashtagger.train.config import (
     Config,
     config_from_dict,
     config_to_dict,
@@ -15,7 +16,6 @@ from hashtagger.config import (
     dump_config,
     load_config,
 )
-from hashtagger.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

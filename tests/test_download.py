@@ -20,12 +20,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from hashtagger import download as dl
 from hashtagger.cli import cli
 from hashtagger.data import load_dataset
+from hashtagger.download import harrison as dl
+from hashtagger.download.extract import extract_tar, extract_zip
+from hashtagger.download.torrent import bad_pieces, bdecode, bencode, parse_torrent, read_torrent
 from hashtagger.errors import DownloadError
-from hashtagger.extract import extract_tar, extract_zip
-from hashtagger.torrent import bad_pieces, bdecode, bencode, parse_torrent, read_torrent
 
 SHARED_TORRENT = Path(__file__).resolve().parents[2] / "shared/data/harrison-meta/HARRISON_dataset.torrent"
 PIECE = 16 * 1024

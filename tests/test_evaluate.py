@@ -19,7 +19,7 @@ import hashtagger.models as models_pkg
 from hashtagger.cli import cli
 from hashtagger.data import Dataset, Record, load_dataset
 from hashtagger.errors import InputError
-from hashtagger.evaluate import (
+from hashtagger.evaluate.run import (
     METRIC_KEYS,
     dataset_vocabulary,
     evaluate_dataset,
@@ -27,8 +27,8 @@ from hashtagger.evaluate import (
     tag_frequencies,
     truth_matrix,
 )
+from hashtagger.image.preprocess import Preprocessing
 from hashtagger.models.base import Tagger
-from hashtagger.preprocess import Preprocessing
 
 VOCAB = ["red", "green", "blue"]
 
@@ -186,10 +186,10 @@ def test_failed_images_leave_every_row(manifest: Path) -> None:
 def test_calibrate_on_the_evaluated_split_scores_once(
     manifest: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hashtagger.calibrate
+    import hashtagger.evaluate.calibrate
 
     stored = {}
-    monkeypatch.setattr(hashtagger.calibrate, "store_thresholds",
+    monkeypatch.setattr(hashtagger.evaluate.calibrate, "store_thresholds",
                         lambda path, thr, vocab, info: stored.update(path=path, thr=list(thr), info=info))
     ckpt = manifest.parent / "model.pt"
     ckpt.write_bytes(b"stand-in: the loader below never reads it")

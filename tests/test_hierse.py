@@ -146,7 +146,7 @@ def test_shipped_embeddings_match_conse_vocabulary() -> None:
 
 
 def test_builtin_hierse_tags_a_photo_and_blends_like_zeroshot(photo_factory) -> None:
-    from hashtagger.preprocess import EFFICIENTNET_LITE
+    from hashtagger.image.preprocess import EFFICIENTNET_LITE
 
     x = torch.from_numpy(EFFICIENTNET_LITE.load_array(photo_factory("p.png", size=(64, 48))))[None]
     hierse, conse = load_tagger("hierse"), load_tagger("zeroshot")
@@ -240,7 +240,7 @@ def test_real_custom_vocab_tags_a_cat_and_caches(wn, tmp_path: Path, monkeypatch
     data = pytest.importorskip("skimage.data")
     from PIL import Image
 
-    from hashtagger.predict import predict_paths
+    from hashtagger.predict.hashtags import predict_paths
 
     monkeypatch.setenv("HASHTAGGER_CACHE", str(tmp_path / "cache"))
     p = tmp_path / "chelsea.png"

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from hashtagger.errors import ImageError
-from hashtagger.images import load_image
-from hashtagger.preprocess import IMAGENET
+from hashtagger.image.load import load_image
+from hashtagger.image.preprocess import IMAGENET
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -132,6 +132,6 @@ def test_draft_mode_keeps_geometry(photo_factory) -> None:
 
 
 def test_preprocessing_round_trips_through_dict() -> None:
-    from hashtagger.preprocess import Preprocessing
+    from hashtagger.image.preprocess import Preprocessing
 
     assert Preprocessing.from_dict(IMAGENET.to_dict()) == IMAGENET

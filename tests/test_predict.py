@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from hashtagger.cli import cli
-from hashtagger.pipeline import Failed
-from hashtagger.predict import expand_inputs, select_hashtags
+from hashtagger.predict.hashtags import select_hashtags
+from hashtagger.predict.inputs import expand_inputs
+from hashtagger.predict.pipeline import Failed
 
 
 def run(*args: str, input: str | None = None):  # noqa: A002

@@ -19,10 +19,10 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from hashtagger.checkpoint import load_checkpoint
 from hashtagger.cli import cli
-from hashtagger.engine import Amp, NonFiniteLossError, Progress, train_one_epoch
-from hashtagger.train import run_training
+from hashtagger.models.checkpoint import load_checkpoint
+from hashtagger.train.engine import Amp, NonFiniteLossError, Progress, train_one_epoch
+from hashtagger.train.run import run_training
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
@@ -144,7 +144,7 @@ def test_resume_gives_the_same_weights(manifest: Path, tmp_path: Path) -> None:
 def test_ctrl_c_exits_cleanly_via_cli(
     manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hashtagger import engine
+    from hashtagger.train import engine
 
     original = engine.StderrProgress.epoch_end
 
@@ -313,8 +313,8 @@ def test_nan_loss_stops_with_a_message() -> None:
 def test_eval_transform_is_the_predict_geometry(manifest: Path) -> None:
     import random
 
+    from hashtagger.image.transforms import eval_transform, train_transform
     from hashtagger.models.backbones import backbone_preprocessing
-    from hashtagger.transforms import eval_transform, train_transform
 
     pre = backbone_preprocessing("resnet18")
     photo = manifest.parent / "img3.jpg"
@@ -328,8 +328,8 @@ def test_eval_transform_is_the_predict_geometry(manifest: Path) -> None:
 def test_undecodable_photos_are_skipped_and_counted(manifest: Path) -> None:
     from hashtagger.data import load_dataset
     from hashtagger.data.loader import make_image_loader
+    from hashtagger.image.transforms import train_transform
     from hashtagger.models.backbones import backbone_preprocessing
-    from hashtagger.transforms import train_transform
 
     records = load_dataset(manifest).split("train")
     pre = backbone_preprocessing("resnet18").__class__(size=32)
@@ -344,7 +344,7 @@ def test_undecodable_photos_are_skipped_and_counted(manifest: Path) -> None:
 
 
 def test_asl_reduces_to_bce_without_focusing() -> None:
-    from hashtagger.losses import AsymmetricLoss, MultiLabelBCE
+    from hashtagger.train.losses import AsymmetricLoss, MultiLabelBCE
 
     logits = torch.randn(5, 7)
     targets = (torch.rand(5, 7) > 0.7).float()

@@ -24,8 +24,8 @@ def test_weights_classify_a_real_photo(tmp_path: Path) -> None:
     """EfficientNet-Lite0 weights renamed by position must still recognise a cat."""
     from PIL import Image
 
+    from hashtagger.image.preprocess import EFFICIENTNET_LITE
     from hashtagger.models.backbones import efficientnet_lite0_imagenet
-    from hashtagger.preprocess import EFFICIENTNET_LITE
 
     p = tmp_path / "chelsea.png"
     Image.fromarray(_skimage("chelsea")).save(p)
@@ -90,7 +90,7 @@ def test_custom_vocab_tags_a_cat(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("HASHTAGGER_CACHE", str(tmp_path / "cache"))
     from PIL import Image
 
-    from hashtagger.predict import predict_paths
+    from hashtagger.predict.hashtags import predict_paths
 
     p = tmp_path / "chelsea.png"
     Image.fromarray(_skimage("chelsea")).save(p)

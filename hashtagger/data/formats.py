@@ -13,10 +13,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DatasetError
-from ..images import is_image_path
-from .records import SPLIT_ALIASES, Dataset, Record, normalize_split, normalize_tag, parse_tags
-from .splits import SPLIT_FILE, load_or_make_split, resolve_test_size
+from hashtagger.data.records import SPLIT_ALIASES, Dataset, Record, normalize_split, normalize_tag, parse_tags
+from hashtagger.data.splits import SPLIT_FILE, load_or_make_split, resolve_test_size
+from hashtagger.errors import DatasetError
+from hashtagger.image.load import is_image_path
 
 HARRISON_LISTS = ("data_list.txt", "tag_list.txt")
 HARRISON_VOCAB = "vocab_index.txt"

@@ -18,11 +18,11 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from torch.utils.data import Dataset as TorchDataset
 
-from ..errors import ImageError
-from ..transforms import EvalTransform, item_rng
+from hashtagger.errors import ImageError
+from hashtagger.image.transforms import EvalTransform, item_rng
 
 if TYPE_CHECKING:
-    from .records import Record
+    from hashtagger.data.records import Record
 
 
 class Batch(NamedTuple):

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DatasetError
-from .vocab import build_vocabulary
+from hashtagger.data.vocab import build_vocabulary
+from hashtagger.errors import DatasetError
 
 SPLITS = ("train", "validation", "test")
 SPLIT_ALIASES = {

@@ -13,9 +13,9 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..checkpoint import atomic_write
-from ..errors import DatasetError
-from .records import SPLITS
+from hashtagger.data.records import SPLITS
+from hashtagger.errors import DatasetError
+from hashtagger.files import atomic_write
 
 SPLIT_FILE = "hashtagger-split.json"
 SPLIT_FORMAT = "hashtagger-split"

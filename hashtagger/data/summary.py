@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import ImageError
-from ..images import load_image
-from .records import Dataset
+from hashtagger.data.records import Dataset
+from hashtagger.errors import ImageError
+from hashtagger.image.load import load_image
 
 Progress = Callable[[str, int, int], None]
 DECODE_SIZE = 256  # draft-decode JPEGs: still reads every byte, so truncation is caught

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import InputError
-from .base import Tagger
+from hashtagger.errors import InputError
+from hashtagger.models.base import Tagger
 
 BUILTIN_MODELS = {
     "zeroshot": "ConSE zero-shot over EfficientNet-Lite0 ImageNet classes, blended with Instagram tag stats",
@@ -23,7 +23,7 @@ def load_tagger(
     """Load a built-in model by name, or any checkpoint file written by `hashtagger train`."""
     name = str(spec)
     if name in BUILTIN_MODELS:
-        from .zeroshot import load_builtin
+        from hashtagger.models.zeroshot import load_builtin
 
         return load_builtin(name, vocab=vocab, prior_weight=prior_weight)
     path = Path(name).expanduser()
@@ -36,16 +36,16 @@ def load_tagger(
         raise InputError(
             "--vocab applies to zero-shot models only; a trained checkpoint has its own vocabulary"
         )
-    from ..checkpoint import load_checkpoint
+    from hashtagger.models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(path)
     kind = ckpt["kind"]
     if kind == "classifier":
-        from .classifier import ClassifierTagger
+        from hashtagger.models.classifier import ClassifierTagger
 
         tagger: Tagger = ClassifierTagger.from_checkpoint(ckpt)
     elif kind == "bovw_svm":
-        from .bovw import BovwTagger
+        from hashtagger.models.bovw import BovwTagger
 
         tagger = BovwTagger.from_checkpoint(ckpt)
     else:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import CheckpointError, MissingDependencyError
-from ..preprocess import EFFICIENTNET_LITE, IMAGENET, Preprocessing
+from hashtagger.errors import CheckpointError, MissingDependencyError
+from hashtagger.image.preprocess import EFFICIENTNET_LITE, IMAGENET, Preprocessing
 
 if TYPE_CHECKING:
     import torch

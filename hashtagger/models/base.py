@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-from ..preprocess import Preprocessing
+from hashtagger.image.preprocess import Preprocessing
 
 if TYPE_CHECKING:
     import torch

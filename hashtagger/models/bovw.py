@@ -4,7 +4,7 @@ A photo's SIFT descriptors each vote for their nearest visual word (a k-means ce
 normalised vote counts are its histogram, and tag j scores histogram @ W[j] + b[j], the decision
 value of tag j's one-vs-rest linear SVM (> 0: the SVM says the tag applies). The checkpoint holds
 only arrays: centroids (K, 128), W (V, K) and b (V,), plus the extraction recipe in `arch`.
-`encode` is shared with training (hashtagger.bovw_train), so both score a photo identically.
+`encode` is shared with training (hashtagger.train.bovw), so both score a photo identically.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import descriptors as _sift
-from ..descriptors import DESCRIPTOR_DIM, require_opencv
-from ..errors import CheckpointError
-from ..preprocess import Preprocessing
-from .base import Tagger
+from hashtagger.errors import CheckpointError
+from hashtagger.image.preprocess import Preprocessing
+from hashtagger.models import sift as _sift
+from hashtagger.models.base import Tagger
+from hashtagger.models.sift import DESCRIPTOR_DIM, require_opencv
 
 if TYPE_CHECKING:
     import torch

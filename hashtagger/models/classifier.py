@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
-from ..preprocess import Preprocessing
-from .backbones import create_backbone
-from .base import Tagger
+from hashtagger.errors import CheckpointError
+from hashtagger.image.preprocess import Preprocessing
+from hashtagger.models.backbones import create_backbone
+from hashtagger.models.base import Tagger
 
 
 class Classifier(nn.Module):
@@ -112,7 +112,7 @@ class ClassifierTagger(Tagger):
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict[str, Any]) -> ClassifierTagger:
-        """Rebuild from a loaded checkpoint dict (see hashtagger.checkpoint); one-line errors."""
+        """Rebuild from a loaded checkpoint dict (see hashtagger.models.checkpoint); one-line errors."""
         arch = ckpt.get("arch")
         state = ckpt.get("state_dict")
         if not isinstance(arch, dict) or not isinstance(state, dict):

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from ..errors import MissingDependencyError
+from hashtagger.errors import MissingDependencyError
 
 if TYPE_CHECKING:
     from nltk.corpus.reader.wordnet import Synset, WordNetCorpusReader
@@ -141,14 +141,14 @@ def synset_parents(synset: Synset) -> list[Synset]:
 
 def synset_text(synset: Synset) -> str:
     """What an ancestor is embedded as: its first lemma in plain words, as ConSE embeds class names."""
-    from .textembed import plain_words
+    from hashtagger.models.textembed import plain_words
 
     return plain_words(synset.lemmas()[0].name())
 
 
 def tag_synset(wn: WordNetCorpusReader, tag: str) -> Synset | None:
     """The hashtag's first (most frequent) noun sense, lemmatised by morphy; None if it is no noun."""
-    from .textembed import plain_words
+    from hashtagger.models.textembed import plain_words
 
     for form in dict.fromkeys([tag.lower(), plain_words(tag.lower()).replace(" ", "_")]):
         if form:
@@ -177,7 +177,7 @@ def wordnet_label_embeddings(
     max_depth: int | None = DEFAULT_MAX_DEPTH,
 ) -> np.ndarray:
     """HierSE embeddings of labels given their synsets (None = no synset) and ConSE vectors."""
-    from .textembed import embed_texts
+    from hashtagger.models.textembed import embed_texts
 
     def embed_many(ancestors: list[Synset]) -> np.ndarray:
         return embed_texts([synset_text(a) for a in ancestors], text_model)
@@ -190,7 +190,7 @@ def wordnet_label_embeddings(
 
 def load_shipped() -> dict[str, np.ndarray]:
     """The precomputed embeddings (classes and HARRISON's 997 tags); no WordNet or text model needed."""
-    from .labels import load_npz
+    from hashtagger.models.labels import load_npz
 
     return load_npz(RESOURCE)
 
@@ -207,7 +207,7 @@ def hierse_embeddings(
     class_emb = data["class_embeddings"]
     if vocab is None:
         return class_emb, [str(t) for t in data["vocabulary"]], data["label_embeddings"]
-    from .labels import read_vocab_file
+    from hashtagger.models.labels import read_vocab_file
 
     tags = read_vocab_file(vocab)
     lam, depth = float(data["lam"]), int(data["max_depth"])
@@ -236,12 +236,12 @@ def custom_label_embeddings(
     tags: list[str], *, lam: float = DEFAULT_LAMBDA, max_depth: int | None = DEFAULT_MAX_DEPTH
 ) -> np.ndarray:
     """HierSE embeddings of a custom vocabulary, cached by content like embed_vocabulary_cached."""
-    from .textembed import TEXT_MODEL, cached_embeddings
+    from hashtagger.models.textembed import TEXT_MODEL, cached_embeddings
 
     def compute() -> np.ndarray:
         _require_runtime_dependencies()
-        from .textembed import embed_texts, load_text_model
-        from .wordnet import load_wordnet
+        from hashtagger.models.textembed import embed_texts, load_text_model
+        from hashtagger.models.wordnet import load_wordnet
 
         wn = load_wordnet()
         model = load_text_model()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from hashtagger.errors import InputError
 
 
 def load_npz(name: str) -> dict[str, np.ndarray]:
@@ -20,7 +20,7 @@ def load_npz(name: str) -> dict[str, np.ndarray]:
 
 def read_vocab_file(path: str | os.PathLike[str]) -> list[str]:
     """One tag per line; '#' prefixes and blank lines dropped, duplicates removed, order kept."""
-    from ..data import normalize_tag
+    from hashtagger.data import normalize_tag
 
     p = Path(path)
     try:

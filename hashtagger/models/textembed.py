@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MissingDependencyError
+from hashtagger.errors import MissingDependencyError
 
 TEXT_MODEL = "all-MiniLM-L6-v2"
 _WORDSEP = re.compile(r"[_\-]+")
@@ -88,7 +88,7 @@ def cached_embeddings(
         except (OSError, ValueError):
             pass
     arr = compute()
-    from ..checkpoint import atomic_write
+    from hashtagger.files import atomic_write
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import InputError
-from ..preprocess import EFFICIENTNET_LITE, Preprocessing
-from .base import Tagger
-from .labels import load_npz, read_vocab_file
-from .tagstats import load_tag_stats
+from hashtagger.errors import InputError
+from hashtagger.image.preprocess import EFFICIENTNET_LITE, Preprocessing
+from hashtagger.models.base import Tagger
+from hashtagger.models.labels import load_npz, read_vocab_file
+from hashtagger.models.tagstats import load_tag_stats
 
 if TYPE_CHECKING:
     import torch
@@ -87,7 +87,7 @@ class ZeroShotTagger(Tagger):
         """ConSE cosine similarity of each photo with each label, (N, V) in [-1, 1]."""
         import torch
 
-        from ..runtime import autocast
+        from hashtagger.runtime import autocast
 
         x = self.preprocessing.normalize(batch.to(self.device)).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), autocast(self.device, self.precision):
@@ -128,13 +128,13 @@ def load_builtin(
     """The shipped zero-shot models ('zeroshot' = ConSE, 'hierse' = HierSE), optionally on your vocabulary."""
     from dataclasses import replace
 
-    from .backbones import efficientnet_lite0_imagenet
+    from hashtagger.models.backbones import efficientnet_lite0_imagenet
 
     blend = BLEND if prior_weight is None else replace(BLEND, prior_weight=float(prior_weight))
     if prior_weight is not None and not 0.0 <= prior_weight <= 1.0:
         raise InputError(f"--prior-weight {prior_weight}: must be between 0 and 1")
     if name == "hierse":
-        from .hierse import hierse_embeddings
+        from hashtagger.models.hierse import hierse_embeddings
 
         class_emb, vocabulary, label_emb = hierse_embeddings(vocab)
     else:
@@ -144,7 +144,7 @@ def load_builtin(
             vocabulary = [str(t) for t in data["vocabulary"]]
             label_emb = data["vocab_embeddings"]
         else:
-            from .textembed import embed_vocabulary_cached
+            from hashtagger.models.textembed import embed_vocabulary_cached
 
             vocabulary = read_vocab_file(vocab)
             label_emb = embed_vocabulary_cached(vocabulary)

@@ -25,12 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
-from .checkpoint import atomic_write
-from .data import load_dataset
-from .errors import DownloadError, HashtaggerError, ImageError, InputError
-from .extract import extract_tar, extract_zip
-from .torrent import TorrentInfo, bad_pieces, describe_pieces, read_torrent
+from hashtagger import __version__
+from hashtagger.data import load_dataset
+from hashtagger.download.extract import extract_tar, extract_zip
+from hashtagger.download.torrent import TorrentInfo, bad_pieces, describe_pieces, read_torrent
+from hashtagger.errors import DownloadError, HashtaggerError, ImageError, InputError
+from hashtagger.files import atomic_write
 
 Progress = Callable[[str, int, int], None]
 
@@ -421,7 +421,7 @@ def _count_present(paths: list[Path]) -> int:
 
 
 def _decodes(path: Path) -> bool:
-    from .images import load_image
+    from hashtagger.image.load import load_image
 
     try:
         load_image(path)

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .arraycache import ArrayCache
-from .preprocess import Preprocessing
+from hashtagger.cache import ArrayCache
+from hashtagger.image.preprocess import Preprocessing
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from .data.records import Record
+    from hashtagger.data.records import Record
 
 CACHE_FORMAT = 1
 
@@ -115,8 +115,8 @@ def extract_missing(
     """
     import torch
 
-    from .data.loader import make_image_loader
-    from .transforms import eval_transform
+    from hashtagger.data.loader import make_image_loader
+    from hashtagger.image.transforms import eval_transform
 
     # Each process takes a fixed share of the distinct photos *before* looking at the cache, so the
     # shares never depend on which files another process has already written.

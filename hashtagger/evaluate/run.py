@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from .errors import DatasetError, InputError
-from .models.base import Tagger
+from hashtagger.errors import DatasetError, InputError
+from hashtagger.models.base import Tagger
 
 if TYPE_CHECKING:
-    from .data import Dataset, Record
+    from hashtagger.data import Dataset, Record
 
 #: Score cut-off of a model without calibrated thresholds (a sigmoid's natural 0.5).
 DEFAULT_THRESHOLD = 0.5
@@ -109,7 +109,7 @@ def score_images(
     Images stream in batches and are never kept decoded; one that fails is a row of zeros and an
     entry in `errors` (index -> one-line reason), never an exception.
     """
-    from .pipeline import score_paths
+    from hashtagger.predict.pipeline import score_paths
 
     scores = np.zeros((len(paths), len(tagger.vocabulary)), dtype=np.float32)
     errors: dict[int, str] = {}
@@ -135,7 +135,7 @@ def metrics_row(
     `thresholds` None (a model without a score scale, e.g. popularity by rank) leaves F1 micro/macro
     out; `frequencies` (V,) picks the head tags for map_head/map_tail, else the evaluated positives.
     """
-    from .metrics import average_precision, head_tail_map, ranking_metrics, threshold_metrics
+    from hashtagger.metrics import average_precision, head_tail_map, ranking_metrics, threshold_metrics
 
     row: dict[str, float | None] = dict(ranking_metrics(scores, targets, n_true, ks=KS))
     if thresholds is None:
@@ -171,7 +171,7 @@ def dataset_vocabulary(dataset: Dataset, tags: Sequence[Sequence[str]]) -> list[
 
 def load_model(spec: str, vocabulary: Sequence[str], prior_weight: float | None = None) -> Tagger:
     """A model as predict loads it; built-in (zero-shot) models are scored over `vocabulary`."""
-    from .models import BUILTIN_MODELS, load_tagger
+    from hashtagger.models import BUILTIN_MODELS, load_tagger
 
     if spec not in BUILTIN_MODELS:
         return load_tagger(spec)
@@ -201,13 +201,15 @@ def model_thresholds(tagger: Tagger) -> tuple[np.ndarray | float, str]:
 
 def _check_calibratable(specs: Sequence[str]) -> None:
     """Before any scoring: --calibrate writes into exactly one checkpoint file."""
-    from .models import BUILTIN_MODELS
+    from hashtagger.models import BUILTIN_MODELS
 
     if len(specs) != 1:
         raise InputError(f"--calibrate needs exactly one --model (the checkpoint to write), got {len(specs)}")
     if specs[0] in BUILTIN_MODELS or not Path(specs[0]).expanduser().is_file():
-        raise InputError(f"--calibrate: {specs[0]} is not a checkpoint file "
-                         "(built-in models have none to store thresholds in)")
+        raise InputError(
+            f"--calibrate: {specs[0]} is not a checkpoint file "
+            "(built-in models have none to store thresholds in)"
+        )
 
 
 def evaluate_dataset(
@@ -232,7 +234,7 @@ def evaluate_dataset(
     written into its file (see `calibrate`); the rows then use them. Progress and warnings go to
     `err`; the shape of the result is documented in the README ("evaluate --format json").
     """
-    from .pipeline import default_workers, prepare_tagger
+    from hashtagger.predict.pipeline import default_workers, prepare_tagger
 
     if not specs:
         raise InputError("give at least one --model")
@@ -260,8 +262,10 @@ def evaluate_dataset(
         scores = None
         if val_records is not None:
             calibration, scores = _calibrate(tagger, spec, val_records, records, run)
-            say(f"wrote {len(tagger.vocabulary)} per-tag thresholds into {spec} (fitted on "
-                f"{calibration['images']} validation images); predict now uses them by default")
+            say(
+                f"wrote {len(tagger.vocabulary)} per-tag thresholds into {spec} (fitted on "
+                f"{calibration['images']} validation images); predict now uses them by default"
+            )
             if scores is not None:
                 say("warning: thresholds fitted on the very images they are evaluated on: F1 is optimistic")
         if scores is None:
@@ -292,8 +296,9 @@ def evaluate_dataset(
         if not targets.any():
             say(f"warning: {m.spec}: none of its {len(m.vocabulary):,} tags is a tag of the {split} images")
         row_freq = None if freqs is None else _frequencies(freqs, m.vocabulary)
-        metrics = metrics_row(m.scores.scores[ok], targets, n_true[ok], thresholds=m.thresholds,
-                              frequencies=row_freq)
+        metrics = metrics_row(
+            m.scores.scores[ok], targets, n_true[ok], thresholds=m.thresholds, frequencies=row_freq
+        )
         rows.append(_row(m.spec, m.kind, m.vocabulary, targets, n_true[ok], m.label, metrics))
     if freqs is None:
         say(f"warning: no popularity baseline: {dataset.root} has no training split and no vocabulary file")
@@ -316,8 +321,15 @@ def evaluate_dataset(
     return result
 
 
-def _row(spec: str, kind: str, vocabulary: Sequence[str], targets: np.ndarray, n_true: np.ndarray,
-         thresholds: str | None, metrics: dict[str, float | None]) -> dict[str, Any]:
+def _row(
+    spec: str,
+    kind: str,
+    vocabulary: Sequence[str],
+    targets: np.ndarray,
+    n_true: np.ndarray,
+    thresholds: str | None,
+    metrics: dict[str, float | None],
+) -> dict[str, Any]:
     covered = float(targets.sum() / n_true.sum()) if n_true.sum() else 0.0
     return {
         "model": spec,
@@ -333,10 +345,11 @@ def _frequencies(freqs: TagFrequencies, vocabulary: Sequence[str]) -> np.ndarray
     return np.array([freqs.counts.get(t, 0.0) for t in vocabulary], dtype=np.float64)
 
 
-def _popularity_row(freqs: TagFrequencies, vocab: Sequence[str], tags: Sequence[Sequence[str]],
-                    n_true: np.ndarray) -> dict[str, Any]:
+def _popularity_row(
+    freqs: TagFrequencies, vocab: Sequence[str], tags: Sequence[Sequence[str]], n_true: np.ndarray
+) -> dict[str, Any]:
     """Always the most frequent tags; as a score, each tag's share of the training images."""
-    from .metrics import popularity_scores
+    from hashtagger.metrics import popularity_scores
 
     f = _frequencies(freqs, vocab)
     if freqs.source == "train":
@@ -369,21 +382,23 @@ class _Runner:
     err: TextIO | None
 
     def score(self, tagger: Tagger, paths: Sequence[str], desc: str) -> ScoreSet:
-        from .progress import progress_bar
+        from hashtagger.progress import progress_bar
 
         with progress_bar(desc, total=len(paths), unit="photo", quiet=self.quiet, stream=self.err) as bar:
-            return score_images(tagger, paths, batch_size=self.batch_size, workers=self.workers,
-                                on_done=bar.update)
+            return score_images(
+                tagger, paths, batch_size=self.batch_size, workers=self.workers, on_done=bar.update
+            )
 
 
-def _calibrate(tagger: Tagger, spec: str, val_records: list[Record], records: list[Record],
-               run: _Runner) -> tuple[dict[str, Any], ScoreSet | None]:
+def _calibrate(
+    tagger: Tagger, spec: str, val_records: list[Record], records: list[Record], run: _Runner
+) -> tuple[dict[str, Any], ScoreSet | None]:
     """Fit thresholds on validation, store them in the checkpoint and on the tagger.
 
     Returns the calibration summary and, when the evaluated split is the validation split, its
     scores (thresholds do not change scores) so that they are not computed twice.
     """
-    from .calibrate import fit_calibration, store_thresholds
+    from hashtagger.evaluate.calibrate import fit_calibration, store_thresholds
 
     s = run.score(tagger, [str(r.path) for r in val_records], "calibrating")
     ok = s.ok
@@ -432,23 +447,34 @@ def run_evaluate(
     loader: Loader | None = None,
 ) -> dict[str, Any]:
     """The whole `evaluate` command: load the data, compare the models, print, optionally chart."""
-    from .data import load_dataset
-    from .report import render
+    from hashtagger.data import load_dataset
+    from hashtagger.evaluate.report import render
 
     if plot is not None:
-        from .plot import require_matplotlib
+        from hashtagger.evaluate.plot import require_matplotlib
 
         require_matplotlib(plot)
     dataset = load_dataset(data, seed=seed)
     for w in dataset.warnings:
         err.write(f"warning: {w}\n")
-    result = evaluate_dataset(dataset, split, models, loader=loader, prior_weight=prior_weight,
-                              calibrate=calibrate, batch_size=batch_size, workers=workers, device=device,
-                              precision=precision, quiet=quiet, err=err)
+    result = evaluate_dataset(
+        dataset,
+        split,
+        models,
+        loader=loader,
+        prior_weight=prior_weight,
+        calibrate=calibrate,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        precision=precision,
+        quiet=quiet,
+        err=err,
+    )
     out.write(render(result, fmt))
     out.flush()
     if plot is not None:
-        from .plot import plot_accuracy
+        from hashtagger.evaluate.plot import plot_accuracy
 
         written = plot_accuracy(result, plot)
         err.write(f"wrote chart {written}\n")

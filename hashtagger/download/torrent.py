@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import DownloadError
+from hashtagger.errors import DownloadError
 
 Progress = Callable[[str, int, int], None]
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .errors import CheckpointError
-from .images import load_image
+from hashtagger.errors import CheckpointError
+from hashtagger.image.load import load_image
 
 _INTERPOLATIONS = {
     "bicubic": Image.Resampling.BICUBIC,

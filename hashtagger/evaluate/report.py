@@ -88,8 +88,10 @@ def to_table(result: dict[str, Any]) -> str:
     if failed:
         title += f" ({failed:,} unreadable, left out)"
     lines = [title + ", metrics in %", line(head), line(["-" * w for w in widths]), *map(line, body)]
-    lines.append("P/R/A@K: precision, recall, hit rate of the top K; F1 at each model's thresholds "
-                 "(calibrated per tag, else the model's default cut-off)")
+    lines.append(
+        "P/R/A@K: precision, recall, hit rate of the top K; F1 at each model's thresholds "
+        "(calibrated per tag, else the model's default cut-off)"
+    )
     source = result.get("popularity_source")
     if source:
         freq = "training split" if source == "train" else "vocabulary file's ranks"

@@ -22,12 +22,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import distributed
-from .checkpoint import load_checkpoint
-from .config import Config, config_to_dict, dump_config, load_config
-from .data.loader import TensorBatches, default_workers, make_image_loader, tag_indices
-from .distributed import DistInfo
-from .engine import (
+from hashtagger.data.loader import TensorBatches, default_workers, make_image_loader, tag_indices
+from hashtagger.errors import CheckpointError, ConfigError, DatasetError
+from hashtagger.image.preprocess import Preprocessing
+from hashtagger.image.transforms import eval_transform, train_transform
+from hashtagger.models.backbones import backbone_preprocessing, create_backbone
+from hashtagger.models.checkpoint import load_checkpoint
+from hashtagger.models.classifier import Classifier, FeatureHead, architecture
+from hashtagger.train import distributed
+from hashtagger.train.config import Config, config_to_dict, dump_config, load_config
+from hashtagger.train.distributed import DistInfo
+from hashtagger.train.engine import (
     Amp,
     EpochState,
     Progress,
@@ -38,13 +43,8 @@ from .engine import (
     training_data,
     write_checkpoints,
 )
-from .errors import CheckpointError, ConfigError, DatasetError
-from .losses import build_loss
-from .models.backbones import backbone_preprocessing, create_backbone
-from .models.classifier import Classifier, FeatureHead, architecture
-from .preprocess import Preprocessing
-from .runlog import METRIC_COLUMNS, RunLog
-from .transforms import eval_transform, train_transform
+from hashtagger.train.losses import build_loss
+from hashtagger.train.runlog import METRIC_COLUMNS, RunLog
 
 # ---- entry point ----
 
@@ -105,13 +105,13 @@ def run_training(
 
 
 def _run_bovw(cfg: Config, info: DistInfo, progress: Progress | None) -> TrainResult:
-    """model.kind bovw_svm: one pass in one process (hashtagger.bovw_train), same run folder and Ctrl-C."""
+    """model.kind bovw_svm: one pass in one process (hashtagger.train.bovw), same run folder and Ctrl-C."""
     if info.enabled:
         raise ConfigError(
             "model.kind bovw_svm trains in one process (its SIFT pass has its own workers): run it "
             "without torchrun"
         )
-    from .bovw_train import train_bovw
+    from hashtagger.train.bovw import train_bovw
 
     with _stop_on_signals() as stop:
         return train_bovw(cfg, progress=progress, should_stop=lambda: stop.requested)
@@ -122,7 +122,7 @@ def _run_bovw(cfg: Config, info: DistInfo, progress: Progress | None) -> TrainRe
 
 def load_data(cfg: Config, info: DistInfo) -> Any:
     """The dataset with its splits; rank 0 first, since it may write the split file."""
-    from .data import load_dataset
+    from hashtagger.data import load_dataset
 
     def load(write: bool) -> Any:
         return load_dataset(
@@ -251,7 +251,7 @@ def feature_inputs(
 
     Returns None when interrupted during the pass (what was computed stays cached).
     """
-    from .features import (
+    from hashtagger.train.features import (
         FeatureCache,
         default_cache_dir,
         digests,
@@ -382,7 +382,7 @@ def _assemble(
     cfg: Config, ckpt: dict[str, Any] | None, info: DistInfo, device: str, progress: Progress, stop: _Stop
 ) -> Run | None:
     """Seeds, backbone, data, vocabulary, inputs, loss, optimizer, schedule, DDP, resumed state."""
-    from .runtime import configure_threads, resolve_precision
+    from hashtagger.runtime import configure_threads, resolve_precision
 
     _seed_everything(cfg.seed)  # the same initial weights in every process (the feature cache keys on them)
     if device.startswith("cuda"):

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from hashtagger.errors import ConfigError
 
 BACKBONES = ("resnet18", "efficientnet_lite0")
 MODEL_KINDS = ("classifier", "bovw_svm")
@@ -210,7 +210,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 def dump_config(config: Config, path: str | Path) -> Path:
     """Write the resolved config as YAML, atomically."""
-    from .checkpoint import atomic_write
+    from hashtagger.files import atomic_write
 
     text = yaml.safe_dump(config_to_dict(config), sort_keys=False, default_flow_style=False)
 

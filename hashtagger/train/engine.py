@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import save_checkpoint
-from .config import Config
-from .data.loader import Batch
-from .errors import DatasetError, HashtaggerError
+from hashtagger.data.loader import Batch
+from hashtagger.errors import DatasetError, HashtaggerError
+from hashtagger.models.checkpoint import save_checkpoint
+from hashtagger.train.config import Config
 
-log = logging.getLogger("hashtagger.train")
+log = logging.getLogger("hashtagger.train.run")
 
 EVAL_KS = (1, 5, 10)
 
@@ -262,8 +262,8 @@ def evaluate(
     Metrics come from hashtagger.metrics, the same code `hashtagger evaluate` uses. Under DDP every
     process scores its share and the scores are gathered, so each image counts exactly once.
     """
-    from . import distributed
-    from .metrics import ranking_metrics
+    from hashtagger.metrics import ranking_metrics
+    from hashtagger.train import distributed
 
     progress = progress or Progress()
     model.eval()

@@ -8,37 +8,23 @@ Required keys: format, format_version, version, kind, vocabulary, preprocessing,
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from .errors import CheckpointError
+from hashtagger.errors import CheckpointError
+from hashtagger.files import atomic_write
 
 FORMAT = "hashtagger-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED = ("kind", "vocabulary", "preprocessing", "config")
 
 
-def atomic_write(path: Path, write: Any) -> None:
-    """Call write(tmp_path), then rename onto path: readers never see a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
     """Write a checkpoint atomically, stamping the format and package version."""
     import torch
 
-    from . import __version__
+    from hashtagger import __version__
 
     missing = [k for k in REQUIRED if k not in payload]
     if missing:

@@ -2,7 +2,7 @@
 
 SIFT costs far more than the rest of BoVW training (k-means and the SVMs take seconds), and a
 photo's descriptors are a pure function of (image bytes, preprocessing, extraction recipe,
-OpenCV version). So, like the frozen-backbone features (hashtagger.features), they are stored
+OpenCV version). So, like the frozen-backbone features (hashtagger.train.features), they are stored
 under that key, one small uint8 .npy per photo written atomically: a second run, a run with
 another K, C or histogram, or a run interrupted half-way costs no SIFT pass for what is cached.
 
@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .arraycache import ArrayCache
-from .errors import ImageError, MissingDependencyError
-from .preprocess import Preprocessing
+from hashtagger.cache import ArrayCache
+from hashtagger.errors import ImageError, MissingDependencyError
+from hashtagger.image.preprocess import Preprocessing
 
 if TYPE_CHECKING:
-    from .data.records import Record
+    from hashtagger.data.records import Record
 
 CACHE_FORMAT = 1
 #: Bump when `sift_descriptors` changes what it returns: older cache entries are then ignored.

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from hashtagger.files import atomic_write
 
 
 class ArrayCache:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, MissingDependencyError
+from hashtagger.errors import InputError, MissingDependencyError
 
 KS = (1, 5, 10)
 FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "webp")
@@ -38,7 +38,7 @@ def plot_accuracy(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     matplotlib.use("Agg", force=True)  # files only, no display needed
     import matplotlib.pyplot as plt
 
-    from .checkpoint import atomic_write
+    from hashtagger.files import atomic_write
 
     path = Path(path).expanduser()
     fmt = _format(path)
@@ -69,4 +69,4 @@ def _short(name: str, width: int = 28) -> str:
     parts = name.replace("\\", "/").rstrip("/").split("/")
     if len(parts) > 2:
         name = "/".join(parts[-2:])
-    return name if len(name) <= width else "…" + name[-(width - 1):]
+    return name if len(name) <= width else "…" + name[-(width - 1) :]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CheckpointError, InputError
+from hashtagger.errors import CheckpointError, InputError
 
 #: Tags with fewer validation positives than this get the global fallback threshold.
 MIN_POSITIVES = 3
@@ -28,7 +28,7 @@ def fit_calibration(
 
     Raises InputError when no validation image has a tag of the vocabulary: nothing to fit on.
     """
-    from .metrics import fit_thresholds
+    from hashtagger.metrics import fit_thresholds
 
     targets = np.asarray(targets, dtype=bool)
     if targets.size == 0 or not targets.any():
@@ -53,7 +53,7 @@ def store_thresholds(
     The file is re-read first and must still hold the vocabulary the thresholds were fitted for;
     the rewrite is atomic, so an interrupted run leaves the old checkpoint intact.
     """
-    from .checkpoint import load_checkpoint, save_checkpoint
+    from hashtagger.models.checkpoint import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(path)
     if [str(t) for t in ckpt["vocabulary"]] != list(vocabulary):

@@ -11,8 +11,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import atomic_write
-from .engine import Progress
+from hashtagger.files import atomic_write
+from hashtagger.train.engine import Progress
 
 METRIC_COLUMNS = (
     "loss",

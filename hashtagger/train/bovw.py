@@ -1,6 +1,6 @@
 """Training the bag-of-visual-words baseline (model.kind bovw_svm): one pass, no epochs.
 
-SIFT descriptors of every photo (worker processes, cached on disk: hashtagger.descriptors) ->
+SIFT descriptors of every photo (worker processes, cached on disk: hashtagger.models.sift) ->
 a visual vocabulary of K words by k-means on a seeded sample of the training descriptors ->
 each photo as a normalised histogram of its words -> one linear SVM per tag, one-vs-rest, so
 multi-label data needs nothing special. Validation uses hashtagger.metrics like the classifier,
@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import Config, config_to_dict, dump_config
-from .descriptors import (
+from hashtagger.errors import DatasetError, MissingDependencyError
+from hashtagger.models.bovw import encode
+from hashtagger.models.sift import (
     INSTALL_HINT,
     DescriptorCache,
     bovw_preprocessing,
@@ -27,10 +28,9 @@ from .descriptors import (
     extract_missing,
     load_descriptors,
 )
-from .engine import EVAL_KS, Progress, TrainResult, training_data, write_checkpoints
-from .errors import DatasetError, MissingDependencyError
-from .models.bovw import encode
-from .runlog import METRIC_COLUMNS, RunLog
+from hashtagger.train.config import Config, config_to_dict, dump_config
+from hashtagger.train.engine import EVAL_KS, Progress, TrainResult, training_data, write_checkpoints
+from hashtagger.train.runlog import METRIC_COLUMNS, RunLog
 
 #: Score of a tag no SVM could be fitted for (no positive, or no negative, training photo).
 CONSTANT_SCORE = 1000.0
@@ -130,10 +130,10 @@ def train_bovw(
     """Train, validate and save a bovw_svm model from a resolved Config (data.path already absolute)."""
     import torch
 
-    from .data import load_dataset
-    from .data.loader import tag_indices
-    from .features import default_cache_dir, digests
-    from .metrics import ranking_metrics
+    from hashtagger.data import load_dataset
+    from hashtagger.data.loader import tag_indices
+    from hashtagger.metrics import ranking_metrics
+    from hashtagger.train.features import default_cache_dir, digests
 
     cv2 = require_bovw_dependencies()
     progress = progress or Progress()

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ImageError
-from .models.base import Tagger
-from .preprocess import Preprocessing
+from hashtagger.errors import ImageError
+from hashtagger.image.preprocess import Preprocessing
+from hashtagger.models.base import Tagger
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def _flush(tagger: Tagger, window: list[tuple[str, np.ndarray | str]], torch) ->
 
 def prepare_tagger(tagger: Tagger, device: str = "auto", precision: str = "auto", workers: int = 0) -> str:
     """Move the tagger to its device, pick its precision and torch's threads; returns the device."""
-    from .runtime import configure_threads, resolve_device, resolve_precision
+    from hashtagger.runtime import configure_threads, resolve_device, resolve_precision
 
     dev = resolve_device(device)
     tagger.to(dev)

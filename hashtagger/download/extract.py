@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from .errors import DownloadError
+from hashtagger.errors import DownloadError
 
 Progress = Callable[[str, int, int], None]
 

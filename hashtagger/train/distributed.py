@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .errors import InputError
+from hashtagger.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def from_env() -> DistInfo:
 
 def resolve_device(preference: str, info: DistInfo) -> str:
     """'auto' | 'cpu' | 'cuda' | 'mps' -> a torch device string (cuda:LOCAL_RANK under torchrun)."""
-    from .runtime import resolve_device as resolve_one
+    from hashtagger.runtime import resolve_device as resolve_one
 
     device = resolve_one(preference)
     if device == "cuda":

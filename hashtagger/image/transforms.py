@@ -16,8 +16,8 @@ import random
 import numpy as np
 from PIL import Image
 
-from .images import load_image
-from .preprocess import _INTERPOLATIONS, Preprocessing
+from hashtagger.image.load import load_image
+from hashtagger.image.preprocess import _INTERPOLATIONS, Preprocessing
 
 AUGMENTATIONS = ("standard", "flip", "none")
 

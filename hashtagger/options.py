@@ -1,0 +1,59 @@
+"""Shared option groups as decorators, and the one place library errors become one-line CLI errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from hashtagger.errors import HashtaggerError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def domain_errors(func: F) -> F:
+    """Turn library errors into one-line click errors (exit status 1)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except HashtaggerError as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def run_options(func: F) -> F:
+    """Options of every command that runs a model over photos (predict, evaluate)."""
+    options = [
+        click.option(
+            "--prior-weight",
+            type=click.FloatRange(0, 1),
+            default=None,
+            help="Zero-shot models: weight of the Instagram tag statistics (0 = visual only).",
+        ),
+        click.option("-b", "--batch-size", default=32, show_default=True, type=click.IntRange(min=1)),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=0),
+            default=None,
+            help="Decoding threads (default: one per core).",
+        ),
+        click.option(
+            "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
+        ),
+        click.option(
+            "--precision",
+            type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+            default="auto",
+            show_default=True,
+            help="auto = bf16 where the hardware runs it fast, else fp32.",
+        ),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

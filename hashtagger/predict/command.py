@@ -1,0 +1,87 @@
+"""The `predict` command: parse options, call the library, format. No heavy imports at module level."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from hashtagger.options import domain_errors, run_options
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "-m",
+    "--model",
+    default="zeroshot",
+    show_default=True,
+    help="Built-in model (zeroshot, hierse) or a checkpoint file from `hashtagger train`.",
+)
+@click.option(
+    "-k", "--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hashtags per photo."
+)
+@click.option(
+    "-t",
+    "--threshold",
+    type=float,
+    default=None,
+    help="Drop hashtags scoring below this (default: the model's calibrated thresholds, if any).",
+)
+@click.option("--no-calibration", is_flag=True, help="Ignore per-tag thresholds stored in the checkpoint.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl", "csv"]),
+    default="text",
+    show_default=True,
+    help="Output format on stdout.",
+)
+@click.option("--no-hash", is_flag=True, help="Print tags without the leading '#'.")
+@click.option(
+    "--vocab",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Zero-shot models: tag against this vocabulary (one tag per line); needs hashtagger[vocab] "
+    "(hierse: hashtagger[hierse] and WordNet).",
+)
+@run_options
+@domain_errors
+def predict(
+    inputs: tuple[str, ...],
+    model: str,
+    top_k: int,
+    threshold: float | None,
+    no_calibration: bool,
+    fmt: str,
+    no_hash: bool,
+    vocab: str | None,
+    **run: Any,
+) -> None:
+    """Suggest hashtags for photos: files, folders (recursive), glob patterns, or - for paths on stdin.
+
+    \b
+    hashtagger predict photo.jpg
+    hashtagger predict ~/Pictures/trip --format jsonl > tags.jsonl
+    find . -name '*.jpg' | hashtagger predict - --top-k 5 --format csv
+    """
+    from hashtagger.predict.run import run_predict
+
+    failed = run_predict(
+        inputs,
+        model=model,
+        top_k=top_k,
+        threshold=threshold,
+        use_calibration=not no_calibration,
+        fmt=fmt,
+        hash_prefix=not no_hash,
+        vocab=vocab,
+        stdin=sys.stdin,
+        out=sys.stdout,
+        err=sys.stderr,
+        **run,
+    )
+    if failed:
+        sys.exit(1)
