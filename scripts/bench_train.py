@@ -128,9 +128,16 @@ def bare_loop(model, records, vocabulary, args, device: str, precision: str, wor
 def hashtagger_loop(model, records, vocabulary, args, cfg, device: str, precision: str) -> float:  # noqa: ANN001
     """images/s of hashtagger's own stages, as `hashtagger train` strings them together."""
     from hashtagger.train.distributed import DistInfo
-    from hashtagger.train.engine import Amp, Progress, train_one_epoch
+    from hashtagger.train.engine import Amp, Progress, TrainingData, train_one_epoch
     from hashtagger.train.losses import build_loss
-    from hashtagger.train.run import build_optimizer, build_scheduler, image_inputs, model_preprocessing
+    from hashtagger.train.setup import (
+        Context,
+        build_optimizer,
+        build_scheduler,
+        image_inputs,
+        model_preprocessing,
+    )
+    from hashtagger.train.stopping import Stop
 
     class Clock(Progress):
         def __init__(self) -> None:
@@ -142,7 +149,9 @@ def hashtagger_loop(model, records, vocabulary, args, cfg, device: str, precisio
                 _sync(device)
                 self.start = time.perf_counter()
 
-    inputs = image_inputs(cfg, model, model_preprocessing(cfg), records, [], vocabulary, device, DistInfo())
+    ctx = Context(cfg, DistInfo(), device, precision, Progress(), Stop())
+    data = TrainingData(vocabulary, records, [], [])
+    inputs = image_inputs(ctx, model, model_preprocessing(cfg), data)
     optimizer = build_optimizer(cfg, model)
     scheduler = build_scheduler(cfg, optimizer, len(inputs.train))
     clock = Clock()
@@ -185,7 +194,7 @@ def main() -> int:
     from hashtagger.models.classifier import build_classifier
     from hashtagger.runtime import configure_threads, resolve_device, resolve_precision
     from hashtagger.train.config import load_config
-    from hashtagger.train.run import model_preprocessing
+    from hashtagger.train.setup import model_preprocessing
 
     device = resolve_device(args.device)
     precision = resolve_precision(args.precision, device)

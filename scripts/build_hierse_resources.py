@@ -76,8 +76,10 @@ def main() -> None:
         wordnet=np.array(f"WordNet {wn.get_version()}"),
     )
     size = args.out.stat().st_size / 1e6
-    print(f"{args.out.name}: {len(classes)} classes, {len(vocab)} tags ({n_mapped} with a noun synset), "
-          f"lam {args.lam:.4f}, max depth {args.max_depth}, {size:.2f} MB")
+    print(
+        f"{args.out.name}: {len(classes)} classes, {len(vocab)} tags ({n_mapped} with a noun synset), "
+        f"lam {args.lam:.4f}, max depth {args.max_depth}, {size:.2f} MB"
+    )
 
 
 if __name__ == "__main__":

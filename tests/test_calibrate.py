@@ -92,8 +92,9 @@ def test_calibrate_stores_thresholds_and_predict_uses_them(checkpoint: Path, man
     from hashtagger.evaluate.run import truth_matrix
     from hashtagger.metrics import fit_thresholds
 
-    r = CliRunner().invoke(cli, ["evaluate", "-m", str(checkpoint), "-d", str(manifest), "--calibrate",
-                                 "-f", "json", *FAST])
+    r = CliRunner().invoke(
+        cli, ["evaluate", "-m", str(checkpoint), "-d", str(manifest), "--calibrate", "-f", "json", *FAST]
+    )
     assert r.exit_code == 0, r.output
     assert f"wrote 3 per-tag thresholds into {checkpoint}" in r.stderr
     doc = json.loads(r.stdout)
@@ -104,8 +105,9 @@ def test_calibrate_stores_thresholds_and_predict_uses_them(checkpoint: Path, man
     ckpt = load_checkpoint(checkpoint)
     ds = load_dataset(manifest)
     val = ds.split("validation")
-    expected = fit_thresholds(_scores(checkpoint, [str(x.path) for x in val]),
-                              truth_matrix([x.tags for x in val], VOCAB))
+    expected = fit_thresholds(
+        _scores(checkpoint, [str(x.path) for x in val]), truth_matrix([x.tags for x in val], VOCAB)
+    )
     assert ckpt["thresholds"] == pytest.approx(expected.tolist(), abs=0)
     assert ckpt["calibration"]["images"] == 12 and ckpt["vocabulary"] == VOCAB
 
@@ -114,8 +116,9 @@ def test_calibrate_stores_thresholds_and_predict_uses_them(checkpoint: Path, man
     shown = {}
     for calibrated in (True, False):
         extra = [] if calibrated else ["--no-calibration"]
-        p = CliRunner().invoke(cli, ["predict", *test_paths, "-m", str(checkpoint), "-f", "jsonl",
-                                     *FAST, *extra])
+        p = CliRunner().invoke(
+            cli, ["predict", *test_paths, "-m", str(checkpoint), "-f", "jsonl", *FAST, *extra]
+        )
         assert p.exit_code == 0, p.output
         for line, s in zip(p.stdout.splitlines(), raw, strict=True):
             got = {h["tag"] for h in json.loads(line)["hashtags"]}
@@ -138,19 +141,23 @@ def test_real_checkpoint_rankings_agree_with_predict(checkpoint: Path, manifest:
     for k in (1, 5):
         hits = [len(set(top[:k]) & set(x.tags)) for top, x in zip(tops, test, strict=True)]
         assert got[f"accuracy@{k}"] == pytest.approx(np.mean([h > 0 for h in hits]))
-        assert got[f"recall@{k}"] == pytest.approx(np.mean([h / len(x.tags) for h, x in zip(hits, test,
-                                                                                            strict=True)]))
+        assert got[f"recall@{k}"] == pytest.approx(
+            np.mean([h / len(x.tags) for h, x in zip(hits, test, strict=True)])
+        )
 
 
 def test_calibrate_needs_a_validation_split(checkpoint: Path, tmp_path: Path) -> None:
     Image.new("RGB", (8, 8), (200, 0, 0)).save(tmp_path / "a.png")
     (tmp_path / "only.csv").write_text("path,split,tags\na.png,test,red\n")
     before = checkpoint.read_bytes()
-    r = CliRunner().invoke(cli, ["evaluate", "-m", str(checkpoint), "-d", str(tmp_path / "only.csv"),
-                                 "--calibrate", *FAST])
+    r = CliRunner().invoke(
+        cli, ["evaluate", "-m", str(checkpoint), "-d", str(tmp_path / "only.csv"), "--calibrate", *FAST]
+    )
     assert r.exit_code == 1
-    assert "--calibrate fits thresholds on the validation split, and this dataset has none (splits: test)" \
+    assert (
+        "--calibrate fits thresholds on the validation split, and this dataset has none (splits: test)"
         in r.stderr
+    )
     assert checkpoint.read_bytes() == before
 
 

@@ -22,7 +22,9 @@ from PIL import Image
 
 from hashtagger.cli import cli
 from hashtagger.data import load_dataset
+from hashtagger.download import aria2c as dl_aria2c
 from hashtagger.download import harrison as dl
+from hashtagger.download import http as dl_http
 from hashtagger.download.extract import extract_tar, extract_zip
 from hashtagger.download.torrent import bad_pieces, bdecode, bencode, parse_torrent, read_torrent
 from hashtagger.errors import DownloadError
@@ -144,7 +146,7 @@ def site(monkeypatch):
     s.url = f"http://127.0.0.1:{server.server_address[1]}/"
     monkeypatch.setattr(dl, "HARRISON_INFOHASH", s.infohash)
     monkeypatch.setattr(dl, "KNOWN_SHA256", {})
-    monkeypatch.setattr(dl, "RETRY_WAIT_S", 0.0)
+    monkeypatch.setattr(dl_http, "RETRY_WAIT_S", 0.0)
     monkeypatch.setattr(dl, "GITHUB_BASE", s.url)  # a slip to the real URLs would fail loudly
     monkeypatch.setattr(dl, "GITHUB_FIXED_URL", s.url + "HARRISON_fixed.zip")
     monkeypatch.setattr(dl.shutil, "which", lambda name: None)
@@ -205,7 +207,7 @@ def test_corrupted_piece_is_rejected_and_nothing_half_written(site, tmp_path):
 
 
 def test_interrupted_download_resumes_with_a_range_request(site, tmp_path, monkeypatch):
-    monkeypatch.setattr(dl, "RETRIES", 0)
+    monkeypatch.setattr(dl_http, "RETRIES", 0)
     site.cut["HARRISON_full.tar"] = 3 * PIECE + 7
     d = tmp_path / "D"
     r = _run("--dir", str(d), "--mirror", site.url)
@@ -302,12 +304,14 @@ def test_aria2c_is_run_on_the_torrent_when_installed(site, tmp_path, monkeypatch
             return self.returncode
 
     monkeypatch.setattr(dl.shutil, "which", lambda name: "/opt/bin/aria2c" if name == "aria2c" else None)
-    monkeypatch.setattr(dl.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(dl_aria2c.subprocess, "Popen", FakePopen)
     d = tmp_path / "D"
     r = _run("--dir", str(d), "--quiet")
     assert r.exit_code == 0, r.output
     assert calls == [
-        dl.aria2c_command("/opt/bin/aria2c", d / dl.TORRENT, d, "HARRISON_full.tar.part", d / ".aria2c.log")
+        dl_aria2c.aria2c_command(
+            "/opt/bin/aria2c", d / dl.TORRENT, d, "HARRISON_full.tar.part", d / ".aria2c.log"
+        )
     ]
     assert calls[0][0] == "/opt/bin/aria2c" and calls[0][-1] == str(d / "HARRISON_dataset.torrent")
     assert "--seed-time=0" in calls[0] and (d / "HARRISON_full.tar").is_file()

@@ -76,8 +76,13 @@ def manifest(tmp_path: Path) -> Path:
         _png(root / "img" / f"{name}.png", colour)
     (root / "img" / "d.png").write_bytes(b"this is not a png")
     _png(root / "img" / "e.png", (1, 2, 3))
-    rows += ["img/a.png,test,red sky", "img/b.png,test,blue", "img/c.png,test,sky",
-             "img/d.png,test,red", "img/e.png,test,"]
+    rows += [
+        "img/a.png,test,red sky",
+        "img/b.png,test,blue",
+        "img/c.png,test,sky",
+        "img/d.png,test,red",
+        "img/e.png,test,",
+    ]
     (root / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return root / "labels.csv"
 
@@ -100,8 +105,17 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> list[ColourTagger]:
 
 def _evaluate(manifest: Path, **kw: object) -> dict:
     ds = load_dataset(manifest)
-    return evaluate_dataset(ds, "test", ["fake"], loader=lambda spec, vocab: ColourTagger(), workers=0,
-                            device="cpu", precision="fp32", quiet=True, **kw)
+    return evaluate_dataset(
+        ds,
+        "test",
+        ["fake"],
+        loader=lambda spec, vocab: ColourTagger(),
+        workers=0,
+        device="cpu",
+        precision="fp32",
+        quiet=True,
+        **kw,
+    )
 
 
 def test_truth_matrix_ignores_tags_outside_the_vocabulary() -> None:
@@ -158,8 +172,15 @@ def test_popularity_row_by_hand(manifest: Path) -> None:
 
 def test_calibrated_thresholds_are_used_for_f1(manifest: Path) -> None:
     ds = load_dataset(manifest)
-    result = evaluate_dataset(ds, "test", ["fake"], loader=lambda s, v: ColourTagger([0.7, 0.9, 0.1]),
-                              workers=0, device="cpu", quiet=True)
+    result = evaluate_dataset(
+        ds,
+        "test",
+        ["fake"],
+        loader=lambda s, v: ColourTagger([0.7, 0.9, 0.1]),
+        workers=0,
+        device="cpu",
+        quiet=True,
+    )
     row = result["models"][0]
     assert row["thresholds"] == "calibrated"
     # a: red .78 >= .7, blue .196 >= .1; b: blue .118 >= .1 (green .86 < .9); c: blue .353.
@@ -189,14 +210,25 @@ def test_calibrate_on_the_evaluated_split_scores_once(
     import hashtagger.evaluate.calibrate
 
     stored = {}
-    monkeypatch.setattr(hashtagger.evaluate.calibrate, "store_thresholds",
-                        lambda path, thr, vocab, info: stored.update(path=path, thr=list(thr), info=info))
+    monkeypatch.setattr(
+        hashtagger.evaluate.calibrate,
+        "store_thresholds",
+        lambda path, thr, vocab, info: stored.update(path=path, thr=list(thr), info=info),
+    )
     ckpt = manifest.parent / "model.pt"
     ckpt.write_bytes(b"stand-in: the loader below never reads it")
     tagger = ColourTagger()
     out = io.StringIO()
-    result = evaluate_dataset(load_dataset(manifest), "validation", [str(ckpt)], loader=lambda s, v: tagger,
-                              calibrate=True, workers=0, quiet=True, err=out)
+    result = evaluate_dataset(
+        load_dataset(manifest),
+        "validation",
+        [str(ckpt)],
+        loader=lambda s, v: tagger,
+        calibrate=True,
+        workers=0,
+        quiet=True,
+        err=out,
+    )
     assert tagger.calls == 1  # one batch: validation scored once, for fitting and for the table
     # Validation: v1 red (250,5,5); v2 green, v3 blue, both (5,250,5). Every tag has < 3 positives, so all
     # share the global best threshold: at 5/255 everything is predicted (9 scores, 3 positives): F1 6/12;
@@ -210,8 +242,10 @@ def test_calibrate_on_the_evaluated_split_scores_once(
 
 def test_popularity_from_vocabulary_ranks_without_train_split(tmp_path: Path) -> None:
     paths = [_png(tmp_path / f"{n}.png", c) for n, c in TEST_COLOURS.items()]
-    records = [Record(tmp_path / p, tags, "test") for p, tags in zip(paths, [("red",), ("blue",), ("red",)],
-                                                                    strict=True)]
+    records = [
+        Record(tmp_path / p, tags, "test")
+        for p, tags in zip(paths, [("red",), ("blue",), ("red",)], strict=True)
+    ]
     ds = Dataset("ranked", tmp_path, "harrison", records, vocab_file=["blue", "red", "green"])
     assert tag_frequencies(ds).source == "rank"
     assert dataset_vocabulary(ds, []) == ["blue", "red", "green"]
@@ -280,15 +314,45 @@ def test_cli_table_and_csv(manifest: Path, fake_models: list) -> None:
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
     assert lines[0] == "set / test: 3 images (1 unreadable, left out), metrics in %"
-    assert lines[1].split() == ["model", "tags", "P@1", "R@1", "A@1", "P@5", "R@5", "A@5", "P@10", "R@10",
-                                "A@10", "mAP", "F1mic", "F1mac"]
-    assert lines[3].split() == ["fake", "3", "33.3", "16.7", "33.3", "13.3", "50.0", "66.7", "6.7", "50.0",
-                                "66.7", "66.7", "50.0", "50.0"]
+    assert lines[1].split() == [
+        "model",
+        "tags",
+        "P@1",
+        "R@1",
+        "A@1",
+        "P@5",
+        "R@5",
+        "A@5",
+        "P@10",
+        "R@10",
+        "A@10",
+        "mAP",
+        "F1mic",
+        "F1mac",
+    ]
+    assert lines[3].split() == [
+        "fake",
+        "3",
+        "33.3",
+        "16.7",
+        "33.3",
+        "13.3",
+        "50.0",
+        "66.7",
+        "6.7",
+        "50.0",
+        "66.7",
+        "66.7",
+        "50.0",
+        "50.0",
+    ]
     assert lines[4].split()[:2] == ["popularity", "3"]
     r = _run(["evaluate", "-m", "fake", "-d", str(manifest), "-f", "csv", "--workers", "0"])
     rows = r.stdout.splitlines()
-    assert rows[0] == ("model,kind,vocabulary_size,thresholds,truth_in_vocabulary,dataset,split,images,"
-                       + ",".join(METRIC_KEYS))
+    assert rows[0] == (
+        "model,kind,vocabulary_size,thresholds,truth_in_vocabulary,dataset,split,images,"
+        + ",".join(METRIC_KEYS)
+    )
     assert rows[1].startswith("fake,colour,3,0.5,0.500000,set,test,3,0.333333,0.166667,")
     assert rows[2].startswith("popularity,popularity,3,")
 
@@ -298,8 +362,21 @@ def test_cli_agrees_with_predict_jsonl(manifest: Path, fake_models: list) -> Non
     r = _run(["evaluate", "-m", "fake", "-d", str(manifest), "-f", "json", "--workers", "0"])
     got = json.loads(r.stdout)["models"][0]["metrics"]
     records = [rec for rec in load_dataset(manifest).split("test")]
-    p = CliRunner().invoke(cli, ["predict", *(str(rec.path) for rec in records), "-m", "fake", "-f", "jsonl",
-                                 "--top-k", str(len(VOCAB)), "--workers", "0"])
+    p = CliRunner().invoke(
+        cli,
+        [
+            "predict",
+            *(str(rec.path) for rec in records),
+            "-m",
+            "fake",
+            "-f",
+            "jsonl",
+            "--top-k",
+            str(len(VOCAB)),
+            "--workers",
+            "0",
+        ],
+    )
     lines = [json.loads(x) for x in p.stdout.splitlines()]
     assert [x["path"] for x in lines] == [str(rec.path) for rec in records]
     truth = {str(rec.path): set(rec.tags) for rec in records}
@@ -313,8 +390,12 @@ def test_cli_agrees_with_predict_jsonl(manifest: Path, fake_models: list) -> Non
         p_k = sum(h / k for h in hits) / len(ok)
         r_k = sum(h / s for h, s in zip(hits, sizes, strict=True)) / len(ok)
         a_k = sum(h > 0 for h in hits) / len(ok)
-        want |= {f"precision@{k}": p_k, f"recall@{k}": r_k, f"accuracy@{k}": a_k,
-                 f"f1@{k}": 2 * p_k * r_k / (p_k + r_k)}
+        want |= {
+            f"precision@{k}": p_k,
+            f"recall@{k}": r_k,
+            f"accuracy@{k}": a_k,
+            f"f1@{k}": 2 * p_k * r_k / (p_k + r_k),
+        }
     score = [{h["tag"]: h["score"] for h in x["hashtags"]} for x in ok]
     aps, tp, fp, fn, per_tag = [], 0, 0, 0, []
     for tag in VOCAB:
@@ -334,8 +415,11 @@ def test_cli_agrees_with_predict_jsonl(manifest: Path, fake_models: list) -> Non
         tp, fp, fn = tp + t_tp, fp + t_fp, fn + t_fn
         if any(pos):
             per_tag.append(2 * t_tp / (2 * t_tp + t_fp + t_fn))
-    want |= {"map": sum(aps) / len(aps), "f1_micro": 2 * tp / (2 * tp + fp + fn),
-             "f1_macro": sum(per_tag) / len(per_tag)}
+    want |= {
+        "map": sum(aps) / len(aps),
+        "f1_micro": 2 * tp / (2 * tp + fp + fn),
+        "f1_macro": sum(per_tag) / len(per_tag),
+    }
     assert {k: got[k] for k in want} == pytest.approx(want, abs=1e-9)
 
 

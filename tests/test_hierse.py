@@ -62,8 +62,9 @@ def test_toy_hierarchy_by_hand() -> None:
     np.testing.assert_allclose(dog, [-0.872872, 0.436436, 0.218218], atol=1e-6)
     assert float(cat @ dog) == pytest.approx(-0.523810, abs=1e-5)  # siblings pulled together (plain: -1)
     # max_depth 1 drops entity: (1, 0.5, 0) / sqrt(1.25) = (0.894427, 0.447214, 0)
-    np.testing.assert_allclose(hierse_vector("cat", parents, embed, lam=0.5, max_depth=1),
-                               [0.894427, 0.447214, 0.0], atol=1e-6)
+    np.testing.assert_allclose(
+        hierse_vector("cat", parents, embed, lam=0.5, max_depth=1), [0.894427, 0.447214, 0.0], atol=1e-6
+    )
     # lam = 0 (or max_depth 0) is plain ConSE: the label's own vector
     np.testing.assert_allclose(hierse_vector("cat", parents, embed, lam=0.0, max_depth=None), [1, 0, 0])
     np.testing.assert_allclose(hierse_vector("cat", parents, embed, lam=0.5, max_depth=0), [1, 0, 0])
@@ -131,8 +132,11 @@ def test_shipped_embeddings_match_conse_vocabulary() -> None:
     for tag in ("instagood", "selfie", "happy"):
         i = tags.index(tag)
         assert not mapped[i]
-        np.testing.assert_allclose(h["label_embeddings"][i].astype(np.float32),
-                                   c["vocab_embeddings"][i].astype(np.float32), atol=2e-3)
+        np.testing.assert_allclose(
+            h["label_embeddings"][i].astype(np.float32),
+            c["vocab_embeddings"][i].astype(np.float32),
+            atol=2e-3,
+        )
     i = tags.index("dog")
     assert h["tag_synsets"][i] == "dog.n.01"
     hier_dog, conse_dog = (x[i].astype(np.float32) for x in (h["label_embeddings"], c["vocab_embeddings"]))
@@ -165,9 +169,11 @@ def test_builtin_hierse_tags_a_photo_and_blends_like_zeroshot(photo_factory) -> 
 
 
 def test_builtin_needs_no_wordnet_nor_text_model() -> None:
-    code = ("import sys; from hashtagger.models.hierse import hierse_embeddings; "
-            "c, v, l = hierse_embeddings(); "
-            "print(len(v), [m for m in ('nltk', 'sentence_transformers', 'timm') if m in sys.modules])")
+    code = (
+        "import sys; from hashtagger.models.hierse import hierse_embeddings; "
+        "c, v, l = hierse_embeddings(); "
+        "print(len(v), [m for m in ('nltk', 'sentence_transformers', 'timm') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["997", "[]"]
 

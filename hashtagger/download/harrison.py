@@ -10,29 +10,22 @@ for the tar, verified). A state file in the folder makes re-runs skip what is do
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
-import re
 import shutil
-import subprocess
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from hashtagger import __version__
 from hashtagger.data import load_dataset
+from hashtagger.download.aria2c import run_aria2c
 from hashtagger.download.extract import extract_tar, extract_zip
-from hashtagger.download.torrent import TorrentInfo, bad_pieces, describe_pieces, read_torrent
+from hashtagger.download.http import fetch
+from hashtagger.download.torrent import Progress, TorrentInfo, bad_pieces, describe_pieces, read_torrent
 from hashtagger.errors import DownloadError, HashtaggerError, ImageError, InputError
 from hashtagger.files import atomic_write
-
-Progress = Callable[[str, int, int], None]
 
 GITHUB_BASE = "https://raw.githubusercontent.com/minstone/HARRISON-Dataset/master/HARRISON/"
 GITHUB_FIXED_URL = "https://raw.githubusercontent.com/minstone/HARRISON-Dataset/master/HARRISON_fixed.zip"
@@ -51,9 +44,6 @@ KNOWN_SHA256 = {
     "vocab_index.txt": "f49b0d0a00d2a79499bfe263e0bb12308c8d8ea090c60227653f3ee2d87071fe",
     "HARRISON_fixed.zip": "17a0de71c847fa01a800353e2c73a4fc12ae046b8548ba54cea9f8c06f7c29e7",
 }
-RETRIES = 5
-RETRY_WAIT_S = 2.0
-TIMEOUT_S = 60.0
 CHUNK = 1 << 20
 
 
@@ -99,7 +89,40 @@ def download_harrison(
     mirror (every file under one base URL), or aria2c with the torrent, in that order.
     The torrent must be the official one (expected_infohash, default HARRISON_INFOHASH).
     """
-    expected_infohash = expected_infohash or HARRISON_INFOHASH
+    src = _sources(directory, archive, mirror)
+    d = src.directory
+    state = _read_state(d)
+    result = DownloadResult(d, d / SUBDIR, d / CONFIG_FILE, 0, 0)
+    if not (src.archive or src.base or src.aria2c or (d / TAR).is_file() or state.get("extracted")):
+        raise _no_image_source()
+    d.mkdir(parents=True, exist_ok=True)
+    torrent, dataset = _metadata(src, result, expected_infohash or HARRISON_INFOHASH, progress)
+    paths = [r.path for r in dataset.records]
+    _images(src, torrent, state, paths, result, progress)
+    _apply_fixes(result)
+    _write_config(result.config, d, result)
+    result.warnings.extend(dataset.warnings)
+    result.listed = len(paths)
+    result.present = _count_present(paths)
+    if result.present < result.listed:
+        result.warnings.append(f"{result.listed - result.present:,} listed images are not in the archive")
+    return result
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Where the files can come from: the folder, the user's tar, a mirror's base URL, aria2c."""
+
+    directory: Path
+    archive: Path | None
+    base: str | None
+    aria2c: str | None
+
+
+def _sources(
+    directory: str | os.PathLike[str], archive: str | os.PathLike[str] | None, mirror: str | None
+) -> _Sources:
+    """Check the options before anything is fetched: one line naming what is wrong."""
     d = Path(directory).expanduser().absolute()
     if d.exists() and not d.is_dir():
         raise InputError(f"{d}: exists and is not a folder")
@@ -107,15 +130,17 @@ def download_harrison(
     archive_path = Path(archive).expanduser().absolute() if archive else None
     if archive_path is not None and not archive_path.is_file():
         raise InputError(f"{archive_path}: no such archive file")
-    data = d / SUBDIR
-    state = _read_state(d)
-    result = DownloadResult(d, data, d / CONFIG_FILE, 0, 0)
-    aria2c = shutil.which("aria2c")
-    if not (archive_path or base or aria2c or (d / TAR).is_file() or state.get("extracted")):
-        raise _no_image_source()
-    d.mkdir(parents=True, exist_ok=True)
+    return _Sources(d, archive_path, base, shutil.which("aria2c"))
 
-    # 1. metadata: small files, fetched (or reused) before any big transfer.
+
+def _metadata(
+    src: _Sources, result: DownloadResult, infohash: str, progress: Progress | None
+) -> tuple[TorrentInfo, Any]:
+    """Stage 1, the small files (lists, torrent, fixes), fetched or reused before any big transfer.
+
+    A bad file fetched now is removed, so that a re-run fetches it again.
+    """
+    d, base, data = src.directory, src.base, src.directory / SUBDIR
     urls = {name: (base or GITHUB_BASE) + name for name in (*LISTS, TORRENT)}
     urls[FIXED_ZIP] = base + FIXED_ZIP if base else GITHUB_FIXED_URL
     targets = {**{n: data / n for n in LISTS}, TORRENT: d / TORRENT, FIXED_ZIP: d / FIXED_ZIP}
@@ -129,12 +154,12 @@ def download_harrison(
             result.warnings.append(
                 f"{target}: differs from the copy published in 2018 (sha256 {known[:12]}...)"
             )
-    try:  # a bad file fetched now is removed, so that a re-run fetches it again
+    try:
         torrent = read_torrent(d / TORRENT)
-        if torrent.infohash != expected_infohash:
+        if torrent.infohash != infohash:
             raise DownloadError(
                 f"{d / TORRENT}: infohash {torrent.infohash} is not the official HARRISON torrent's "
-                f"({expected_infohash})"
+                f"({infohash})"
             )
         if not zipfile.is_zipfile(d / FIXED_ZIP):
             raise DownloadError(f"{d / FIXED_ZIP}: not a zip archive")
@@ -144,127 +169,41 @@ def download_harrison(
             targets[name].unlink(missing_ok=True)
         removed = f"; removed what was just fetched ({', '.join(result.fetched)})" if result.fetched else ""
         raise DownloadError(f"{e}{removed}") from None
+    return torrent, dataset
 
-    # 2. images: skipped when an earlier run extracted them and they are all still there.
-    paths = [r.path for r in dataset.records]
-    done = state.get("extracted") == torrent.infohash and _count_present(paths) == len(paths)
-    if not done:
-        tar = _verified_tar(d, torrent, state, archive_path, base, aria2c, result, progress)
-        _check_space(d, torrent.length, "extracting the images")
-        exclude = {f"{SUBDIR}/{n}" for n in LISTS if (data / n).is_file()}
-        extract_tar(tar, d, exclude=exclude, progress=progress)
-        state["extracted"] = torrent.infohash
-        _write_state(d, state)
-        result.notes.append(f"extracted {tar.name} into {d}")
-    else:
+
+def _images(
+    src: _Sources,
+    torrent: TorrentInfo,
+    state: dict,
+    paths: list[Path],
+    result: DownloadResult,
+    progress: Progress | None,
+) -> None:
+    """Stage 2, the images: skipped when an earlier run extracted them and they are all still there."""
+    d = src.directory
+    if state.get("extracted") == torrent.infohash and _count_present(paths) == len(paths):
         result.notes.append("images already extracted and verified; nothing to fetch")
+        return
+    tar = _verified_tar(d, torrent, state, src.archive, src.base, src.aria2c, result, progress)
+    _check_space(d, torrent.length, "extracting the images")
+    exclude = {f"{SUBDIR}/{n}" for n in LISTS if (d / SUBDIR / n).is_file()}
+    extract_tar(tar, d, exclude=exclude, progress=progress)
+    state["extracted"] = torrent.infohash
+    _write_state(d, state)
+    result.notes.append(f"extracted {tar.name} into {d}")
 
-    # 3. the maintainer's replacements for two corrupt images (themselves a few bytes short).
-    replaced = extract_zip(d / FIXED_ZIP, data)
+
+def _apply_fixes(result: DownloadResult) -> None:
+    """Stage 3, the maintainer's replacements for two corrupt images (themselves a few bytes short)."""
+    data = result.data_path
+    replaced = extract_zip(result.directory / FIXED_ZIP, data)
     if replaced:
         bad = sum(1 for name in replaced if not _decodes(data / name))
         result.notes.append(
             f"applied {len(replaced)} replacement images from {FIXED_ZIP}"
             + (f"; {bad} of them are truncated and will be skipped as unreadable" if bad else "")
         )
-
-    # 4. a config to train from.
-    _write_config(result.config, d, result)
-    result.warnings.extend(dataset.warnings)
-    result.listed = len(paths)
-    result.present = _count_present(paths)
-    if result.present < result.listed:
-        result.warnings.append(f"{result.listed - result.present:,} listed images are not in the archive")
-    return result
-
-
-def fetch(
-    url: str,
-    dest: Path,
-    *,
-    progress: Progress | None = None,
-    expected_size: int | None = None,
-    keep_part: bool = False,
-) -> Path:
-    """Download url to dest through dest.part, resuming a previous attempt with a Range request.
-
-    Connection drops are retried (RETRIES times, resuming each time); a failure leaves the
-    .part for the next run. With keep_part the caller verifies and renames the .part itself.
-    """
-    part = dest.with_name(dest.name + ".part")
-    part.parent.mkdir(parents=True, exist_ok=True)
-    label = dest.name
-    failures = 0
-    while True:
-        have = part.stat().st_size if part.is_file() else 0
-        if expected_size is not None and have > expected_size:
-            part.unlink()
-            have = 0
-        if expected_size is not None and have == expected_size:
-            break
-        headers = {"User-Agent": f"hashtagger/{__version__}"}
-        if have:
-            headers["Range"] = f"bytes={have}-"
-        try:
-            with urllib.request.urlopen(
-                urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S
-            ) as resp:
-                if resp.status == 206:
-                    if _range_start(resp.headers.get("Content-Range")) != have:
-                        part.unlink(missing_ok=True)
-                        raise http.client.HTTPException("the server sent another byte range")
-                    mode = "ab"
-                else:  # 200: the server sent the whole file
-                    have, mode = 0, "wb"
-                length = resp.headers.get("Content-Length")
-                total = have + int(length) if length and length.isdigit() else expected_size
-                with open(part, mode) as f:
-                    while chunk := resp.read(CHUNK):
-                        f.write(chunk)
-                        have += len(chunk)
-                        if progress:
-                            progress(label, have, total or have)
-                if total is not None and have < total:
-                    raise http.client.IncompleteRead(b"", total - have)
-            break
-        except urllib.error.HTTPError as e:
-            if e.code == 416 and have and expected_size is None:
-                break  # nothing past what we have: the .part is complete
-            if e.code == 416:
-                part.unlink(missing_ok=True)  # a stale .part longer than the file
-            elif e.code < 500 or failures >= RETRIES:
-                raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
-        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as e:
-            if failures >= RETRIES:
-                reason = getattr(e, "reason", None) or str(e) or e.__class__.__name__
-                raise DownloadError(
-                    f"{url}: download interrupted ({reason}); {have:,} bytes kept in {part}, "
-                    "run again to resume"
-                ) from None
-        except OSError as e:
-            raise DownloadError(f"{part}: cannot write ({e.strerror or e})") from None
-        failures += 1
-        time.sleep(RETRY_WAIT_S * failures)
-    if not keep_part:
-        os.replace(part, dest)
-    return part if keep_part else dest
-
-
-def aria2c_command(aria2c: str, torrent: Path, directory: Path, out_name: str, log: Path) -> list[str]:
-    """aria2c arguments: fetch the torrent's one file as out_name in directory, stop when complete."""
-    return [
-        aria2c,
-        f"--dir={directory}",
-        f"--index-out=1={out_name}",
-        "--seed-time=0",
-        "--check-integrity=true",
-        "--continue=true",
-        "--file-allocation=none",
-        "--quiet=true",
-        f"--log={log}",
-        "--log-level=warn",
-        str(torrent),
-    ]
 
 
 def _verified_tar(
@@ -303,7 +242,7 @@ def _verified_tar(
         fetch(base + torrent.name, tar, progress=progress, expected_size=torrent.length, keep_part=True)
         source = base + torrent.name
     else:
-        _run_aria2c(str(aria2c), d, part, torrent, progress)
+        run_aria2c(str(aria2c), d / TORRENT, part, torrent, progress)
         source = "the torrent (aria2c)"
     if not part.is_file():
         raise DownloadError(f"{source}: finished without producing {part}")
@@ -352,34 +291,6 @@ def _remember_verified(state: dict, d: Path, path: Path, torrent: TorrentInfo) -
     _write_state(d, state)
 
 
-def _run_aria2c(aria2c: str, d: Path, part: Path, torrent: TorrentInfo, progress: Progress | None) -> None:
-    """Run aria2c, reporting the growing .part size as progress; its log explains a failure."""
-    log = d / ".aria2c.log"
-    cmd = aria2c_command(aria2c, d / TORRENT, d, part.name, log)
-    try:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-    except OSError as e:
-        raise DownloadError(f"cannot run {cmd[0]}: {e.strerror or e}") from None
-    try:
-        while proc.poll() is None:
-            if progress and part.is_file():
-                progress(
-                    f"{torrent.name} (torrent)", min(part.stat().st_size, torrent.length), torrent.length
-                )
-            time.sleep(1.0)
-    except BaseException:
-        proc.terminate()
-        proc.wait()
-        raise
-    if proc.returncode != 0:
-        raise DownloadError(
-            f"aria2c stopped with exit status {proc.returncode} (see {log}); run again to resume"
-        )
-    log.unlink(missing_ok=True)
-
-
 def _no_image_source() -> DownloadError:
     return DownloadError(
         "HARRISON's images come only as a 6 GB tar from its torrent; give one of: "
@@ -401,11 +312,6 @@ def _mirror_base(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(f"--mirror {url!r}: give an http:// or https:// base URL")
     return url if url.endswith("/") else url + "/"
-
-
-def _range_start(content_range: str | None) -> int | None:
-    m = re.match(r"bytes (\d+)-", content_range or "")
-    return int(m.group(1)) if m else None
 
 
 def _sha256(path: Path) -> str:

@@ -149,7 +149,8 @@ def train_bovw(
         test_size=cfg.data.test_size,
         write_split_file=True,
     )
-    vocab, train_records, val_records, tag_counts = training_data(cfg, dataset, progress)
+    data = training_data(cfg, dataset, progress)
+    vocab, train_records, val_records, tag_counts = data.vocab, data.train, data.val, data.tag_counts
 
     # Descriptors: computed from exactly the arrays prediction decodes (pre.load_array).
     pre = bovw_preprocessing(b.image_size)

@@ -349,9 +349,24 @@ class TrainResult:
     is_main: bool = True  # under torchrun, only rank 0 reports
 
 
+@dataclass
+class TrainingData:
+    """The vocabulary and the photos a run trains and validates on, with each tag's training count."""
+
+    vocab: list[str]
+    train: list[Any]
+    val: list[Any]
+    tag_counts: list[int]
+
+    @property
+    def records(self) -> list[Any]:
+        """Training then validation records: the order per-photo caches are filled and read in."""
+        return list(self.train) + list(self.val)
+
+
 def training_data(
     cfg: Config, dataset: Any, progress: Progress, vocabulary: list[str] | None = None
-) -> tuple[list[str], list[Any], list[Any], list[int]]:
+) -> TrainingData:
     """Vocabulary (the train split's, or a resumed run's), training and validation records, tag counts.
 
     Training keeps only photos with at least one vocabulary tag; every model kind uses this stage.
@@ -371,4 +386,4 @@ def training_data(
         f"data: {len(train_records)} training / {len(val_records)} validation photos, "
         f"{len(vocab)} tags ({cfg.data.path})"
     )
-    return vocab, train_records, val_records, [int(counts.get(t, 0)) for t in vocab]
+    return TrainingData(vocab, train_records, list(val_records), [int(counts.get(t, 0)) for t in vocab])

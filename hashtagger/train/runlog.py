@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from hashtagger.files import atomic_write
-from hashtagger.train.engine import Progress
+from hashtagger.train import distributed
+from hashtagger.train.config import Config
+from hashtagger.train.engine import Progress, StepResult
 
 METRIC_COLUMNS = (
     "loss",
@@ -107,6 +109,47 @@ class RunLog:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+def epoch_row(epoch: int, step: int, out: StepResult, val: dict[str, float], device: str) -> dict[str, Any]:
+    """An epoch's metrics.csv row: training totals (summed over every process) and validation metrics."""
+    state = out.state
+    row: dict[str, Any] = {
+        "epoch": epoch + 1,
+        "step": step,
+        "lr": out.lr,
+        "train_loss": state.loss,
+        "train_images": state.images,
+        "skipped": state.skipped,
+        "images_per_s": state.images / state.seconds if state.seconds > 0 else 0.0,
+        "seconds": state.seconds,
+    }
+    for k in METRIC_COLUMNS:
+        if k in val:
+            row[f"val_{k}"] = val[k]
+    # Under DDP the train loss above is rank 0's; average it over all processes.
+    total = distributed.all_reduce_sum([state.loss_sum, float(state.images)], device)
+    if total[1] > 0:
+        row["train_loss"] = total[0] / total[1]
+        row["train_images"] = int(total[1])
+        row["images_per_s"] = total[1] / state.seconds if state.seconds > 0 else 0.0
+    return row
+
+
+def epoch_line(row: dict[str, Any], cfg: Config, best: bool) -> str:
+    """The one line an epoch prints."""
+    parts = [f"epoch {row['epoch']}/{cfg.train.epochs}", f"loss {row['train_loss']:.4f}"]
+    for key, label in (
+        ("val_loss", "val_loss"),
+        ("val_map", "mAP"),
+        ("val_accuracy@1", "acc@1"),
+        ("val_accuracy@5", "acc@5"),
+    ):
+        if key in row:
+            parts.append(f"{label} {row[key]:.4f}")
+    parts.append(f"{row['images_per_s']:.0f} img/s")
+    parts.append(f"{row['seconds']:.1f}s")
+    return "  ".join(parts) + ("  *best" if best else "")
 
 
 def _int(value: Any) -> int:
