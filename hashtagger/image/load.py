@@ -6,6 +6,7 @@ Uses only Pillow and numpy so decoding workers never import torch.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
@@ -55,22 +56,26 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def load_image(path: str | os.PathLike[str], draft_size: int | None = None) -> Image.Image:
+def load_image(
+    path: str | os.PathLike[str], draft_size: int | None = None, *, data: bytes | None = None
+) -> Image.Image:
     """Open a photo as upright RGB.
 
     draft_size: the shorter side the caller will resize to; JPEGs much larger than that
     are decoded at a reduced DCT scale (Pillow draft mode), which is much faster and
     is used identically in training, evaluation and prediction.
+    data: the photo's bytes when they were read elsewhere (object storage, Ray Data); `path`
+    then only names it in messages, and the same rules apply.
     """
     p = Path(path)
     try:
-        if p.is_dir():
+        if data is None and p.is_dir():
             raise ImageError(f"{p}: is a folder, not a photo")
-        if p.stat().st_size == 0:
+        if (len(data) if data is not None else p.stat().st_size) == 0:
             raise ImageError(f"{p}: empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as im:
+            with Image.open(p if data is None else io.BytesIO(data)) as im:
                 _check_pixels(p, im)
                 if getattr(im, "is_animated", False):
                     im.seek(0)

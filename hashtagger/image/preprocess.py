@@ -72,9 +72,9 @@ class Preprocessing:
         left, top = (nw - self.size) // 2, (nh - self.size) // 2
         return im.crop((left, top, left + self.size, top + self.size))
 
-    def load_array(self, path: str | os.PathLike[str]) -> np.ndarray:
-        """Decode a photo into a uint8 CHW array of size x size (raises ImageError)."""
-        im = load_image(path, draft_size=self.resize_size if self.draft else None)
+    def load_array(self, path: str | os.PathLike[str], data: bytes | None = None) -> np.ndarray:
+        """Decode a photo (its file, or `data` read elsewhere) into a uint8 CHW array (raises ImageError)."""
+        im = load_image(path, draft_size=self.resize_size if self.draft else None, data=data)
         im = self.resize_crop(im)
         return np.ascontiguousarray(np.asarray(im, dtype=np.uint8).transpose(2, 0, 1))
 

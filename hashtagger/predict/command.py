@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from hashtagger.options import domain_errors, run_options
+from hashtagger.predict.scale_options import scale_options
 
 
 @click.command()
@@ -48,6 +49,7 @@ from hashtagger.options import domain_errors, run_options
     "(hierse: hashtagger[hierse] and WordNet).",
 )
 @run_options
+@scale_options
 @domain_errors
 def predict(
     inputs: tuple[str, ...],
@@ -66,6 +68,8 @@ def predict(
     hashtagger predict photo.jpg
     hashtagger predict ~/Pictures/trip --format jsonl > tags.jsonl
     find . -name '*.jpg' | hashtagger predict - --top-k 5 --format csv
+    hashtagger predict photos/ --format jsonl --shard 0/4 > part0.jsonl
+    hashtagger predict photos/ --engine ray --ray-address head:6379
     """
     from hashtagger.predict.run import run_predict
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from hashtagger.models.base import Tagger
 from hashtagger.predict.output import Hashtag, Prediction
-from hashtagger.predict.pipeline import Failed, Scored, score_paths
+from hashtagger.predict.pipeline import Encoded, Failed, Scored, score_paths
 
 
 def select_hashtags(
@@ -37,7 +37,7 @@ def select_hashtags(
 
 def predict_paths(
     tagger: Tagger,
-    items: Iterable[str | Failed],
+    items: Iterable[str | Encoded | Failed],
     *,
     top_k: int = 10,
     threshold: float | None = None,

@@ -23,13 +23,15 @@ class Prediction:
     path: str
     hashtags: list[Hashtag] = field(default_factory=list)
     error: str | None = None
+    index: int | None = None  # position among all inputs, set by --shard for merging shards in order
 
 
 def prediction_record(p: Prediction, digits: int = 4) -> dict[str, object]:
     """The JSON record of the output contract: {path, hashtags: [{tag, score}]} or {path, error}."""
+    where: dict[str, object] = {"path": p.path} if p.index is None else {"path": p.path, "index": p.index}
     if p.error is not None:
-        return {"path": p.path, "error": p.error}
-    return {"path": p.path, "hashtags": [{"tag": h.tag, "score": round(h.score, digits)} for h in p.hashtags]}
+        return {**where, "error": p.error}
+    return {**where, "hashtags": [{"tag": h.tag, "score": round(h.score, digits)} for h in p.hashtags]}
 
 
 class Writer:

@@ -29,6 +29,14 @@ class Failed:
 
 
 @dataclass(frozen=True)
+class Encoded:
+    """A photo whose bytes were read elsewhere (object storage, a Ray Data block); `path` names it."""
+
+    path: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Scored:
     """One photo's outcome: scores over the tagger's vocabulary, or a one-line error."""
 
@@ -43,9 +51,14 @@ def default_workers() -> int:
     return max(1, min(8, cores))
 
 
-def _decode(pre: Preprocessing, path: str) -> np.ndarray | str:
+def _name(item: str | Encoded) -> str:
+    return item.path if isinstance(item, Encoded) else item
+
+
+def _decode(pre: Preprocessing, item: str | Encoded) -> np.ndarray | str:
+    path = _name(item)
     try:
-        return pre.load_array(path)
+        return pre.load_array(path, item.data if isinstance(item, Encoded) else None)
     except ImageError as e:
         return str(e)
     except Exception as e:  # noqa: BLE001 - one bad photo never stops a batch
@@ -53,12 +66,12 @@ def _decode(pre: Preprocessing, path: str) -> np.ndarray | str:
 
 
 def decode_stream(
-    pre: Preprocessing, items: Iterable[str | Failed], workers: int, prefetch: int
+    pre: Preprocessing, items: Iterable[str | Encoded | Failed], workers: int, prefetch: int
 ) -> Iterator[tuple[str, np.ndarray | str]]:
     """Decode in input order with at most `prefetch` photos in flight."""
     if workers <= 0:
         for item in items:
-            yield (item.path, item.error) if isinstance(item, Failed) else (item, _decode(pre, item))
+            yield (item.path, item.error) if isinstance(item, Failed) else (_name(item), _decode(pre, item))
         return
     pending: deque[tuple[str, Future[np.ndarray | str] | str]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
@@ -66,7 +79,7 @@ def decode_stream(
             if isinstance(item, Failed):
                 pending.append((item.path, item.error))
             else:
-                pending.append((item, pool.submit(_decode, pre, item)))
+                pending.append((_name(item), pool.submit(_decode, pre, item)))
             while len(pending) > prefetch:
                 path, fut = pending.popleft()
                 yield path, fut if isinstance(fut, str) else fut.result()
@@ -77,7 +90,7 @@ def decode_stream(
 
 def score_paths(
     tagger: Tagger,
-    items: Iterable[str | Failed],
+    items: Iterable[str | Encoded | Failed],
     *,
     batch_size: int = 32,
     workers: int | None = None,

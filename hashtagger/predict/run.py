@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
@@ -9,6 +10,7 @@ from typing import TextIO
 from hashtagger.predict.hashtags import predict_paths
 from hashtagger.predict.inputs import expand_inputs
 from hashtagger.predict.output import Writer
+from hashtagger.predict.shard import Shard, ShardSelection
 
 
 def run_predict(
@@ -30,9 +32,14 @@ def run_predict(
     device: str = "auto",
     precision: str = "auto",
     quiet: bool = False,
+    shard: Shard | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
+    ray_cpus_per_actor: int = 1,
 ) -> int:
     """The whole `predict` command: results to `out` as they come, one line per failure to `err`.
 
+    `shard` keeps one shard of the inputs; `engine="ray"` tags on a Ray cluster (see ray_engine).
     Returns the number of inputs that failed (the CLI exits 1 when it is not zero).
     """
     from hashtagger.models import load_tagger
@@ -41,22 +48,41 @@ def run_predict(
 
     inputs = list(inputs)
     single = len(inputs) == 1 and inputs[0] != "-" and Path(inputs[0]).is_file()
-    workers = default_workers() if workers is None else workers
-    tagger = load_tagger(model, vocab=vocab, prior_weight=prior_weight)
-    prepare_tagger(tagger, device, precision, workers)
+    items = expand_inputs(inputs, stdin)
+    selection = ShardSelection(shard) if shard is not None else None
+    if selection is not None:
+        items = selection.select(items)  # type: ignore[assignment]
+    tagger = None
+    if engine == "local":
+        workers = default_workers() if workers is None else workers
+        tagger = load_tagger(model, vocab=vocab, prior_weight=prior_weight)
+        prepare_tagger(tagger, device, precision, workers)
     writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix)
     failed = 0
     with progress_bar("tagging", unit="photo", quiet=quiet, stream=err) as bar:
-        for p in predict_paths(
-            tagger,
-            expand_inputs(inputs, stdin),
-            top_k=top_k,
-            threshold=threshold,
-            use_calibration=use_calibration,
-            batch_size=batch_size,
-            workers=workers,
-            on_done=bar.update,
-        ):
+        if tagger is None:
+            from hashtagger.predict.ray_engine import ray_predictions
+
+            options = dict(model=model, top_k=top_k, threshold=threshold, use_calibration=use_calibration)
+            options.update(vocab=vocab, prior_weight=prior_weight, device=device, precision=precision)
+            predictions = ray_predictions(
+                items, {**options, "workers": workers}, address=ray_address, batch_size=batch_size,
+                cpus_per_actor=ray_cpus_per_actor, quiet=quiet, on_done=bar.update,
+            )  # fmt: skip
+        else:
+            predictions = predict_paths(
+                tagger,
+                items,
+                top_k=top_k,
+                threshold=threshold,
+                use_calibration=use_calibration,
+                batch_size=batch_size,
+                workers=workers,
+                on_done=bar.update,
+            )
+        for p in predictions:
+            if selection is not None:
+                p = dataclasses.replace(p, index=selection.position(p.path))
             if p.error is not None:
                 failed += 1
                 bar.write(f"error: {p.error}")
