@@ -41,3 +41,32 @@ def shared_path(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"{p} not available")
     return p
+
+
+TINY_VOCAB = ["beach", "sun", "dog", "cat", "food", "city"]
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real classifier checkpoint (random ResNet-18, 32x32 inputs, 6 tags): fast to load anywhere,
+    including in other processes such as Ray workers, which load it by path like a user's checkpoint."""
+    import torch
+
+    from hashtagger.image.preprocess import Preprocessing
+    from hashtagger.models.checkpoint import save_checkpoint
+    from hashtagger.models.classifier import architecture, build_classifier
+
+    torch.manual_seed(0)
+    model = build_classifier("resnet18", "none", len(TINY_VOCAB), 0.7)
+    payload = {
+        "kind": "classifier",
+        "arch": architecture(model, "resnet18"),
+        "state_dict": model.state_dict(),
+        "vocabulary": TINY_VOCAB,
+        "preprocessing": Preprocessing(size=32).to_dict(),
+        "config": {"model": {"backbone": "resnet18"}},
+        "tag_counts": [1] * len(TINY_VOCAB),
+        "epoch": 1,
+        "metrics": {},
+    }
+    return save_checkpoint(tmp_path_factory.mktemp("tiny") / "tiny.pt", payload)
