@@ -11,6 +11,7 @@ from hashtagger import __version__
 from hashtagger.data.command import dataset
 from hashtagger.download.command import download
 from hashtagger.evaluate.command import evaluate
+from hashtagger.export.command import export
 from hashtagger.predict.command import predict
 from hashtagger.train.command import train
 
@@ -26,7 +27,7 @@ def cli() -> None:
     """
 
 
-for _command in (predict, train, evaluate, download, dataset):
+for _command in (predict, train, evaluate, export, download, dataset):
     cli.add_command(_command)
 
 

@@ -33,3 +33,7 @@ class DownloadError(HashtaggerError):
 
 class MissingDependencyError(HashtaggerError):
     """An optional extra is needed for this feature; the message names it."""
+
+
+class ExportError(HashtaggerError):
+    """A model cannot be exported, or its export fails the checks run at export time."""

@@ -70,3 +70,40 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "metrics": {},
     }
     return save_checkpoint(tmp_path_factory.mktemp("tiny") / "tiny.pt", payload)
+
+
+EXPORT_VOCAB = ["beach", "sun", "dog", "cat", "food", "city", "snow", "car", "tree", "sky", "night", "art"]
+
+
+@pytest.fixture(scope="session")
+def calibrated_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight ResNet-18 classifier over EXPORT_VOCAB at 32x32, with per-tag thresholds."""
+    import torch
+
+    from hashtagger.image.preprocess import Preprocessing
+    from hashtagger.models.checkpoint import save_checkpoint
+    from hashtagger.models.classifier import architecture, build_classifier
+
+    torch.manual_seed(0)
+    model = build_classifier("resnet18", "none", len(EXPORT_VOCAB), 0.7)
+    payload = {
+        "kind": "classifier",
+        "arch": architecture(model, "resnet18"),
+        "state_dict": model.state_dict(),
+        "vocabulary": EXPORT_VOCAB,
+        "preprocessing": Preprocessing(size=32).to_dict(),
+        "config": {"model": {"backbone": "resnet18"}},
+        "thresholds": torch.linspace(0.1, 0.6, len(EXPORT_VOCAB)),
+    }
+    return save_checkpoint(tmp_path_factory.mktemp("calibrated") / "tiny.pt", payload)
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(calibrated_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """calibrated_checkpoint exported to ONNX (skips without onnx + onnxruntime)."""
+    pytest.importorskip("onnx", reason="ONNX export needs hashtagger[onnx]")
+    pytest.importorskip("onnxruntime", reason="ONNX models need hashtagger[onnx]")
+    from hashtagger.export.run import export_model
+
+    out = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    return export_model(str(calibrated_checkpoint), "onnx", out).path

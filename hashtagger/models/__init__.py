@@ -20,7 +20,8 @@ def load_tagger(
     vocab: str | os.PathLike[str] | None = None,
     prior_weight: float | None = None,
 ) -> Tagger:
-    """Load a built-in model by name, or any checkpoint file written by `hashtagger train`."""
+    """Load a built-in model by name, a checkpoint file written by `hashtagger train`, or an export
+    (an .onnx file or an OpenVINO folder written by `hashtagger export`)."""
     name = str(spec)
     if name in BUILTIN_MODELS:
         from hashtagger.models.zeroshot import load_builtin
@@ -36,6 +37,10 @@ def load_tagger(
         raise InputError(
             "--vocab applies to zero-shot models only; a trained checkpoint has its own vocabulary"
         )
+    from hashtagger.models.exported import is_exported_path, load_exported
+
+    if is_exported_path(path):
+        return load_exported(path)
     from hashtagger.models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(path)

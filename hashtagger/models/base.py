@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from hashtagger.image.preprocess import Preprocessing
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 
@@ -26,10 +27,18 @@ class Tagger(ABC):
     name: str = ""
     #: Score at which a tag counts as predicted when no calibrated thresholds exist (sigmoid: 0.5).
     default_threshold: float = 0.5
+    #: False for models run by another runtime (ONNX Runtime, OpenVINO): the pipeline never imports torch.
+    uses_torch: bool = True
 
     @abstractmethod
     def tag(self, batch: torch.Tensor) -> torch.Tensor:
         """uint8 NCHW batch (made by `preprocessing.load_array`) -> float (N, V) scores, higher = better."""
+
+    def score(self, batch: np.ndarray) -> np.ndarray:
+        """uint8 NCHW numpy batch -> float32 (N, V) numpy scores: what the pipeline calls."""
+        import torch
+
+        return self.tag(torch.from_numpy(batch)).float().cpu().numpy()
 
     def to(self, device: str) -> Tagger:  # noqa: B027 - optional hook
         """Move weights to a device; models without weights ignore it."""

@@ -171,7 +171,12 @@ class ClassifierTagger(Tagger):
                 device_type=device_type, dtype=dtype or torch.float32, enabled=dtype is not None
             ):
                 logits = self.model(x)
-            return torch.sigmoid(logits.float()).cpu()
+            return self.scores_from_logits(logits).cpu()
+
+    @staticmethod
+    def scores_from_logits(logits: torch.Tensor) -> torch.Tensor:
+        """Logits -> per-tag probabilities (also what the ONNX export traces)."""
+        return torch.sigmoid(logits.float())
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

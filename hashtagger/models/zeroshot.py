@@ -92,6 +92,12 @@ class ZeroShotTagger(Tagger):
         x = self.preprocessing.normalize(batch.to(self.device)).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), autocast(self.device, self.precision):
             logits = self.classifier(x)
+        return self.conse(logits)
+
+    def conse(self, logits: torch.Tensor) -> torch.Tensor:
+        """ImageNet logits -> ConSE similarities; plain tensor ops, so the ONNX export traces this code."""
+        import torch
+
         probs = logits.float().softmax(dim=-1)
         top_p, top_i = probs.topk(self.blend.top_classes, dim=-1)
         mixed = (top_p.unsqueeze(-1) * self._class_emb[top_i]).sum(1)

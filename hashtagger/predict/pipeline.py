@@ -100,8 +100,6 @@ def score_paths(
 
     The tagger must already be on its device and precision (see `prepare_tagger`).
     """
-    import torch
-
     workers = default_workers() if workers is None else workers
     window: list[tuple[str, np.ndarray | str]] = []
     arrays = 0
@@ -110,22 +108,21 @@ def score_paths(
         if not isinstance(decoded, str):
             arrays += 1
         if arrays >= batch_size:
-            yield from _flush(tagger, window, torch)
+            yield from _flush(tagger, window)
             if on_done:
                 on_done(len(window))
             window, arrays = [], 0
     if window:
-        yield from _flush(tagger, window, torch)
+        yield from _flush(tagger, window)
         if on_done:
             on_done(len(window))
 
 
-def _flush(tagger: Tagger, window: list[tuple[str, np.ndarray | str]], torch) -> Iterator[Scored]:  # noqa: ANN001
+def _flush(tagger: Tagger, window: list[tuple[str, np.ndarray | str]]) -> Iterator[Scored]:
     good = [a for _, a in window if not isinstance(a, str)]
     scores = None
     if good:
-        batch = torch.from_numpy(np.stack(good))
-        scores = tagger.tag(batch).float().cpu().numpy()
+        scores = tagger.score(np.stack(good))
     row = 0
     for path, decoded in window:
         if isinstance(decoded, str):
@@ -136,7 +133,14 @@ def _flush(tagger: Tagger, window: list[tuple[str, np.ndarray | str]], torch) ->
 
 
 def prepare_tagger(tagger: Tagger, device: str = "auto", precision: str = "auto", workers: int = 0) -> str:
-    """Move the tagger to its device, pick its precision and torch's threads; returns the device."""
+    """Move the tagger to its device, pick its precision and torch's threads; returns the device.
+
+    Exported models (ONNX Runtime, OpenVINO) choose their own device and precision, without torch.
+    """
+    if not tagger.uses_torch:
+        tagger.to(device)
+        tagger.set_precision(precision)
+        return device
     from hashtagger.runtime import configure_threads, resolve_device, resolve_precision
 
     dev = resolve_device(device)

@@ -1,0 +1,86 @@
+"""The `export` command: parse options, call the library, print where the export went and its parity."""
+
+from __future__ import annotations
+
+import click
+
+from hashtagger.options import domain_errors
+
+
+@click.command()
+@click.argument("model")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["onnx", "openvino"]),
+    default="onnx",
+    show_default=True,
+    help="onnx: one .onnx file (ONNX Runtime); openvino: a folder with the OpenVINO IR.",
+)
+@click.option("-o", "--output", required=True, type=click.Path(), help="The .onnx file or OpenVINO folder.")
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "int8"]),
+    default="fp32",
+    show_default=True,
+    help="int8: post-training quantisation calibrated on --calibration photos.",
+)
+@click.option(
+    "--calibration",
+    multiple=True,
+    help="Photos (files, folders, globs) for int8 calibration and the parity check; repeatable.",
+)
+@click.option(
+    "--vocab",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Zero-shot models: export over this vocabulary (one tag per line).",
+)
+@click.option(
+    "--prior-weight",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Zero-shot models: weight of the tag statistics baked into the blend.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@domain_errors
+def export(
+    model: str,
+    fmt: str,
+    output: str,
+    precision: str,
+    calibration: tuple[str, ...],
+    vocab: str | None,
+    prior_weight: float | None,
+    quiet: bool,
+) -> None:
+    """Export a model to ONNX or OpenVINO, to tag photos without PyTorch.
+
+    MODEL is a built-in model (zeroshot, hierse) or a checkpoint from `hashtagger train`. The export
+    outputs scores for every tag (dynamic batch); vocabulary, thresholds and preprocessing go with it.
+
+    \b
+    hashtagger export zeroshot -o zeroshot.onnx
+    hashtagger export runs/clothing/best.pt --format openvino -o clothing-ov
+    hashtagger predict photo.jpg --model zeroshot.onnx
+    """
+    from hashtagger.export.run import export_model
+
+    def say(msg: str) -> None:
+        if not quiet:
+            click.echo(msg, err=True)
+
+    result = export_model(
+        model,
+        fmt,
+        output,
+        weights=precision,
+        calibration=calibration,
+        vocab=vocab,
+        prior_weight=prior_weight,
+        say=say,
+    )
+    for p in result.parity:
+        click.echo(f"parity vs PyTorch fp32, {p.line()}", err=True)
+    click.echo(str(result.path))

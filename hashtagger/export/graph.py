@@ -1,0 +1,52 @@
+"""A Tagger's scoring path as one torch module, ready to trace: uint8 images in, scores out.
+
+The module calls the tagger's own code (`Preprocessing.normalize`, the network, `ZeroShotTagger.conse`
+and `blend_scores`, `ClassifierTagger.scores_from_logits`), so the export and PyTorch share one
+scoring path; thresholds are never baked in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from hashtagger.errors import ExportError
+from hashtagger.image.preprocess import Preprocessing
+from hashtagger.models.base import Tagger
+
+
+class ScoringGraph(nn.Module):
+    """uint8 NCHW `images` -> float32 (N, V) `scores`."""
+
+    def __init__(
+        self, net: nn.Module, preprocessing: Preprocessing, head: Callable[[torch.Tensor], torch.Tensor]
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.preprocessing = preprocessing
+        self.head = head
+        # The exporter restores the module's own mode afterwards: it must be eval, or the shared
+        # network (the loaded tagger's) would be left in training mode (dropout on).
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.net(self.preprocessing.normalize(images)))
+
+
+def scoring_graph(tagger: Tagger) -> ScoringGraph:
+    """The traceable module of a loaded (fp32, CPU) tagger; ExportError for kinds with no graph."""
+    from hashtagger.models.classifier import ClassifierTagger
+    from hashtagger.models.zeroshot import ZeroShotTagger
+
+    if isinstance(tagger, ZeroShotTagger):
+        return ScoringGraph(
+            tagger.classifier, tagger.preprocessing, lambda logits: tagger.blend_scores(tagger.conse(logits))
+        )
+    if isinstance(tagger, ClassifierTagger):
+        return ScoringGraph(tagger.model, tagger.preprocessing, tagger.scores_from_logits)
+    raise ExportError(
+        f"{tagger.name}: a {tagger.kind} model cannot be exported (only zero-shot models and trained "
+        "classifiers have a network graph; bovw_svm runs SIFT in OpenCV)"
+    )

@@ -1,0 +1,187 @@
+"""`hashtagger export`: load a model, trace its scoring path, write ONNX or OpenVINO, check parity.
+
+Order: load the model in fp32 on the CPU -> trace to ONNX (onnx.checker) -> optional int8 quantisation
+-> optional OpenVINO conversion -> parity with PyTorch fp32 at batch 1 and batch N through the runtime
+that will run it -> metadata (with the parity figures) -> move into place. An fp32 export whose
+scores differ from PyTorch's by more than 1e-4, or whose top-k differs beyond near-ties, is not written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hashtagger.errors import ExportError, InputError
+from hashtagger.export.parity import Parity, compare, synthetic_batch
+from hashtagger.models.base import Tagger
+from hashtagger.models.exported import FORMAT, FORMAT_VERSION, SIDECAR, load_exported
+
+FORMATS = ("onnx", "openvino")
+WEIGHTS = ("fp32", "int8")
+PARITY_BATCH = 4
+CALIBRATION_PHOTOS = 64
+
+
+@dataclass
+class ExportResult:
+    """Where the export went and how it compares with PyTorch fp32."""
+
+    path: Path
+    fmt: str
+    weights: str
+    tags: int
+    parity: list[Parity] = field(default_factory=list)
+
+
+def describe_model(spec: str, tagger: Tagger) -> str:
+    """A one-line description stored with the export."""
+    from hashtagger.models import BUILTIN_MODELS
+
+    if spec in BUILTIN_MODELS:
+        prior = getattr(getattr(tagger, "blend", None), "prior_weight", None)
+        return f"{BUILTIN_MODELS[spec]} (prior weight {prior}, {len(tagger.vocabulary)} tags)"
+    return f"{tagger.kind} over {len(tagger.vocabulary)} tags, exported from {Path(spec).name}"
+
+
+def export_metadata(spec: str, tagger: Tagger, weights: str) -> dict[str, Any]:
+    from hashtagger import __version__
+
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "version": __version__,
+        "kind": tagger.kind,
+        "name": Path(spec).stem if Path(spec).suffix else spec,
+        "description": describe_model(spec, tagger),
+        "vocabulary": list(tagger.vocabulary),
+        "thresholds": None if tagger.thresholds is None else [float(t) for t in tagger.thresholds],
+        "default_threshold": float(tagger.default_threshold),
+        "preprocessing": tagger.preprocessing.to_dict(),
+        "weights": weights,
+    }
+
+
+def calibration_arrays(tagger: Tagger, photos: Sequence[str]) -> np.ndarray:
+    """Decoded calibration photos (at most CALIBRATION_PHOTOS), for int8 and the parity check."""
+    from hashtagger.errors import ImageError
+    from hashtagger.predict.inputs import expand_inputs
+    from hashtagger.predict.pipeline import Failed
+
+    arrays = []
+    for item in expand_inputs(photos):
+        if isinstance(item, Failed):
+            raise InputError(item.error)
+        try:
+            arrays.append(tagger.preprocessing.load_array(item))
+        except ImageError:
+            continue
+        if len(arrays) >= CALIBRATION_PHOTOS:
+            break
+    if not arrays:
+        raise InputError("--calibration: no readable photos")
+    return np.stack(arrays)
+
+
+def _check_target(out: Path, fmt: str) -> None:
+    if fmt == "onnx" and out.suffix.lower() != ".onnx":
+        raise InputError(f"-o {out}: an ONNX export is a file ending in .onnx")
+    if fmt == "openvino" and out.exists():
+        if not out.is_dir():
+            raise InputError(f"-o {out}: an OpenVINO export is a folder, and this is a file")
+        if any(out.iterdir()) and not (out / SIDECAR).exists():
+            raise InputError(f"-o {out}: folder exists and is not an earlier export; choose a new folder")
+    if fmt == "onnx" and out.is_dir():
+        raise InputError(f"-o {out}: is a folder; give a file name ending in .onnx")
+    if not out.parent.exists():
+        raise InputError(f"-o {out}: folder {out.parent} does not exist")
+
+
+def export_model(
+    spec: str,
+    fmt: str,
+    out: str | os.PathLike[str],
+    *,
+    weights: str = "fp32",
+    calibration: Sequence[str] = (),
+    vocab: str | None = None,
+    prior_weight: float | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> ExportResult:
+    """Export one model; raises ExportError (nothing written) when a check fails."""
+    from hashtagger.export.formats import onnx_to_openvino, quantize_int8, trace_to_onnx, write_onnx_metadata
+    from hashtagger.export.graph import scoring_graph
+    from hashtagger.models import load_tagger
+
+    if fmt not in FORMATS or weights not in WEIGHTS:
+        raise InputError(f"format {fmt} / precision {weights}: choose from {FORMATS} / {WEIGHTS}")
+    target = Path(out).expanduser()
+    _check_target(target, fmt)
+    if weights == "int8" and not calibration:
+        raise InputError("--precision int8 needs --calibration PHOTOS (a folder of typical photos)")
+    tagger = load_tagger(spec, vocab=vocab, prior_weight=prior_weight)
+    tagger.to("cpu")
+    tagger.set_precision("fp32")
+    graph = scoring_graph(tagger)  # before any work: kinds without a graph fail here
+    meta = export_metadata(spec, tagger, weights)
+    photos = calibration_arrays(tagger, calibration) if calibration else None
+    batches = [synthetic_batch(tagger.preprocessing, n, seed=n) for n in (1, PARITY_BATCH)]
+    if photos is not None:
+        batches = [photos[:1], photos[:PARITY_BATCH]]
+    work = Path(tempfile.mkdtemp(prefix=".hashtagger-export-", dir=target.parent))
+    try:
+        onnx_path = work / "model.onnx"
+        say(f"tracing {spec} ({len(tagger.vocabulary)} tags) to ONNX")
+        trace_to_onnx(graph, batches[-1], onnx_path)
+        write_onnx_metadata(onnx_path, meta)
+        if weights == "int8":
+            say(f"quantising to int8 on {len(photos)} calibration photos")  # type: ignore[arg-type]
+            quantize_int8(onnx_path, work / "int8.onnx", photos)  # type: ignore[arg-type]
+            onnx_path = work / "int8.onnx"
+            write_onnx_metadata(onnx_path, meta)
+        built = onnx_path
+        if fmt == "openvino":
+            built = work / "openvino"
+            onnx_to_openvino(onnx_path, built, meta)
+        parity = [compare(tagger.score(b), load_exported(built).score(b)) for b in batches]
+        meta["parity"] = [p.to_dict() for p in parity]
+        _finish_metadata(built, fmt, meta)
+        if weights == "fp32" and not all(p.ok for p in parity):
+            raise ExportError(
+                f"{fmt} export differs from PyTorch fp32 beyond {1e-4:g}: "
+                + "; ".join(p.line() for p in parity)
+                + " (nothing written)"
+            )
+        _move_into_place(built, target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ExportResult(target, fmt, weights, len(tagger.vocabulary), parity)
+
+
+def _finish_metadata(built: Path, fmt: str, meta: dict[str, Any]) -> None:
+    from hashtagger.export.formats import write_onnx_metadata, write_sidecar
+
+    if fmt == "onnx":
+        write_onnx_metadata(built, meta)
+    else:
+        write_sidecar(built, meta)
+
+
+def _move_into_place(built: Path, target: Path) -> None:
+    """Rename the checked export onto the target (an earlier export there is replaced whole)."""
+    if built.is_file():
+        os.replace(built, target)
+        return
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    os.replace(built, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,236 @@
+"""Exported models (`hashtagger export`): ONNX files and OpenVINO folders, run without PyTorch.
+
+An export holds the whole scoring path (normalisation, network, ConSE mixing and blend for the
+zero-shot models) as one graph: uint8 NCHW `images` in, float32 (N, V) `scores` out, dynamic batch.
+Everything else a Tagger needs travels with it as JSON: in the ONNX file's metadata_props (one key
+per item, see `METADATA_KEYS`) or in `hashtagger.json` beside the OpenVINO IR. Preprocessing runs in
+Pillow + numpy (`Preprocessing.load_array`), so tagging a photo with an export never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hashtagger.errors import CheckpointError, InputError, MissingDependencyError
+from hashtagger.image.preprocess import Preprocessing
+from hashtagger.models.base import Tagger
+
+FORMAT = "hashtagger-export"
+FORMAT_VERSION = 1
+INPUT, OUTPUT = "images", "scores"
+SIDECAR = "hashtagger.json"
+IR_NAME = "model.xml"
+#: metadata_props keys (each value is JSON); `hashtagger.` prefixed so other tools' keys never clash.
+METADATA_KEYS = (
+    "format",
+    "format_version",
+    "version",
+    "kind",
+    "name",
+    "description",
+    "vocabulary",
+    "thresholds",
+    "default_threshold",
+    "preprocessing",
+    "weights",
+    "parity",
+)
+PREFIX = "hashtagger."
+RUNTIMES = {"onnx": "ONNX Runtime", "openvino": "OpenVINO"}
+
+
+def is_onnx_path(path: Path) -> bool:
+    """An ONNX file (by suffix)."""
+    return path.suffix.lower() == ".onnx" and path.is_file()
+
+
+def openvino_files(path: Path) -> tuple[Path, Path] | None:
+    """(model.xml, hashtagger.json) of an OpenVINO export folder (or its .xml file), else None."""
+    if path.is_dir():
+        xml, meta = path / IR_NAME, path / SIDECAR
+    elif path.suffix.lower() == ".xml":
+        xml, meta = path, path.with_name(SIDECAR)
+    else:
+        return None
+    return (xml, meta) if xml.is_file() and meta.is_file() else None
+
+
+def is_exported_path(path: Path) -> bool:
+    """Whether a --model path is an export (rather than a PyTorch checkpoint)."""
+    return is_onnx_path(path) or openvino_files(path) is not None
+
+
+def encode_metadata(meta: dict[str, Any]) -> dict[str, str]:
+    """The metadata dict -> ONNX metadata_props (key -> JSON text)."""
+    return {PREFIX + k: json.dumps(meta[k], ensure_ascii=False) for k in METADATA_KEYS if k in meta}
+
+
+def decode_metadata(props: dict[str, str], source: Path) -> dict[str, Any]:
+    """ONNX metadata_props -> the metadata dict, checked; one-line errors for foreign or broken files."""
+    meta: dict[str, Any] = {}
+    for k in METADATA_KEYS:
+        text = props.get(PREFIX + k)
+        if text is None:
+            continue
+        try:
+            meta[k] = json.loads(text)
+        except json.JSONDecodeError:
+            raise CheckpointError(f"{source}: metadata entry {PREFIX}{k} is not valid JSON") from None
+    return check_metadata(meta, source)
+
+
+def check_metadata(meta: dict[str, Any], source: Path) -> dict[str, Any]:
+    """Validate the fields a Tagger is rebuilt from."""
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{source}: not a hashtagger export (no '{FORMAT}' metadata)")
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{source}: export format {meta['format_version']} is newer than this hashtagger"
+        )
+    vocab = meta.get("vocabulary")
+    if not isinstance(vocab, list) or not vocab or not all(isinstance(t, str) for t in vocab):
+        raise CheckpointError(f"{source}: export metadata lacks its vocabulary")
+    thr = meta.get("thresholds")
+    if thr is not None and (not isinstance(thr, list) or len(thr) != len(vocab)):
+        raise CheckpointError(f"{source}: export has thresholds that do not match its {len(vocab)} tags")
+    if not isinstance(meta.get("preprocessing"), dict):
+        raise CheckpointError(f"{source}: export metadata lacks its preprocessing")
+    return meta
+
+
+class ExportedTagger(Tagger):
+    """A model exported by `hashtagger export`, run by ONNX Runtime or OpenVINO on the CPU."""
+
+    uses_torch = False
+
+    def __init__(self, path: Path, meta: dict[str, Any], runtime: str, session: Any = None) -> None:
+        self.path = path
+        self.meta = meta
+        self.runtime = runtime
+        self.kind = str(meta.get("kind", "exported"))
+        self.name = str(path)
+        self.description = str(meta.get("description", ""))
+        self.vocabulary = [str(t) for t in meta["vocabulary"]]
+        thr = meta.get("thresholds")
+        self.thresholds = None if thr is None else [float(t) for t in thr]
+        self.default_threshold = float(meta.get("default_threshold", 0.5))
+        self.preprocessing = Preprocessing.from_dict(meta["preprocessing"])
+        self.weights = str(meta.get("weights", "fp32"))
+        self.precision = "fp32"
+        self._run: Any = session
+        if session is None:
+            self._compile()
+
+    def _compile(self) -> None:
+        if self.runtime == "onnx":
+            self._run = _onnx_session(self.path)
+        else:
+            self._run = _openvino_compiled(self.path, self.precision)
+
+    def score(self, batch: np.ndarray) -> np.ndarray:
+        """uint8 NCHW -> float32 (N, V) scores."""
+        x = np.ascontiguousarray(batch, dtype=np.uint8)
+        if self.runtime == "onnx":
+            out = self._run.run([OUTPUT], {INPUT: x})[0]
+        else:
+            out = self._run(x)[0]
+        return np.asarray(out, dtype=np.float32)
+
+    def tag(self, batch: Any) -> Any:
+        """The Tagger interface for callers holding a torch tensor: same scores, as a tensor."""
+        import torch
+
+        return torch.from_numpy(self.score(batch.cpu().numpy()))
+
+    def to(self, device: str) -> ExportedTagger:
+        if device not in ("auto", "cpu"):
+            raise InputError(f"--device {device}: exported models run on the CPU here (use --device cpu)")
+        return self
+
+    def set_precision(self, precision: str) -> None:
+        """fp32 unless asked; OpenVINO can run bf16 on request. int8 is chosen at export time."""
+        if precision in ("auto", "fp32"):
+            wanted = "fp32"
+        elif precision == "bf16" and self.runtime == "openvino":
+            wanted = "bf16"
+        else:
+            raise InputError(
+                f"--precision {precision}: {RUNTIMES[self.runtime]} runs this export in fp32"
+                + (" (bf16 needs an OpenVINO export)" if precision == "bf16" else "")
+                + "; int8 is chosen when exporting (hashtagger export --precision int8)"
+            )
+        if wanted != self.precision:
+            self.precision = wanted
+            self._compile()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "runtime": RUNTIMES[self.runtime],
+            "weights": self.weights,
+            "precision": self.precision,
+        }
+
+
+def _onnx_session(path: Path) -> Any:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingDependencyError(
+            f"{path}: running an ONNX model needs ONNX Runtime: pip install 'hashtagger[onnx]'"
+        ) from None
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - a damaged file is a one-line user error
+        raise CheckpointError(f"{path}: not a readable ONNX model ({_first_line(e)})") from None
+
+
+def _openvino_compiled(path: Path, precision: str) -> Any:
+    try:
+        import openvino as ov
+    except ImportError:
+        raise MissingDependencyError(
+            f"{path}: running an OpenVINO model needs OpenVINO: pip install 'hashtagger[openvino]'"
+        ) from None
+    files = openvino_files(path)
+    if files is None:
+        raise CheckpointError(f"{path}: no {IR_NAME} and {SIDECAR} here")
+    core = ov.Core()
+    try:
+        model = core.read_model(str(files[0]))
+        # Pinned: on CPUs with AMX/AVX-512 BF16, OpenVINO otherwise switches to bf16 silently.
+        hint = "f32" if precision == "fp32" else "bf16"
+        return core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": hint})
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(f"{path}: not a readable OpenVINO model ({_first_line(e)})") from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:160] if text else type(e).__name__
+
+
+def load_exported(path: str | os.PathLike[str]) -> ExportedTagger:
+    """Load an .onnx file or an OpenVINO export folder as a Tagger (no torch)."""
+    p = Path(path).expanduser()
+    files = openvino_files(p)
+    if files is not None:
+        try:
+            meta = json.loads(files[1].read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise CheckpointError(f"{files[1]}: not readable export metadata ({_first_line(e)})") from None
+        if not isinstance(meta, dict):
+            raise CheckpointError(f"{files[1]}: not readable export metadata")
+        return ExportedTagger(p, check_metadata(meta, files[1]), "openvino")
+    if not is_onnx_path(p):
+        raise CheckpointError(f"{p}: neither an .onnx file nor an OpenVINO export folder")
+    session = _onnx_session(p)
+    meta = decode_metadata(dict(session.get_modelmeta().custom_metadata_map), p)
+    return ExportedTagger(p, meta, "onnx", session)

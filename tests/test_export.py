@@ -1,0 +1,192 @@
+"""`hashtagger export` and exported models: parity with PyTorch, metadata, runtimes, no torch at run time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import EXPORT_VOCAB
+
+from hashtagger.cli import cli
+from hashtagger.errors import ExportError, InputError, MissingDependencyError
+from hashtagger.export.parity import TOLERANCE, compare, other_top_k_rows, synthetic_batch
+from hashtagger.models import load_tagger
+
+onnx = pytest.importorskip("onnx", reason="ONNX export needs hashtagger[onnx]")
+pytest.importorskip("onnxruntime", reason="ONNX models need hashtagger[onnx]")
+
+
+def _parity(reference_spec: str, exported: Path, sizes=(1, 5)) -> list:
+    torch_tagger, runtime_tagger = load_tagger(reference_spec), load_tagger(exported)
+    out = []
+    for n in sizes:
+        batch = synthetic_batch(torch_tagger.preprocessing, n, seed=100 + n)
+        out.append(compare(torch_tagger.score(batch), runtime_tagger.score(batch)))
+    return out
+
+
+def test_onnx_matches_pytorch_at_batch_1_and_n(calibrated_checkpoint: Path, tiny_onnx: Path) -> None:
+    for p in _parity(str(calibrated_checkpoint), tiny_onnx):
+        assert p.max_abs_diff <= TOLERANCE and p.rows_with_other_top_k == 0, p.line()
+
+
+def test_metadata_travels_in_the_onnx_file(tiny_onnx: Path) -> None:
+    props = {p.key: p.value for p in onnx.load(str(tiny_onnx)).metadata_props}
+    assert json.loads(props["hashtagger.vocabulary"]) == EXPORT_VOCAB
+    thresholds = json.loads(props["hashtagger.thresholds"])
+    assert thresholds[0] == pytest.approx(0.1) and thresholds[-1] == pytest.approx(0.6)
+    assert json.loads(props["hashtagger.preprocessing"])["size"] == 32
+    assert "classifier over 12 tags" in json.loads(props["hashtagger.description"])
+    parity = json.loads(props["hashtagger.parity"])
+    assert [p["batch"] for p in parity] == [1, 4] and all(p["max_abs_diff"] <= TOLERANCE for p in parity)
+    graph = onnx.load(str(tiny_onnx)).graph
+    assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"  # dynamic batch axis
+    tagger = load_tagger(tiny_onnx)
+    assert tagger.thresholds is not None and len(tagger.thresholds) == 12 and not tagger.uses_torch
+
+
+def test_predict_with_onnx_gives_the_checkpoints_answers(calibrated_checkpoint, tiny_onnx, photo_factory) -> None:
+    photos = [str(photo_factory(f"p{i}.jpg", size=(60, 45), seed=i)) for i in range(3)]
+    broken = photo_factory("broken.jpg")
+    broken.write_bytes(b"not a photo")
+
+    def run(model: Path) -> list[dict]:
+        r = CliRunner().invoke(
+            cli,
+            [
+                "predict",
+                *photos,
+                str(broken),
+                "-m",
+                str(model),
+                "-f",
+                "json",
+                "-q",
+                "-k",
+                "5",
+                "--precision",
+                "fp32",
+            ],
+        )
+        assert r.exit_code == 1  # the broken photo, after all others
+        return json.loads(r.stdout)
+
+    ref, got = run(calibrated_checkpoint), run(tiny_onnx)
+    assert [r["path"] for r in got] == [*photos, str(broken)] and "error" in got[-1]
+    for a, b in zip(ref[:-1], got[:-1], strict=True):
+        assert [h["tag"] for h in a["hashtags"]] == [h["tag"] for h in b["hashtags"]]
+        assert [h["score"] for h in a["hashtags"]] == pytest.approx(
+            [h["score"] for h in b["hashtags"]], abs=1e-4
+        )
+
+
+def test_openvino_folder_matches_pytorch(calibrated_checkpoint: Path, tmp_path: Path) -> None:
+    pytest.importorskip("openvino", reason="OpenVINO export needs hashtagger[openvino]")
+    r = CliRunner().invoke(
+        cli, ["export", str(calibrated_checkpoint), "-f", "openvino", "-o", str(tmp_path / "ov")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "parity vs PyTorch fp32, batch 1: max |diff|" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "ov").iterdir()) == [
+        "hashtagger.json",
+        "model.bin",
+        "model.xml",
+    ]
+    for p in _parity(str(calibrated_checkpoint), tmp_path / "ov"):
+        assert p.ok, p.line()
+    tagger = load_tagger(tmp_path / "ov")
+    assert tagger.describe()["precision"] == "fp32"  # pinned, never a silent bf16
+
+
+def test_zeroshot_exports_whole_scoring_path(tmp_path: Path) -> None:
+    """Backbone, ConSE mixing and the blend in one graph: scores match PyTorch within 1e-4."""
+    out = tmp_path / "zs.onnx"
+    r = CliRunner().invoke(cli, ["export", "zeroshot", "-o", str(out), "--prior-weight", "0.4"])
+    assert r.exit_code == 0, r.output
+    ref = load_tagger("zeroshot", prior_weight=0.4)
+    exported = load_tagger(out)
+    assert exported.vocabulary == ref.vocabulary and exported.kind == "zeroshot"
+    assert exported.default_threshold == pytest.approx(ref.default_threshold)
+    batch = synthetic_batch(ref.preprocessing, 3, seed=7)
+    p = compare(ref.score(batch), exported.score(batch))
+    assert p.ok, p.line()
+    assert np.allclose(exported.score(batch).sum(axis=1), 1.0, atol=1e-4)  # still a distribution
+
+
+def test_int8_export_is_asked_for_and_labelled(calibrated_checkpoint: Path, tmp_path: Path, photo_factory) -> None:
+    for i in range(6):
+        photo_factory(f"calib/{i}.jpg", size=(50, 40), seed=20 + i)
+    out = tmp_path / "q.onnx"
+    r = CliRunner().invoke(cli, ["export", str(calibrated_checkpoint), "-o", str(out), "--precision", "int8"])
+    assert r.exit_code != 0 and "--calibration" in r.output
+    r = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            str(calibrated_checkpoint),
+            "-o",
+            str(out),
+            "--precision",
+            "int8",
+            "--calibration",
+            str(tmp_path / "calib"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    tagger = load_tagger(out)
+    assert tagger.weights == "int8"
+    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    assert "QuantizeLinear" in ops
+
+
+def test_export_refusals_are_one_line(calibrated_checkpoint: Path, tmp_path: Path) -> None:
+    from hashtagger.export.run import export_model
+
+    with pytest.raises(InputError, match="ending in .onnx"):
+        export_model(str(calibrated_checkpoint), "onnx", tmp_path / "model.bin")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(InputError, match="not an earlier export"):
+        export_model(str(calibrated_checkpoint), "openvino", tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+def test_failed_parity_writes_nothing(calibrated_checkpoint: Path, tmp_path: Path, monkeypatch) -> None:
+    import hashtagger.export.run as run
+
+    real = run.compare
+    monkeypatch.setattr(run, "compare", lambda a, b: real(a, b + 1e-3))
+    with pytest.raises(ExportError, match="nothing written"):
+        run.export_model(str(calibrated_checkpoint), "onnx", tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_runtime_is_one_line(tiny_onnx: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'hashtagger\[onnx\]'"):
+        load_tagger(tiny_onnx)
+
+
+def test_near_ties_do_not_count_as_a_different_top_k() -> None:
+    ref = np.array([[0.50, 0.30, 0.30 + 5e-5, 0.1]])
+    assert other_top_k_rows(ref, ref[:, [0, 2, 1, 3]] * 0 + np.array([[0.5, 0.30 + 6e-5, 0.3, 0.1]]), 3) == 0
+    assert other_top_k_rows(ref, np.array([[0.3, 0.5, 0.3, 0.1]]), 2) == 1
+
+
+def test_tagging_with_an_export_never_imports_torch(tiny_onnx: Path, photo_factory) -> None:
+    photo = photo_factory("one.jpg")
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "hashtagger", "predict", str(photo), "-m", str(tiny_onnx)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("#"), proc.stderr[-500:]
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert "onnxruntime" in imported  # the import log was read
+    assert not imported & {"torch", "torchvision", "timm"}
