@@ -190,3 +190,28 @@ def test_tagging_with_an_export_never_imports_torch(tiny_onnx: Path, photo_facto
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
     assert "onnxruntime" in imported  # the import log was read
     assert not imported & {"torch", "torchvision", "timm"}
+
+
+def test_evaluate_runs_an_export_and_refuses_to_calibrate_it(
+    tiny_onnx: Path, photo_factory, tmp_path
+) -> None:
+    rows = ["path,tags,split"]
+    for i, tag in enumerate(["beach", "dog", "sun", "beach"]):
+        photo_factory(f"set/{i}.jpg", seed=40 + i)
+        rows.append(f"{i}.jpg,{tag},validation")
+    (tmp_path / "set" / "labels.csv").write_text("\n".join(rows) + "\n")
+    args = [
+        "evaluate",
+        "-m",
+        str(tiny_onnx),
+        "-d",
+        str(tmp_path / "set" / "labels.csv"),
+        "--split",
+        "validation",
+    ]
+    r = CliRunner().invoke(cli, [*args, "-f", "json", "-q"])
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.stdout)["models"][0]
+    assert row["kind"] == "classifier" and row["vocabulary_size"] == 12 and row["thresholds"] == "calibrated"
+    r = CliRunner().invoke(cli, [*args, "--calibrate", "-q"])
+    assert r.exit_code == 1 and "is an export" in r.output

@@ -205,6 +205,12 @@ def _check_calibratable(specs: Sequence[str]) -> None:
 
     if len(specs) != 1:
         raise InputError(f"--calibrate needs exactly one --model (the checkpoint to write), got {len(specs)}")
+    from hashtagger.models.exported import is_exported_path
+
+    if is_exported_path(Path(specs[0]).expanduser()):
+        raise InputError(
+            f"--calibrate: {specs[0]} is an export; calibrate the checkpoint, then export it again"
+        )
     if specs[0] in BUILTIN_MODELS or not Path(specs[0]).expanduser().is_file():
         raise InputError(
             f"--calibrate: {specs[0]} is not a checkpoint file "
