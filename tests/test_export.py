@@ -50,7 +50,9 @@ def test_metadata_travels_in_the_onnx_file(tiny_onnx: Path) -> None:
     assert tagger.thresholds is not None and len(tagger.thresholds) == 12 and not tagger.uses_torch
 
 
-def test_predict_with_onnx_gives_the_checkpoints_answers(calibrated_checkpoint, tiny_onnx, photo_factory) -> None:
+def test_predict_with_onnx_gives_the_checkpoints_answers(
+    calibrated_checkpoint, tiny_onnx, photo_factory
+) -> None:
     photos = [str(photo_factory(f"p{i}.jpg", size=(60, 45), seed=i)) for i in range(3)]
     broken = photo_factory("broken.jpg")
     broken.write_bytes(b"not a photo")
@@ -118,7 +120,9 @@ def test_zeroshot_exports_whole_scoring_path(tmp_path: Path) -> None:
     assert np.allclose(exported.score(batch).sum(axis=1), 1.0, atol=1e-4)  # still a distribution
 
 
-def test_int8_export_is_asked_for_and_labelled(calibrated_checkpoint: Path, tmp_path: Path, photo_factory) -> None:
+def test_int8_export_is_asked_for_and_labelled(
+    calibrated_checkpoint: Path, tmp_path: Path, photo_factory
+) -> None:
     for i in range(6):
         photo_factory(f"calib/{i}.jpg", size=(50, 40), seed=20 + i)
     out = tmp_path / "q.onnx"
