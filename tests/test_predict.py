@@ -137,7 +137,7 @@ def test_expand_inputs_reports_missing_and_dedupes(tmp_path: Path, photo_factory
     items = list(expand_inputs([str(a), str(tmp_path / "nope"), str(a), str(tmp_path / "*.zzz")]))
     assert items[0] == str(a)
     assert isinstance(items[1], Failed) and "no such file" in items[1].error
-    assert isinstance(items[2], Failed) and "matches no files" in items[2].error
+    assert isinstance(items[2], Failed) and "matches no photos" in items[2].error
     assert len(items) == 3
 
 

@@ -15,9 +15,34 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from hashtagger.errors import ImageError
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".jfif", ".ppm", ".pgm"}
+_BASE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".jfif", ".ppm"}
+_BASE_EXTENSIONS.add(".pgm")
+# Formats Pillow decodes only when built with (or given a plugin for) the codec.
+_OPTIONAL_EXTENSIONS = {
+    "AVIF": (".avif",),
+    "HEIF": (".heic", ".heif"),
+    "JPEG2000": (".jp2", ".j2k", ".jpx"),
+}
+#: Photo formats a folder walk recognises but cannot decode here: reported as skipped, not silently.
+PHOTO_EXTENSIONS = frozenset(
+    {".avif", ".heic", ".heif", ".jxl", ".jp2", ".j2k", ".jpx", ".dng", ".cr2", ".cr3", ".nef", ".arw"}
+    | {".raf", ".orf", ".rw2", ".pef", ".srw", ".svg"}
 )
+
+
+def _decodable_extensions() -> frozenset[str]:
+    from PIL import features
+
+    Image.init()
+    codecs = {"AVIF": "avif", "JPEG2000": "jpg_2000"}
+    found = set(_BASE_EXTENSIONS)
+    for fmt, exts in _OPTIONAL_EXTENSIONS.items():
+        if fmt in Image.OPEN and (fmt not in codecs or features.check(codecs[fmt])):
+            found.update(exts)
+    return frozenset(found)
+
+
+IMAGE_EXTENSIONS = _decodable_extensions()
 
 # Truncated files are errors, never silently half-grey photos.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -26,6 +51,12 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 def is_image_path(path: Path) -> bool:
     """Whether the name looks like a photo (used when walking folders)."""
     return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_skipped_photo(path: Path) -> bool:
+    """A photo format this installation cannot decode (e.g. .heic without a HEIF plugin)."""
+    suffix = path.suffix.lower()
+    return suffix in PHOTO_EXTENSIONS and suffix not in IMAGE_EXTENSIONS
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

@@ -9,6 +9,44 @@ from typing import TextIO
 
 FORMATS = ("text", "json", "jsonl", "csv")
 
+_TEXT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escape(s: str, text: bool) -> str:
+    out = []
+    for c in s:
+        o = ord(c)
+        if 0xDC80 <= o <= 0xDCFF:  # an undecodable byte of a file name (PEP 383)
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif 0xD800 <= o <= 0xDFFF:
+            out.append(f"\\u{o:04x}")
+        elif text and c in _TEXT_ESCAPES:
+            out.append(_TEXT_ESCAPES[c])
+        elif text and (o < 0x20 or o == 0x7F):
+            out.append(f"\\x{o:02x}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def safe_text(s: str) -> str:
+    """s as valid UTF-8: each byte of a file name that is not UTF-8 becomes the 4 characters \\xNN.
+
+    Python hands such bytes over as lone surrogates (PEP 383); written as they are, they crash a
+    strict UTF-8 stream or put invalid bytes into JSON and CSV. Used for JSON, JSON Lines and CSV.
+    """
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return _escape(s, text=False)
+
+
+def text_path(path: str) -> str:
+    """A path for the one-line-per-photo text format: like safe_text, and backslash, newline, tab,
+    CR and other control characters escaped (\\\\, \\n, \\t, \\r, \\xNN), so each photo stays on one line."""
+    return _escape(path, text=True)
+
 
 @dataclass(frozen=True)
 class Hashtag:
@@ -28,10 +66,12 @@ class Prediction:
 
 def prediction_record(p: Prediction, digits: int = 4) -> dict[str, object]:
     """The JSON record of the output contract: {path, hashtags: [{tag, score}]} or {path, error}."""
-    where: dict[str, object] = {"path": p.path} if p.index is None else {"path": p.path, "index": p.index}
+    path = safe_text(p.path)
+    where: dict[str, object] = {"path": path} if p.index is None else {"path": path, "index": p.index}
     if p.error is not None:
-        return {**where, "error": p.error}
-    return {**where, "hashtags": [{"tag": h.tag, "score": round(h.score, digits)} for h in p.hashtags]}
+        return {**where, "error": safe_text(p.error)}
+    tags = [{"tag": h.tag, "score": round(h.score, digits)} for h in p.hashtags]
+    return {**where, "hashtags": tags}
 
 
 class Writer:
@@ -54,10 +94,10 @@ class Writer:
             )
         elif self._csv is not None:
             for rank, h in enumerate(p.hashtags, 1):
-                self._csv.writerow([p.path, rank, h.tag, f"{h.score:.4f}"])
+                self._csv.writerow([safe_text(p.path), rank, h.tag, f"{h.score:.4f}"])
         elif p.error is None:
             tags = " ".join(self.prefix + h.tag for h in p.hashtags)
-            self.out.write(tags + "\n" if self.single else f"{p.path}\t{tags}\n")
+            self.out.write(tags + "\n" if self.single else f"{text_path(p.path)}\t{tags}\n")
         self.count += 1
         self.out.flush()
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TextIO
 
 from hashtagger.predict.hashtags import predict_paths
-from hashtagger.predict.inputs import expand_inputs
-from hashtagger.predict.output import Writer
+from hashtagger.predict.inputs import argument_error, expand_inputs, is_single_file
+from hashtagger.predict.output import Prediction, Writer, text_path
 from hashtagger.predict.shard import Shard, ShardSelection
 
 
@@ -47,8 +47,20 @@ def run_predict(
     from hashtagger.progress import progress_bar
 
     inputs = list(inputs)
-    single = len(inputs) == 1 and inputs[0] != "-" and Path(inputs[0]).is_file()
-    items = expand_inputs(inputs, stdin)
+    single = len(inputs) == 1 and is_single_file(inputs[0])
+    # Typos are reported before the model loads (seconds); stdin and patterns stream later.
+    errors = {arg: e for arg in inputs if (e := argument_error(arg)) is not None}
+    early = {a: e for a, e in errors.items() if shard is None or shard.holds(a)}
+    for e in early.values():
+        err.write(f"error: {text_path(e)}\n")
+    if len(errors) == len(inputs):
+        writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix)
+        for arg, e in early.items():
+            writer.write(Prediction(arg, error=e))
+        writer.close()
+        return len(early)
+    skipped: Counter[str] = Counter()
+    items = expand_inputs(inputs, stdin, skipped)
     selection = ShardSelection(shard) if shard is not None else None
     if selection is not None:
         items = selection.select(items)  # type: ignore[assignment]
@@ -85,7 +97,11 @@ def run_predict(
                 p = dataclasses.replace(p, index=selection.position(p.path))
             if p.error is not None:
                 failed += 1
-                bar.write(f"error: {p.error}")
+                if early.get(p.path) != p.error:
+                    bar.write(f"error: {text_path(p.error)}")
             writer.write(p)
     writer.close()
+    if skipped:
+        counts = ", ".join(f"{n} {ext}" for ext, n in sorted(skipped.items()))
+        err.write(f"skipped {sum(skipped.values())} photos this installation cannot decode ({counts})\n")
     return failed
