@@ -6,9 +6,13 @@ Uses only Pillow and numpy so decoding workers never import torch.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import os
+import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -46,6 +50,7 @@ IMAGE_EXTENSIONS = _decodable_extensions()
 
 # Truncated files are errors, never silently half-grey photos.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+_log = logging.getLogger("hashtagger.image")
 
 
 def is_image_path(path: Path) -> bool:
@@ -97,24 +102,26 @@ def load_image(
     is used identically in training, evaluation and prediction.
     data: the photo's bytes when they were read elsewhere (object storage, Ray Data); `path`
     then only names it in messages, and the same rules apply.
+    Pillow's warnings about the photo (corrupt EXIF, ...) are logged naming the photo.
     """
     p = Path(path)
     try:
         if data is None and p.is_dir():
             raise ImageError(f"{p}: is a folder, not a photo")
-        if (len(data) if data is not None else p.stat().st_size) == 0:
+        size = len(data) if data is not None else p.stat().st_size
+        if size == 0:
             raise ImageError(f"{p}: empty file (0 bytes)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p if data is None else io.BytesIO(data)) as im:
-                _check_pixels(p, im)
-                if getattr(im, "is_animated", False):
-                    im.seek(0)
-                if draft_size and im.format == "JPEG":
-                    im.draft("RGB", (draft_size, draft_size))
-                im.load()
+        with _pillow_warnings(p):
+            opened = Image.open(p if data is None else io.BytesIO(data))
+        with opened:
+            full_size = opened.size
+            im = _open_checked(p, opened, draft_size)
+            im.load()
+            if im.format == "JPEG":
+                check_jpeg_complete(p, im, full_size, size, data)
+            with _pillow_warnings(p):
                 im = ImageOps.exif_transpose(im)
-                return _to_rgb(im)
+            return _to_rgb(im)
     except ImageError:
         raise
     except FileNotFoundError:
@@ -131,9 +138,91 @@ def load_image(
         msg = str(e) or type(e).__name__
         if "truncated" in msg.lower():
             raise ImageError(f"{p}: truncated or damaged image ({msg})") from None
+        if e.errno is not None and e.strerror:
+            raise ImageError(f"{p}: {e.strerror.lower()}") from None
         raise ImageError(f"{p}: cannot decode image ({msg})") from None
     except (ValueError, SyntaxError, EOFError) as e:
         raise ImageError(f"{p}: cannot decode image ({e or type(e).__name__})") from None
+
+
+def _open_checked(p: Path, im: Image.Image, draft_size: int | None) -> Image.Image:
+    """Size check, first frame, draft mode: the header-only steps, before any pixel is decoded."""
+    with _pillow_warnings(p):
+        _check_pixels(p, im)
+        if getattr(im, "is_animated", False):
+            im.seek(0)
+        if draft_size and im.format == "JPEG":
+            im.draft("RGB", (draft_size, draft_size))
+        im.getexif()  # parsed here so that its warnings name this photo
+    return im
+
+
+# warnings.catch_warnings swaps process-wide state: decoding threads take turns around the
+# header steps that warn (the pixel decoding itself runs outside the lock, in parallel).
+_WARNINGS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pillow_warnings(p: Path) -> Iterator[None]:
+    """Log Pillow's warnings as one line naming the photo; decompression-bomb warnings become errors."""
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        _log.warning("warning: %s: %s", p, text)
+
+
+def check_jpeg_complete(
+    path: Path, im: Image.Image, full_size: tuple[int, int], file_size: int, data: bytes | None = None
+) -> None:
+    """Raise ImageError for a JPEG whose entropy-coded data ends early.
+
+    libjpeg does not fail on a premature end of data (a cut file with an end marker appended):
+    it warns, which Pillow drops, and fills every missing block with zero coefficients, which is
+    exactly mid-grey 128. Two checks catch it: the file is too small to hold its declared size
+    (Huffman coding needs at least one bit per 8x8 block), or the last block decoded (the
+    bottom-right one) is that fill: in a real photo, sensor noise rules out an exactly uniform
+    mid-grey block.
+    """
+    w, h = full_size
+    blocks = -(-w // 8) * -(-h // 8)
+    if file_size * 8 < blocks and not _arithmetic_coded(path, data):
+        raise ImageError(
+            f"{path}: truncated image (premature end of JPEG data: {file_size:,} bytes "
+            f"cannot hold {w}x{h} pixels)"
+        )
+    if im.mode not in ("RGB", "L") or im.size[1] < 2:
+        return
+    # The last block in decoding order is the bottom-right MCU; its bottom-right quarter (scaled
+    # like the draft) is untouched by chroma upsampling from the blocks before it.
+    factor = max([max(t[1], t[2]) for t in getattr(im, "layer", [])] or [1])
+    rows = max(1, 4 * factor * im.size[1] // h)
+    cols = max(1, 4 * factor * im.size[0] // w)
+    import numpy as np
+
+    corner = np.asarray(im)[-rows:, -cols:]
+    if corner.min() == 128 and corner.max() == 128:
+        raise ImageError(f"{path}: truncated image (premature end of JPEG data: it ends in grey fill)")
+
+
+def _arithmetic_coded(path: Path, data: bytes | None) -> bool:
+    """Whether the JPEG's frame header is an arithmetic-coding one (SOF9-SOF15): no 1 bit/block bound."""
+    if data is not None:
+        head = data[: 1 << 16]
+    else:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    i = 2
+    while i + 4 <= len(head) and head[i] == 0xFF:
+        marker = head[i + 1]
+        if marker in (0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            return True
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xDA):
+            return False
+        i += 2 + int.from_bytes(head[i + 2 : i + 4], "big")
+    return False
 
 
 def _check_pixels(path: Path, im: Image.Image) -> None:

@@ -63,14 +63,22 @@ class Preprocessing:
             raise CheckpointError(f"preprocessing entry is malformed ({e})") from None
 
     def resize_crop(self, im: Image.Image) -> Image.Image:
-        """Shorter side to resize_size, then centre crop: the evaluation geometry."""
+        """Shorter side to resize_size, then centre crop: the evaluation geometry.
+
+        Only the source region under the crop is resampled (Pillow's resize box), straight to
+        size x size: the work and memory are bounded by the output, whatever the aspect ratio.
+        Resizing the whole photo first would turn a 1x80000 strip into 256x20 million pixels.
+        """
         w, h = im.size
         scale = self.resize_size / min(w, h)
         nw, nh = max(self.size, round(w * scale)), max(self.size, round(h * scale))
-        if (nw, nh) != (w, h):
-            im = im.resize((nw, nh), _INTERPOLATIONS.get(self.interpolation, Image.Resampling.BICUBIC))
         left, top = (nw - self.size) // 2, (nh - self.size) // 2
-        return im.crop((left, top, left + self.size, top + self.size))
+        if (nw, nh) == (w, h):
+            return im.crop((left, top, left + self.size, top + self.size))
+        sx, sy = nw / w, nh / h
+        box = (left / sx, top / sy, (left + self.size) / sx, (top + self.size) / sy)
+        resample = _INTERPOLATIONS.get(self.interpolation, Image.Resampling.BICUBIC)
+        return im.resize((self.size, self.size), resample, box=box)
 
     def load_array(self, path: str | os.PathLike[str], data: bytes | None = None) -> np.ndarray:
         """Decode a photo (its file, or `data` read elsewhere) into a uint8 CHW array (raises ImageError)."""
