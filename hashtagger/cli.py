@@ -12,11 +12,19 @@ from hashtagger.data.command import dataset
 from hashtagger.download.command import download
 from hashtagger.evaluate.command import evaluate
 from hashtagger.export.command import export
+from hashtagger.models.command import models
 from hashtagger.predict.command import predict
 from hashtagger.train.command import train
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _InOrder(click.Group):
+    """Commands listed in data-flow order, as added, not alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(cls=_InOrder, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="hashtagger")
 def cli() -> None:
     """Suggest hashtags for photos.
@@ -27,7 +35,7 @@ def cli() -> None:
     """
 
 
-for _command in (predict, train, evaluate, export, download, dataset):
+for _command in (predict, models, train, evaluate, export, download, dataset):
     cli.add_command(_command)
 
 

@@ -27,7 +27,10 @@ def domain_errors(func: F) -> F:
 
 
 def run_options(func: F) -> F:
-    """Options of every command that runs a model over photos (predict, evaluate)."""
+    """Options of every command that runs a model over photos (predict, evaluate, serve).
+
+    The command receives `prior_weight` and `run`, one frozen `RunOptions` built here, once.
+    """
     options = [
         click.option(
             "--prior-weight",
@@ -54,6 +57,15 @@ def run_options(func: F) -> F:
         ),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
     ]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from hashtagger.runtime import RunOptions
+
+        fields = ("device", "precision", "batch_size", "workers", "quiet")
+        kwargs["run"] = RunOptions(**{k: kwargs.pop(k) for k in fields})
+        return func(*args, **kwargs)
+
     for option in reversed(options):
-        func = option(func)
-    return func
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]

@@ -1,16 +1,70 @@
-"""Where and how models run: device choice, numeric precision, CPU threads."""
+"""Where and how models run, decided in this one place: device, numeric precision, CPU cores and threads.
+
+The CLI builds one frozen `RunOptions` from its options and passes it down; `prepare` applies it to a
+loaded model; `autocast` / `autocast_dtype` are the one mapping from a precision name to torch's dtype.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from hashtagger.errors import InputError
 
+if TYPE_CHECKING:
+    from hashtagger.models.base import Tagger
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (its affinity mask, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def decode_threads() -> int:
+    """Default photo-decoding threads for inference: one per core, at most 8 (Pillow releases the GIL)."""
+    return max(1, min(8, cpu_cores()))
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a model runs over photos: built once by the CLI (`options.run_options`), passed down unchanged."""
+
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int = 32
+    workers: int | None = None  # decoding threads; None: decode_threads()
+    quiet: bool = False
+
+    @property
+    def decode_workers(self) -> int:
+        """The decoding threads to start (0 = decode in the calling thread)."""
+        return decode_threads() if self.workers is None else self.workers
+
+
+DEFAULT_RUN = RunOptions()
+
+
+def prepare(tagger: Tagger, run: RunOptions) -> str:
+    """Move a loaded model to its device, set its precision and torch's threads; returns the device.
+
+    Exported models (ONNX Runtime, OpenVINO) choose their own device and precision, without torch.
+    """
+    if not tagger.uses_torch:
+        tagger.to(run.device)
+        tagger.set_precision(run.precision)
+        return run.device
+    dev = resolve_device(run.device)
+    tagger.to(dev)
+    tagger.set_precision(resolve_precision(run.precision, dev))
+    configure_threads(run.decode_workers)
+    return dev
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -58,16 +112,30 @@ def resolve_precision(precision: str, device: str) -> str:
     return "fp32"
 
 
+def autocast_dtype(precision: str) -> Any:
+    """'bf16' -> torch.bfloat16, 'fp16' -> torch.float16, anything else -> None (fp32, no autocast)."""
+    if precision not in ("bf16", "fp16"):
+        return None
+    import torch
+
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def device_type(device: str) -> str:
+    """'cuda:1' -> 'cuda': what torch.autocast wants."""
+    return device.split(":", 1)[0]
+
+
 @contextlib.contextmanager
 def autocast(device: str, precision: str) -> Iterator[None]:
-    """Autocast for bf16/fp16, nothing for fp32."""
-    if precision in ("bf16", "fp16"):
-        import torch
+    """Autocast for bf16/fp16 on `device`, nothing for fp32."""
+    dtype = autocast_dtype(precision)
+    if dtype is None:
+        yield
+        return
+    import torch
 
-        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-        with torch.autocast(device_type="cuda" if device.startswith("cuda") else device, dtype=dtype):
-            yield
-    else:
+    with torch.autocast(device_type=device_type(device), dtype=dtype):
         yield
 
 
@@ -75,6 +143,6 @@ def configure_threads(workers: int) -> None:
     """Leave decoding workers their cores: torch gets the rest (at least one)."""
     import torch
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = cpu_cores()
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, cores - (workers if workers > 0 else 0)) if cores > 2 else cores)

@@ -413,7 +413,7 @@ def bench_draft(data: Path, work: Path, n: int) -> None:
     from hashtagger.evaluate.run import score_images, truth_matrix
     from hashtagger.metrics import ranking_metrics, top_k_indices
     from hashtagger.models import load_tagger
-    from hashtagger.predict.pipeline import prepare_tagger
+    from hashtagger.runtime import RunOptions, prepare
 
     rows = [r for r in csv.DictReader(open(data / "labels.csv")) if r["split"] == "validation"][:n]
     labels = sorted({r["label"] for r in rows})
@@ -429,7 +429,7 @@ def bench_draft(data: Path, work: Path, n: int) -> None:
     vocab = work / "labels.txt"
     vocab.write_text("\n".join(labels) + "\n")
     tagger = load_tagger("zeroshot", vocab=vocab)
-    prepare_tagger(tagger, "cpu", "auto", 2)
+    prepare(tagger, RunOptions(device="cpu", precision="auto", workers=2))
     targets = truth_matrix([[r["label"]] for r in rows], labels)
     results = {}
     for draft in (True, False):

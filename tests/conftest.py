@@ -6,9 +6,31 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from hashtagger.image.preprocess import Preprocessing
+from hashtagger.models.base import Tagger
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+VOCAB = ["red", "green", "blue"]
+
+
+class ColourTagger(Tagger):
+    """A tiny, exact fake model for tests: scores = mean of each colour channel / 255, no weights."""
+
+    kind = "colour"
+
+    def __init__(self, thresholds: list[float] | None = None) -> None:
+        self.vocabulary = list(VOCAB)
+        self.preprocessing = Preprocessing(size=8, crop_pct=1.0, draft=False)
+        self.thresholds = thresholds
+        self.name = "fake"
+        self.calls = 0
+
+    def tag(self, batch: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return batch.float().mean(dim=(2, 3)) / 255.0
 
 
 def make_photo(
@@ -107,3 +129,36 @@ def tiny_onnx(calibrated_checkpoint: Path, tmp_path_factory: pytest.TempPathFact
 
     out = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
     return export_model(str(calibrated_checkpoint), "onnx", out).path
+
+
+@pytest.fixture
+def register_fake():
+    """register(name, make) -> registers a built-in model whose loader returns make(); removed after the test.
+
+    Tests swap in models the way users add them: through the model registry, never by monkeypatching loaders.
+    """
+    from hashtagger.models.registry import register_model, unregister_model
+
+    names: list[str] = []
+
+    def register(name: str, make, file: Path | None = None):  # noqa: ANN001, ANN202
+        """A built-in model `name`; with `file`, an exported-model kind that claims exactly that file."""
+        names.append(name)
+        if file is not None:
+            return register_model(
+                name,
+                role="exported",
+                description=f"test fake {name}",
+                loader=lambda path: make(),
+                matches=lambda path: Path(path).resolve() == Path(file).resolve(),
+            )
+        return register_model(
+            name,
+            role="builtin",
+            description=f"test fake {name}",
+            loader=lambda vocabulary=None, prior_weight=None: make(),
+        )
+
+    yield register
+    for name in names:
+        unregister_model(name)

@@ -11,11 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from click.testing import CliRunner
+from conftest import VOCAB, ColourTagger
 from PIL import Image
 
-import hashtagger.models as models_pkg
 from hashtagger.cli import cli
 from hashtagger.data import Dataset, Record, load_dataset
 from hashtagger.errors import InputError
@@ -27,27 +26,8 @@ from hashtagger.evaluate.run import (
     tag_frequencies,
     truth_matrix,
 )
-from hashtagger.image.preprocess import Preprocessing
 from hashtagger.models.base import Tagger
-
-VOCAB = ["red", "green", "blue"]
-
-
-class ColourTagger(Tagger):
-    """Scores = mean of each colour channel / 255: deterministic, exact, no weights."""
-
-    kind = "colour"
-
-    def __init__(self, thresholds: list[float] | None = None) -> None:
-        self.vocabulary = list(VOCAB)
-        self.preprocessing = Preprocessing(size=8, crop_pct=1.0, draft=False)
-        self.thresholds = thresholds
-        self.name = "fake"
-        self.calls = 0
-
-    def tag(self, batch: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return batch.float().mean(dim=(2, 3)) / 255.0
+from hashtagger.runtime import RunOptions
 
 
 def _png(path: Path, colour: tuple[int, int, int]) -> str:
@@ -88,34 +68,29 @@ def manifest(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fake_models(monkeypatch: pytest.MonkeyPatch) -> list[ColourTagger]:
-    """Route `load_tagger('fake')` (used by both predict and evaluate) to a ColourTagger."""
+def fake_models(register_fake) -> list[ColourTagger]:
+    """Register `fake` (used by both predict and evaluate) as a built-in model that makes a ColourTagger."""
     made: list[ColourTagger] = []
-    real = models_pkg.load_tagger
 
-    def load(spec: str, **kw: object) -> Tagger:
-        if str(spec) == "fake":
-            made.append(ColourTagger())
-            return made[-1]
-        return real(spec, **kw)
+    def make() -> Tagger:
+        made.append(ColourTagger())
+        return made[-1]
 
-    monkeypatch.setattr(models_pkg, "load_tagger", load)
+    register_fake("fake", make)
     return made
 
 
+RUN = RunOptions(device="cpu", precision="fp32", workers=0, quiet=True)
+
+
+@pytest.fixture
+def colour(register_fake) -> None:
+    """`fake`: a built-in model that tags by colour (ColourTagger)."""
+    register_fake("fake", ColourTagger)
+
+
 def _evaluate(manifest: Path, **kw: object) -> dict:
-    ds = load_dataset(manifest)
-    return evaluate_dataset(
-        ds,
-        "test",
-        ["fake"],
-        loader=lambda spec, vocab: ColourTagger(),
-        workers=0,
-        device="cpu",
-        precision="fp32",
-        quiet=True,
-        **kw,
-    )
+    return evaluate_dataset(load_dataset(manifest), "test", ["fake"], run=RUN, **kw)
 
 
 def test_truth_matrix_ignores_tags_outside_the_vocabulary() -> None:
@@ -123,7 +98,7 @@ def test_truth_matrix_ignores_tags_outside_the_vocabulary() -> None:
     assert t.tolist() == [[True, False, False], [False, False, True], [False, False, False]]
 
 
-def test_model_row_by_hand(manifest: Path) -> None:
+def test_model_row_by_hand(manifest: Path, colour) -> None:
     result = _evaluate(manifest)
     assert (result["images"], result["failed_images"], result["untagged_images"]) == (3, 1, 1)
     assert result["failures"][0]["path"].endswith("d.png")
@@ -152,7 +127,7 @@ def test_model_row_by_hand(manifest: Path) -> None:
     assert m == pytest.approx(expected)
 
 
-def test_popularity_row_by_hand(manifest: Path) -> None:
+def test_popularity_row_by_hand(manifest: Path, colour) -> None:
     pop = _evaluate(manifest)["models"][-1]
     assert (pop["model"], pop["vocabulary_size"], pop["thresholds"]) == ("popularity", 3, "0.5")
     m = pop["metrics"]
@@ -170,17 +145,9 @@ def test_popularity_row_by_hand(manifest: Path) -> None:
     assert (m["map_head"], m["map_tail"]) == pytest.approx((1.0, 1 / 2))
 
 
-def test_calibrated_thresholds_are_used_for_f1(manifest: Path) -> None:
-    ds = load_dataset(manifest)
-    result = evaluate_dataset(
-        ds,
-        "test",
-        ["fake"],
-        loader=lambda s, v: ColourTagger([0.7, 0.9, 0.1]),
-        workers=0,
-        device="cpu",
-        quiet=True,
-    )
+def test_calibrated_thresholds_are_used_for_f1(manifest: Path, register_fake) -> None:
+    register_fake("calibrated", lambda: ColourTagger([0.7, 0.9, 0.1]))
+    result = evaluate_dataset(load_dataset(manifest), "test", ["calibrated"], run=RUN)
     row = result["models"][0]
     assert row["thresholds"] == "calibrated"
     # a: red .78 >= .7, blue .196 >= .1; b: blue .118 >= .1 (green .86 < .9); c: blue .353.
@@ -189,15 +156,12 @@ def test_calibrated_thresholds_are_used_for_f1(manifest: Path) -> None:
     assert row["metrics"]["f1_macro"] == pytest.approx(3 / 4)
 
 
-def test_failed_images_leave_every_row(manifest: Path) -> None:
+def test_failed_images_leave_every_row(manifest: Path, register_fake) -> None:
     calls = []
-
-    def loader(spec: str, vocab: list[str]) -> Tagger:
-        calls.append(spec)
-        return ColourTagger()
-
+    for name in ("m1", "m2"):
+        register_fake(name, lambda name=name: calls.append(name) or ColourTagger())
     ds = load_dataset(manifest)
-    result = evaluate_dataset(ds, "test", ["m1", "m2"], loader=loader, workers=0, device="cpu", quiet=True)
+    result = evaluate_dataset(ds, "test", ["m1", "m2"], run=RUN)
     assert calls == ["m1", "m2"]
     assert [r["model"] for r in result["models"]] == ["m1", "m2", "popularity"]
     assert result["models"][0]["metrics"] == result["models"][1]["metrics"]
@@ -205,7 +169,7 @@ def test_failed_images_leave_every_row(manifest: Path) -> None:
 
 
 def test_calibrate_on_the_evaluated_split_scores_once(
-    manifest: Path, monkeypatch: pytest.MonkeyPatch
+    manifest: Path, monkeypatch: pytest.MonkeyPatch, register_fake
 ) -> None:
     import hashtagger.evaluate.calibrate
 
@@ -218,17 +182,10 @@ def test_calibrate_on_the_evaluated_split_scores_once(
     ckpt = manifest.parent / "model.pt"
     ckpt.write_bytes(b"stand-in: the loader below never reads it")
     tagger = ColourTagger()
+    register_fake("colour-file", lambda: tagger, file=ckpt)
     out = io.StringIO()
-    result = evaluate_dataset(
-        load_dataset(manifest),
-        "validation",
-        [str(ckpt)],
-        loader=lambda s, v: tagger,
-        calibrate=True,
-        workers=0,
-        quiet=True,
-        err=out,
-    )
+    ds = load_dataset(manifest)
+    result = evaluate_dataset(ds, "validation", [str(ckpt)], calibrate=True, run=RUN, err=out)
     assert tagger.calls == 1  # one batch: validation scored once, for fitting and for the table
     # Validation: v1 red (250,5,5); v2 green, v3 blue, both (5,250,5). Every tag has < 3 positives, so all
     # share the global best threshold: at 5/255 everything is predicted (9 scores, 3 positives): F1 6/12;
@@ -240,7 +197,7 @@ def test_calibrate_on_the_evaluated_split_scores_once(
     assert "F1 is optimistic" in out.getvalue()
 
 
-def test_popularity_from_vocabulary_ranks_without_train_split(tmp_path: Path) -> None:
+def test_popularity_from_vocabulary_ranks_without_train_split(tmp_path: Path, colour) -> None:
     paths = [_png(tmp_path / f"{n}.png", c) for n, c in TEST_COLOURS.items()]
     records = [
         Record(tmp_path / p, tags, "test")
@@ -249,7 +206,7 @@ def test_popularity_from_vocabulary_ranks_without_train_split(tmp_path: Path) ->
     ds = Dataset("ranked", tmp_path, "harrison", records, vocab_file=["blue", "red", "green"])
     assert tag_frequencies(ds).source == "rank"
     assert dataset_vocabulary(ds, []) == ["blue", "red", "green"]
-    result = evaluate_dataset(ds, "test", ["fake"], loader=lambda s, v: ColourTagger(), workers=0, quiet=True)
+    result = evaluate_dataset(ds, "test", ["fake"], run=RUN)
     pop = result["models"][-1]
     assert result["popularity_source"] == "rank"
     assert pop["thresholds"] is None
@@ -258,34 +215,38 @@ def test_popularity_from_vocabulary_ranks_without_train_split(tmp_path: Path) ->
     assert pop["metrics"]["f1_micro"] is None and pop["metrics"]["f1_macro"] is None
 
 
-def test_no_popularity_without_train_split_or_vocabulary(tmp_path: Path) -> None:
+def test_no_popularity_without_train_split_or_vocabulary(tmp_path: Path, colour) -> None:
     (tmp_path / "labels.csv").write_text(f"path,tags\n{_png(tmp_path / 'a.png', (200, 0, 0))},red\n")
     ds = Dataset("x", tmp_path, "manifest", [Record(tmp_path / "a.png", ("red",), "test")])
     assert tag_frequencies(ds) is None
     assert dataset_vocabulary(ds, [("red", "sky"), ("sky",)]) == ["sky", "red"]
-    result = evaluate_dataset(ds, "all", ["fake"], loader=lambda s, v: ColourTagger(), workers=0, quiet=True)
+    result = evaluate_dataset(ds, "all", ["fake"], run=RUN)
     assert [r["model"] for r in result["models"]] == ["fake"]
 
 
-def test_builtin_models_get_the_dataset_vocabulary(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_builtin_models_get_the_dataset_vocabulary() -> None:
+    from hashtagger.models.registry import register_model, unregister_model
+
     seen = {}
 
-    def load(spec: str, *, vocab: str | None = None, prior_weight: float | None = None) -> Tagger:
-        seen.update(spec=spec, vocab=vocab, lines=Path(vocab).read_text().splitlines(), w=prior_weight)
+    def load(*, vocabulary: list[str] | None = None, prior_weight: float | None = None) -> Tagger:
+        seen.update(vocabulary=vocabulary, w=prior_weight)
         return ColourTagger()
 
-    monkeypatch.setattr(models_pkg, "load_tagger", load)
-    tagger = load_model("zeroshot", ["shirt", "t-shirt", "hat"], prior_weight=0.0)
-    assert (seen["spec"], seen["lines"], seen["w"]) == ("zeroshot", ["shirt", "t-shirt", "hat"], 0.0)
-    assert not Path(seen["vocab"]).exists()  # the temporary vocabulary file is gone
-    assert tagger.name == "zeroshot"
+    register_model("listening", role="builtin", description="records its arguments", loader=load)
+    try:
+        tagger = load_model("listening", ["shirt", "t-shirt", "hat"], prior_weight=0.0)
+    finally:
+        unregister_model("listening")
+    assert seen == {"vocabulary": ["shirt", "t-shirt", "hat"], "w": 0.0}  # a list: no temporary file
+    assert tagger.name == "listening"
 
 
-def test_all_images_unreadable_is_one_error(tmp_path: Path) -> None:
+def test_all_images_unreadable_is_one_error(tmp_path: Path, colour) -> None:
     (tmp_path / "x.png").write_bytes(b"nope")
     ds = Dataset("x", tmp_path, "manifest", [Record(tmp_path / "x.png", ("red",), "test")])
     with pytest.raises(InputError, match="none of the 1 test images could be read; first: .*x.png"):
-        evaluate_dataset(ds, "test", ["fake"], loader=lambda s, v: ColourTagger(), workers=0, quiet=True)
+        evaluate_dataset(ds, "test", ["fake"], run=RUN)
 
 
 # ---- the command ----

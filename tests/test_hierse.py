@@ -195,7 +195,7 @@ def test_custom_vocab_without_nltk_says_what_to_install(tmp_path: Path, monkeypa
     monkeypatch.setenv("HASHTAGGER_CACHE", str(tmp_path / "cache"))
     _no_modules(monkeypatch, "nltk")
     with pytest.raises(MissingDependencyError, match=r"needs nltk: pip install 'hashtagger\[hierse\]'") as e:
-        hierse_embeddings(f)
+        hierse_embeddings(["cat", "car"])
     assert "\n" not in str(e.value)
 
 

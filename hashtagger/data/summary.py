@@ -17,6 +17,7 @@ from pathlib import Path
 from hashtagger.data.records import Dataset
 from hashtagger.errors import ImageError
 from hashtagger.image.load import load_image
+from hashtagger.runtime import decode_threads
 
 Progress = Callable[[str, int, int], None]
 DECODE_SIZE = 256  # draft-decode JPEGs: still reads every byte, so truncation is caught
@@ -174,7 +175,7 @@ def _decode_all(paths: list[Path], progress: Progress | None) -> list[str]:
         return None
 
     errors = []
-    workers = max(1, min(8, os.cpu_count() or 1))
+    workers = decode_threads()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for i, err in enumerate(pool.map(check, paths), 1):
             if err:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
+from hashtagger.models.registry import model_names
 from hashtagger.options import domain_errors, run_options
+
+if TYPE_CHECKING:
+    from hashtagger.runtime import RunOptions
+
+_BUILTINS = ", ".join(model_names("builtin"))
 
 
 @click.command()
@@ -17,7 +23,7 @@ from hashtagger.options import domain_errors, run_options
     "models",
     multiple=True,
     required=True,
-    help="Built-in model (zeroshot, hierse) or checkpoint; repeat to compare models side by side.",
+    help=f"Built-in model ({_BUILTINS}) or checkpoint; repeat to compare models side by side.",
 )
 @click.option(
     "-d",
@@ -63,7 +69,8 @@ def evaluate(
     plot: str | None,
     calibrate: bool,
     seed: int,
-    **run: Any,
+    prior_weight: float | None,
+    run: RunOptions,
 ) -> None:
     """Compare models on a dataset split: P/R/A@1/5/10, mAP, F1, beside the popularity baseline.
 
@@ -84,5 +91,6 @@ def evaluate(
         seed=seed,
         out=sys.stdout,
         err=sys.stderr,
-        **run,
+        prior_weight=prior_weight,
+        run=run,
     )

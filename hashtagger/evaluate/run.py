@@ -14,8 +14,6 @@ images: a photo that any model could not read is left out of all rows and report
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ import numpy as np
 
 from hashtagger.errors import DatasetError, InputError
 from hashtagger.models.base import Tagger
+from hashtagger.runtime import DEFAULT_RUN, RunOptions
 
 if TYPE_CHECKING:
     from hashtagger.data import Dataset, Record
@@ -43,8 +42,6 @@ METRIC_KEYS = (
     "map_head",
     "map_tail",
 )
-
-Loader = Callable[[str, Sequence[str]], Tagger]
 
 
 @dataclass(frozen=True)
@@ -171,17 +168,15 @@ def dataset_vocabulary(dataset: Dataset, tags: Sequence[Sequence[str]]) -> list[
 
 def load_model(spec: str, vocabulary: Sequence[str], prior_weight: float | None = None) -> Tagger:
     """A model as predict loads it; built-in (zero-shot) models are scored over `vocabulary`."""
-    from hashtagger.models import BUILTIN_MODELS, load_tagger
+    from hashtagger.models.registry import get_model, load_model
 
-    if spec not in BUILTIN_MODELS:
-        return load_tagger(spec)
-    fd, tmp = tempfile.mkstemp(prefix="hashtagger-vocab-", suffix=".txt")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("".join(f"{t}\n" for t in vocabulary))
-        tagger = load_tagger(spec, vocab=tmp, prior_weight=prior_weight)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        builtin = get_model(spec).role == "builtin"
+    except InputError:
+        builtin = False
+    if not builtin:
+        return load_model(spec)
+    tagger = load_model(spec, vocabulary=list(vocabulary), prior_weight=prior_weight)
     tagger.name = spec
     return tagger
 
@@ -201,7 +196,7 @@ def model_thresholds(tagger: Tagger) -> tuple[np.ndarray | float, str]:
 
 def _check_calibratable(specs: Sequence[str]) -> None:
     """Before any scoring: --calibrate writes into exactly one checkpoint file."""
-    from hashtagger.models import BUILTIN_MODELS
+    from hashtagger.models.registry import model_names
 
     if len(specs) != 1:
         raise InputError(f"--calibrate needs exactly one --model (the checkpoint to write), got {len(specs)}")
@@ -211,7 +206,7 @@ def _check_calibratable(specs: Sequence[str]) -> None:
         raise InputError(
             f"--calibrate: {specs[0]} is an export; calibrate the checkpoint, then export it again"
         )
-    if specs[0] in BUILTIN_MODELS or not Path(specs[0]).expanduser().is_file():
+    if specs[0] in model_names("builtin") or not Path(specs[0]).expanduser().is_file():
         raise InputError(
             f"--calibrate: {specs[0]} is not a checkpoint file "
             "(built-in models have none to store thresholds in)"
@@ -223,14 +218,9 @@ def evaluate_dataset(
     split: str,
     specs: Sequence[str],
     *,
-    loader: Loader | None = None,
     prior_weight: float | None = None,
     calibrate: bool = False,
-    batch_size: int = 32,
-    workers: int | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-    quiet: bool = False,
+    run: RunOptions = DEFAULT_RUN,
     err: TextIO | None = None,
 ) -> dict[str, Any]:
     """Score every model on one split and return the comparison as a plain, JSON-ready dict.
@@ -240,7 +230,7 @@ def evaluate_dataset(
     written into its file (see `calibrate`); the rows then use them. Progress and warnings go to
     `err`; the shape of the result is documented in the README ("evaluate --format json").
     """
-    from hashtagger.predict.pipeline import default_workers, prepare_tagger
+    from hashtagger.runtime import prepare
 
     if not specs:
         raise InputError("give at least one --model")
@@ -253,21 +243,19 @@ def evaluate_dataset(
     paths = [str(r.path) for r in records]
     tags = [r.tags for r in records]
     n_true = np.array([len(t) for t in tags], dtype=np.int64)
-    workers = default_workers() if workers is None else workers
     freqs = tag_frequencies(dataset)
     vocab = dataset_vocabulary(dataset, tags)
-    load = loader or (lambda spec, v: load_model(spec, v, prior_weight))
     say = _sayer(err)
-    run = _Runner(batch_size, workers, quiet, err)
+    runner = _Runner(run.batch_size, run.decode_workers, run.quiet, err)
 
     scored: list[_Model] = []
     calibration: dict[str, Any] | None = None
     for spec in specs:
-        tagger = load(spec, vocab)
-        prepare_tagger(tagger, device, precision, workers)
+        tagger = load_model(spec, vocab, prior_weight)
+        prepare(tagger, run)
         scores = None
         if val_records is not None:
-            calibration, scores = _calibrate(tagger, spec, val_records, records, run)
+            calibration, scores = _calibrate(tagger, spec, val_records, records, runner)
             say(
                 f"wrote {len(tagger.vocabulary)} per-tag thresholds into {spec} (fitted on "
                 f"{calibration['images']} validation images); predict now uses them by default"
@@ -275,7 +263,7 @@ def evaluate_dataset(
             if scores is not None:
                 say("warning: thresholds fitted on the very images they are evaluated on: F1 is optimistic")
         if scores is None:
-            scores = run.score(tagger, paths, f"scoring {spec}")
+            scores = runner.score(tagger, paths, f"scoring {spec}")
         thresholds, label = model_thresholds(tagger)
         scored.append(_Model(spec, tagger.kind, list(tagger.vocabulary), scores, thresholds, label))
         del tagger  # one model in memory at a time; only its scores stay
@@ -445,12 +433,7 @@ def run_evaluate(
     calibrate: bool = False,
     seed: int = 0,
     prior_weight: float | None = None,
-    batch_size: int = 32,
-    workers: int | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-    quiet: bool = False,
-    loader: Loader | None = None,
+    run: RunOptions = DEFAULT_RUN,
 ) -> dict[str, Any]:
     """The whole `evaluate` command: load the data, compare the models, print, optionally chart."""
     from hashtagger.data import load_dataset
@@ -467,14 +450,9 @@ def run_evaluate(
         dataset,
         split,
         models,
-        loader=loader,
         prior_weight=prior_weight,
         calibrate=calibrate,
-        batch_size=batch_size,
-        workers=workers,
-        device=device,
-        precision=precision,
-        quiet=quiet,
+        run=run,
         err=err,
     )
     out.write(render(result, fmt))

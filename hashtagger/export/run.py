@@ -42,11 +42,11 @@ class ExportResult:
 
 def describe_model(spec: str, tagger: Tagger) -> str:
     """A one-line description stored with the export."""
-    from hashtagger.models import BUILTIN_MODELS
+    from hashtagger.models.registry import get_model, model_names
 
-    if spec in BUILTIN_MODELS:
+    if spec in model_names("builtin"):
         prior = getattr(getattr(tagger, "blend", None), "prior_weight", None)
-        return f"{BUILTIN_MODELS[spec]} (prior weight {prior}, {len(tagger.vocabulary)} tags)"
+        return f"{get_model(spec).description} (prior weight {prior}, {len(tagger.vocabulary)} tags)"
     return f"{tagger.kind} over {len(tagger.vocabulary)} tags, exported from {Path(spec).name}"
 
 

@@ -1,17 +1,21 @@
-"""Model kinds behind one interface (`Tagger`), and `load_tagger` to get one by name or checkpoint path."""
+"""Model kinds behind one interface (`Tagger`), found by name or path through one registry.
+
+`load_model` (here as `load_tagger` too) loads a built-in model by name, an exported model file, or a
+checkpoint written by `hashtagger train`; `register_model` adds a kind. See `registry.py`.
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from hashtagger.errors import InputError
-from hashtagger.models.base import Tagger
-
-BUILTIN_MODELS = {
-    "zeroshot": "ConSE zero-shot over EfficientNet-Lite0 ImageNet classes, blended with Instagram tag stats",
-    "hierse": "HierSE zero-shot: like zeroshot, with label embeddings summed over the WordNet hierarchy",
-}
+from hashtagger.models.registry import (
+    ModelEntry,
+    get_model,
+    list_models,
+    load_model,
+    model_names,
+    register_model,
+)
 
 
 def load_tagger(
@@ -19,44 +23,22 @@ def load_tagger(
     *,
     vocab: str | os.PathLike[str] | None = None,
     prior_weight: float | None = None,
-) -> Tagger:
-    """Load a built-in model by name, a checkpoint file written by `hashtagger train`, or an export
-    (an .onnx file or an OpenVINO folder written by `hashtagger export`)."""
-    name = str(spec)
-    if name in BUILTIN_MODELS:
-        from hashtagger.models.zeroshot import load_builtin
-
-        return load_builtin(name, vocab=vocab, prior_weight=prior_weight)
-    path = Path(name).expanduser()
-    if not path.exists():
-        known = ", ".join(BUILTIN_MODELS)
-        raise InputError(
-            f"--model {name}: neither a built-in model ({known}) nor an existing checkpoint file"
-        )
+):  # noqa: ANN201 - Tagger, imported lazily
+    """`load_model` with `vocab` as a file of tags (one per line), as `--vocab FILE` gives it."""
+    vocabulary = None
     if vocab is not None:
-        raise InputError(
-            "--vocab applies to zero-shot models only; a trained checkpoint has its own vocabulary"
-        )
-    from hashtagger.models.exported import is_exported_path, load_exported
+        from hashtagger.models.labels import read_vocab_file
 
-    if is_exported_path(path):
-        return load_exported(path)
-    from hashtagger.models.checkpoint import load_checkpoint
-
-    ckpt = load_checkpoint(path)
-    kind = ckpt["kind"]
-    if kind == "classifier":
-        from hashtagger.models.classifier import ClassifierTagger
-
-        tagger: Tagger = ClassifierTagger.from_checkpoint(ckpt)
-    elif kind == "bovw_svm":
-        from hashtagger.models.bovw import BovwTagger
-
-        tagger = BovwTagger.from_checkpoint(ckpt)
-    else:
-        raise InputError(f"{path}: unknown model kind '{kind}' (this hashtagger knows classifier, bovw_svm)")
-    tagger.name = str(path)
-    return tagger
+        vocabulary = read_vocab_file(vocab)
+    return load_model(spec, vocabulary=vocabulary, prior_weight=prior_weight)
 
 
-__all__ = ["BUILTIN_MODELS", "Tagger", "load_tagger"]
+__all__ = [
+    "ModelEntry",
+    "get_model",
+    "list_models",
+    "load_model",
+    "load_tagger",
+    "model_names",
+    "register_model",
+]

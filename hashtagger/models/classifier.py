@@ -161,15 +161,13 @@ class ClassifierTagger(Tagger):
 
     def tag(self, batch: torch.Tensor) -> torch.Tensor:
         """uint8 NCHW -> (N, V) sigmoid probabilities (float32, on the CPU)."""
-        device_type = torch.device(self.device).type
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        from hashtagger.runtime import autocast, device_type
+
         with torch.inference_mode():
             x = self.preprocessing.normalize(batch.to(self.device, non_blocking=True))
-            if device_type != "mps":
+            if device_type(self.device) != "mps":
                 x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(
-                device_type=device_type, dtype=dtype or torch.float32, enabled=dtype is not None
-            ):
+            with autocast(self.device, self.precision):
                 logits = self.model(x)
             return self.scores_from_logits(logits).cpu()
 

@@ -60,6 +60,11 @@ def openvino_files(path: Path) -> tuple[Path, Path] | None:
     return (xml, meta) if xml.is_file() and meta.is_file() else None
 
 
+def is_openvino_path(path: Path) -> bool:
+    """An OpenVINO export folder (or its model .xml) with hashtagger's metadata beside it."""
+    return openvino_files(path) is not None
+
+
 def is_exported_path(path: Path) -> bool:
     """Whether a --model path is an export (rather than a PyTorch checkpoint)."""
     return is_onnx_path(path) or openvino_files(path) is not None

@@ -25,7 +25,6 @@ model; a custom vocabulary needs all three.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -196,20 +195,18 @@ def load_shipped() -> dict[str, np.ndarray]:
 
 
 def hierse_embeddings(
-    vocab: str | os.PathLike[str] | None = None,
+    vocabulary: list[str] | None = None,
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """(class embeddings (1000, D), vocabulary, label embeddings (V, D)) for the `hierse` model.
 
-    The class embeddings always come from the shipped file; the labels too unless `vocab` names a
-    file of tags, whose embeddings are then computed (WordNet, NLTK, text model) and cached.
+    The class embeddings always come from the shipped file; the labels too unless a `vocabulary`
+    (a list of tags) is given, whose embeddings are then computed (WordNet, NLTK, text model) and cached.
     """
     data = load_shipped()
     class_emb = data["class_embeddings"]
-    if vocab is None:
+    if vocabulary is None:
         return class_emb, [str(t) for t in data["vocabulary"]], data["label_embeddings"]
-    from hashtagger.models.labels import read_vocab_file
-
-    tags = read_vocab_file(vocab)
+    tags = list(vocabulary)
     lam, depth = float(data["lam"]), int(data["max_depth"])
     return class_emb, tags, custom_label_embeddings(tags, lam=lam, max_depth=depth)
 

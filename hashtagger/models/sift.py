@@ -25,6 +25,7 @@ import numpy as np
 from hashtagger.cache import ArrayCache
 from hashtagger.errors import ImageError, MissingDependencyError
 from hashtagger.image.preprocess import Preprocessing
+from hashtagger.runtime import cpu_cores
 
 if TYPE_CHECKING:
     from hashtagger.data.records import Record
@@ -106,8 +107,7 @@ class DescriptorCache(ArrayCache):
 
 def default_extract_workers() -> int:
     """One process per core, at most 8: SIFT is CPU-bound and the training process only waits."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(8, cores))
+    return max(1, min(8, cpu_cores()))
 
 
 # ---- extraction (runs in worker processes: Pillow, numpy and OpenCV only) ----

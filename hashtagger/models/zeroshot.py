@@ -12,7 +12,6 @@ scripts/tune_blend.py. HierSE differs only in the label embeddings (see hierse.p
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ import numpy as np
 from hashtagger.errors import InputError
 from hashtagger.image.preprocess import EFFICIENTNET_LITE, Preprocessing
 from hashtagger.models.base import Tagger
-from hashtagger.models.labels import load_npz, read_vocab_file
+from hashtagger.models.labels import load_npz
 from hashtagger.models.tagstats import load_tag_stats
 
 if TYPE_CHECKING:
@@ -125,10 +124,20 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def load_conse(*, vocabulary: list[str] | None = None, prior_weight: float | None = None) -> ZeroShotTagger:
+    """The registry's `zeroshot`: ConSE with plain label embeddings, optionally over your own tags."""
+    return load_builtin("zeroshot", vocabulary=vocabulary, prior_weight=prior_weight)
+
+
+def load_hierse(*, vocabulary: list[str] | None = None, prior_weight: float | None = None) -> ZeroShotTagger:
+    """The registry's `hierse`: label embeddings summed over the WordNet hierarchy."""
+    return load_builtin("hierse", vocabulary=vocabulary, prior_weight=prior_weight)
+
+
 def load_builtin(
     name: str,
     *,
-    vocab: str | os.PathLike[str] | None = None,
+    vocabulary: list[str] | None = None,
     prior_weight: float | None = None,
 ) -> ZeroShotTagger:
     """The shipped zero-shot models ('zeroshot' = ConSE, 'hierse' = HierSE), optionally on your vocabulary."""
@@ -136,22 +145,22 @@ def load_builtin(
 
     from hashtagger.models.backbones import efficientnet_lite0_imagenet
 
-    blend = BLEND if prior_weight is None else replace(BLEND, prior_weight=float(prior_weight))
     if prior_weight is not None and not 0.0 <= prior_weight <= 1.0:
         raise InputError(f"--prior-weight {prior_weight}: must be between 0 and 1")
+    blend = BLEND if prior_weight is None else replace(BLEND, prior_weight=float(prior_weight))
     if name == "hierse":
         from hashtagger.models.hierse import hierse_embeddings
 
-        class_emb, vocabulary, label_emb = hierse_embeddings(vocab)
+        class_emb, vocabulary, label_emb = hierse_embeddings(vocabulary)
     else:
         data = load_npz("conse_embeddings.npz")
         class_emb = data["class_embeddings"]
-        if vocab is None:
+        if vocabulary is None:
             vocabulary = [str(t) for t in data["vocabulary"]]
             label_emb = data["vocab_embeddings"]
         else:
             from hashtagger.models.textembed import embed_vocabulary_cached
 
-            vocabulary = read_vocab_file(vocab)
+            vocabulary = list(vocabulary)
             label_emb = embed_vocabulary_cached(vocabulary)
     return ZeroShotTagger(efficientnet_lite0_imagenet(), class_emb, vocabulary, label_emb, blend, kind=name)

@@ -58,12 +58,14 @@ class HashtagPredictor:
         workers: int | None = None,
     ) -> None:
         from hashtagger.models import load_tagger
-        from hashtagger.predict.pipeline import default_workers, prepare_tagger
+        from hashtagger.runtime import RunOptions, decode_threads, prepare
 
         cpus = assigned_cpus()
-        self.workers = workers if workers is not None else (cpus or default_workers())
+        self.workers = workers if workers is not None else (cpus or decode_threads())
         self.tagger = load_tagger(model, vocab=vocab, prior_weight=prior_weight)
-        self.device = prepare_tagger(self.tagger, device, precision, self.workers)
+        self.device = prepare(
+            self.tagger, RunOptions(device=device, precision=precision, workers=self.workers)
+        )
         if cpus is not None:
             import torch
 

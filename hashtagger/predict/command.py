@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from hashtagger.models.registry import model_names
 from hashtagger.options import domain_errors, run_options
 from hashtagger.predict.scale_options import scale_options
+
+if TYPE_CHECKING:
+    from hashtagger.runtime import RunOptions
+
+_BUILTINS = ", ".join(model_names("builtin"))
 
 
 @click.command()
@@ -18,7 +24,7 @@ from hashtagger.predict.scale_options import scale_options
     "--model",
     default="zeroshot",
     show_default=True,
-    help="Built-in model (zeroshot, hierse) or a checkpoint file from `hashtagger train`.",
+    help=f"Built-in model ({_BUILTINS}) or a checkpoint file from `hashtagger train`.",
 )
 @click.option(
     "-k", "--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hashtags per photo."
@@ -60,7 +66,9 @@ def predict(
     fmt: str,
     no_hash: bool,
     vocab: str | None,
-    **run: Any,
+    prior_weight: float | None,
+    run: RunOptions,
+    **scale: Any,
 ) -> None:
     """Suggest hashtags for photos: files, folders (recursive), glob patterns, or - for paths on stdin.
 
@@ -85,7 +93,9 @@ def predict(
         stdin=sys.stdin,
         out=sys.stdout,
         err=sys.stderr,
-        **run,
+        prior_weight=prior_weight,
+        run=run,
+        **scale,
     )
     if failed:
         sys.exit(1)

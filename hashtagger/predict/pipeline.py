@@ -7,7 +7,6 @@ stays flat however many photos stream through. Shared by `predict` and `evaluate
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,6 +17,7 @@ import numpy as np
 from hashtagger.errors import ImageError
 from hashtagger.image.preprocess import Preprocessing
 from hashtagger.models.base import Tagger
+from hashtagger.runtime import decode_threads
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,6 @@ class Scored:
     path: str
     scores: np.ndarray | None = None
     error: str | None = None
-
-
-def default_workers() -> int:
-    """Decoding threads: as many as cores, at most 8 (the model's own threads share them)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(8, cores))
 
 
 def _name(item: str | Encoded) -> str:
@@ -98,9 +92,10 @@ def score_paths(
 ) -> Iterator[Scored]:
     """Score every photo, yielding results in input order as soon as their batch is done.
 
-    The tagger must already be on its device and precision (see `prepare_tagger`).
+    The tagger must already be on its device and precision (see `runtime.prepare`).
     """
-    workers = default_workers() if workers is None else workers
+
+    workers = decode_threads() if workers is None else workers
     window: list[tuple[str, np.ndarray | str]] = []
     arrays = 0
     for path, decoded in decode_stream(tagger.preprocessing, items, workers, prefetch=2 * batch_size):
@@ -130,21 +125,3 @@ def _flush(tagger: Tagger, window: list[tuple[str, np.ndarray | str]]) -> Iterat
         else:
             yield Scored(path, scores=scores[row])  # type: ignore[index]
             row += 1
-
-
-def prepare_tagger(tagger: Tagger, device: str = "auto", precision: str = "auto", workers: int = 0) -> str:
-    """Move the tagger to its device, pick its precision and torch's threads; returns the device.
-
-    Exported models (ONNX Runtime, OpenVINO) choose their own device and precision, without torch.
-    """
-    if not tagger.uses_torch:
-        tagger.to(device)
-        tagger.set_precision(precision)
-        return device
-    from hashtagger.runtime import configure_threads, resolve_device, resolve_precision
-
-    dev = resolve_device(device)
-    tagger.to(dev)
-    tagger.set_precision(resolve_precision(precision, dev))
-    configure_threads(workers)
-    return dev

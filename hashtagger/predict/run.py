@@ -11,6 +11,7 @@ from hashtagger.predict.hashtags import predict_paths
 from hashtagger.predict.inputs import argument_error, expand_inputs, is_single_file
 from hashtagger.predict.output import Prediction, Writer, text_path
 from hashtagger.predict.shard import Shard, ShardSelection
+from hashtagger.runtime import DEFAULT_RUN, RunOptions
 
 
 def run_predict(
@@ -27,11 +28,7 @@ def run_predict(
     hash_prefix: bool = True,
     vocab: str | None = None,
     prior_weight: float | None = None,
-    batch_size: int = 32,
-    workers: int | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-    quiet: bool = False,
+    run: RunOptions = DEFAULT_RUN,
     shard: Shard | None = None,
     engine: str = "local",
     ray_address: str | None = None,
@@ -43,8 +40,8 @@ def run_predict(
     Returns the number of inputs that failed (the CLI exits 1 when it is not zero).
     """
     from hashtagger.models import load_tagger
-    from hashtagger.predict.pipeline import default_workers, prepare_tagger
     from hashtagger.progress import progress_bar
+    from hashtagger.runtime import prepare
 
     inputs = list(inputs)
     single = len(inputs) == 1 and is_single_file(inputs[0])
@@ -66,20 +63,19 @@ def run_predict(
         items = selection.select(items)  # type: ignore[assignment]
     tagger = None
     if engine == "local":
-        workers = default_workers() if workers is None else workers
         tagger = load_tagger(model, vocab=vocab, prior_weight=prior_weight)
-        prepare_tagger(tagger, device, precision, workers)
+        prepare(tagger, run)
     writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix)
     failed = 0
-    with progress_bar("tagging", unit="photo", quiet=quiet, stream=err) as bar:
+    with progress_bar("tagging", unit="photo", quiet=run.quiet, stream=err) as bar:
         if tagger is None:
             from hashtagger.predict.ray_engine import ray_predictions
 
             options = dict(model=model, top_k=top_k, threshold=threshold, use_calibration=use_calibration)
-            options.update(vocab=vocab, prior_weight=prior_weight, device=device, precision=precision)
+            options.update(vocab=vocab, prior_weight=prior_weight, device=run.device, precision=run.precision)
             predictions = ray_predictions(
-                items, {**options, "workers": workers}, address=ray_address, batch_size=batch_size,
-                cpus_per_actor=ray_cpus_per_actor, quiet=quiet, on_done=bar.update,
+                items, {**options, "workers": run.workers}, address=ray_address, batch_size=run.batch_size,
+                cpus_per_actor=ray_cpus_per_actor, quiet=run.quiet, on_done=bar.update,
             )  # fmt: skip
         else:
             predictions = predict_paths(
@@ -88,8 +84,8 @@ def run_predict(
                 top_k=top_k,
                 threshold=threshold,
                 use_calibration=use_calibration,
-                batch_size=batch_size,
-                workers=workers,
+                batch_size=run.batch_size,
+                workers=run.decode_workers,
                 on_done=bar.update,
             )
         for p in predictions:

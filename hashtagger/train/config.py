@@ -17,9 +17,11 @@ from typing import Any
 import yaml
 
 from hashtagger.errors import ConfigError
+from hashtagger.models.registry import list_models, model_names
 
 BACKBONES = ("resnet18", "efficientnet_lite0")
-MODEL_KINDS = ("classifier", "bovw_svm")
+#: `model.kind` choices: the trainable kinds of the model registry.
+MODEL_KINDS = model_names("trainable")
 
 
 def _opt(default: Any, doc: str, **checks: Any) -> Any:
@@ -56,7 +58,7 @@ class ModelConfig:
 
     kind: str = _opt(
         "classifier",
-        "classifier (the network below) or bovw_svm (SIFT bag of visual words + linear SVMs, bovw.* keys)",
+        "; ".join(f"{e.name}: {e.description}" for e in list_models("trainable")),
         choices=MODEL_KINDS,
     )
     backbone: str = _opt("resnet18", "feature extractor", choices=BACKBONES)

@@ -24,6 +24,7 @@ from torch import nn
 from hashtagger.data.loader import Batch
 from hashtagger.errors import DatasetError, HashtaggerError
 from hashtagger.models.checkpoint import save_checkpoint
+from hashtagger.runtime import autocast_dtype
 from hashtagger.train.config import Config
 
 log = logging.getLogger("hashtagger.train.run")
@@ -117,7 +118,7 @@ class Amp:
     @classmethod
     def create(cls, device: str, precision: str) -> Amp:
         device_type = torch.device(device).type
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        dtype = autocast_dtype(precision)
         scaler = torch.amp.GradScaler(device_type) if precision == "fp16" else None
         return cls(device_type, dtype, scaler)
 

@@ -20,6 +20,7 @@ from torch import nn
 from hashtagger.errors import ConfigError, DatasetError
 from hashtagger.models.backbones import create_backbone
 from hashtagger.models.classifier import Classifier, architecture
+from hashtagger.models.registry import get_model, resolve
 from hashtagger.train import checkpointing, distributed
 from hashtagger.train.config import Config, config_to_dict, dump_config
 from hashtagger.train.distributed import DistInfo
@@ -69,12 +70,18 @@ def run_training(
     Resuming restores model, optimizer, scheduler, epoch, step and random state, so the run ends
     with the same weights as an uninterrupted one; `overrides` may still change keys (e.g. more epochs).
     """
-    info = distributed.from_env()
-    dev = distributed.resolve_device(device, info)
     ckpt = resume_checkpoint(resume, config) if resume is not None else None
     cfg = resolve_config(config, overrides, ckpt, resume)
-    if cfg.model.kind == "bovw_svm":
-        return _run_bovw(cfg, info, progress)
+    trainer = resolve(get_model(cfg.model.kind, role="trainable").trainer or "")
+    return trainer(cfg, ckpt=ckpt, device=device, progress=progress)
+
+
+def train_network(
+    cfg: Config, *, ckpt: dict[str, Any] | None, device: str, progress: Progress | None
+) -> TrainResult:
+    """model.kind classifier: epochs of SGD/AdamW, on one process or under torchrun (DDP)."""
+    info = distributed.from_env()
+    dev = distributed.resolve_device(device, info)
     progress = progress if (progress is not None and info.is_main) else Progress()
     distributed.setup(info, dev)
     try:
@@ -84,9 +91,11 @@ def run_training(
         distributed.teardown()
 
 
-def _run_bovw(cfg: Config, info: DistInfo, progress: Progress | None) -> TrainResult:
+def train_bovw_kind(
+    cfg: Config, *, ckpt: dict[str, Any] | None, device: str, progress: Progress | None
+) -> TrainResult:
     """model.kind bovw_svm: one pass in one process (hashtagger.train.bovw), same run folder and Ctrl-C."""
-    if info.enabled:
+    if distributed.from_env().enabled:
         raise ConfigError(
             "model.kind bovw_svm trains in one process (its SIFT pass has its own workers): run it "
             "without torchrun"

@@ -66,13 +66,16 @@ def resume_checkpoint(resume: str | os.PathLike[str], config: Any) -> dict[str, 
         raise ConfigError(
             "--resume continues with the checkpoint's own config; drop --config (use --set to change keys)"
         )
+    from hashtagger.models.registry import get_model
+
     ckpt = load_checkpoint(resume)
-    if ckpt.get("kind") == "bovw_svm":
+    entry = get_model(str(ckpt.get("kind")), role="trainable")
+    if not entry.resumable:
         raise CheckpointError(
-            f"{resume}: a bovw_svm run has no epochs to resume; train it again with --config "
-            "(its SIFT descriptors are cached, so only k-means and the SVMs run again)"
+            f"{resume}: a {entry.name} run has no epochs to resume; train it again with --config "
+            "(its cached work, such as SIFT descriptors, is reused)"
         )
-    if ckpt.get("kind") != "classifier" or not isinstance(ckpt.get("train_state"), dict):
+    if not isinstance(ckpt.get("train_state"), dict):
         raise CheckpointError(f"{resume}: has no training state to resume from (resume from a run's last.pt)")
     return ckpt
 

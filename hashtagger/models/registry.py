@@ -1,0 +1,244 @@
+"""One registry of models: every built-in model and trainable kind is registered once, here or by a plugin.
+
+Config choices (`model.kind`), CLI help, `hashtagger models`, `evaluate` and the tests all read from it,
+the way timm's `register_model` / `create_model` work. Registering imports nothing heavy: an entry holds a
+lazy loader, and only `load_model` runs it.
+
+Roles:
+- ``builtin``: a ready model shipped with the package (`--model zeroshot`); its loader takes an optional
+  vocabulary (a list of tags) and prior weight.
+- ``trainable``: a checkpoint kind written by `hashtagger train` (`model.kind` in the config); its loader
+  takes the loaded checkpoint dict.
+- ``exported``: a model file for another runtime (ONNX, OpenVINO); `matches(path)` tells whether a path
+  holds one, and its loader takes the path.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hashtagger.errors import InputError
+
+if TYPE_CHECKING:
+    from hashtagger.models.base import Tagger
+
+ROLES = ("builtin", "trainable", "exported")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Something a model needs beyond the base install: a Python module or a data folder."""
+
+    name: str
+    install: str
+    module: str | None = None
+    check: str | None = None  # "module:function" returning something truthy when present
+
+    def met(self) -> bool:
+        """Whether it is installed here (a module is looked up, not imported)."""
+        if self.module is not None:
+            try:
+                if importlib.util.find_spec(self.module) is None:
+                    return False
+            except (ImportError, ValueError):
+                return False
+        return bool(resolve(self.check)()) if self.check is not None else True
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: its name, what it is, what it needs, and how to load it (lazily)."""
+
+    name: str
+    role: str
+    description: str
+    loader: str | Callable[..., Tagger]  # "module:function", imported only when the model is loaded
+    requires: tuple[Requirement, ...] = ()
+    vocab_requires: tuple[Requirement, ...] = ()  # builtin: extra needs for a custom vocabulary
+    train_requires: tuple[Requirement, ...] = ()  # trainable: extra needs for training it
+    trainer: str | None = None  # trainable: "module:function" that trains this kind from a Config
+    resumable: bool = False  # trainable: whether `train --resume` can continue it
+    matches: str | Callable[[Path], bool] | None = None  # exported: does this path hold such a model?
+
+    def claims(self, path: Path) -> bool:
+        """Exported kinds: whether `path` holds a model of this kind ("module:function" imported now)."""
+        if self.matches is None:
+            return False
+        test = resolve(self.matches) if isinstance(self.matches, str) else self.matches
+        return bool(test(path))
+
+    def load(self, *args: Any, **kwargs: Any) -> Tagger:
+        """Import the loader (when named as a string) and run it."""
+        load = resolve(self.loader) if isinstance(self.loader, str) else self.loader
+        return load(*args, **kwargs)
+
+    def missing(self, custom_vocab: bool = False) -> list[Requirement]:
+        """Requirements not installed here."""
+        needs = self.requires + (self.vocab_requires if custom_vocab else ())
+        return [r for r in needs if not r.met()]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form `hashtagger models --format json` and `GET /v1/models` print."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "role": self.role,
+            "description": self.description,
+            "requires": [_req_dict(r) for r in self.requires],
+        }
+        if self.vocab_requires:
+            out["custom_vocabulary_requires"] = [_req_dict(r) for r in self.vocab_requires]
+        if self.train_requires:
+            out["train_requires"] = [_req_dict(r) for r in self.train_requires]
+        if self.role == "trainable":
+            out["resumable"] = self.resumable
+        return out
+
+
+def _req_dict(r: Requirement) -> dict[str, Any]:
+    return {"name": r.name, "installed": r.met(), "install": r.install}
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+_catalog_loaded = False
+
+
+def register_model(
+    name: str,
+    *,
+    role: str,
+    description: str,
+    loader: str | Callable[..., Tagger],
+    requires: tuple[Requirement, ...] = (),
+    vocab_requires: tuple[Requirement, ...] = (),
+    train_requires: tuple[Requirement, ...] = (),
+    trainer: str | None = None,
+    resumable: bool = False,
+    matches: str | Callable[[Path], bool] | None = None,
+) -> ModelEntry:
+    """Add (or replace, e.g. a test's fake) a model under `name`."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+    entry = ModelEntry(
+        name,
+        role,
+        description,
+        loader,
+        tuple(requires),
+        tuple(vocab_requires),
+        tuple(train_requires),
+        trainer,
+        resumable,
+        matches,
+    )
+    _REGISTRY[name] = entry
+    return entry
+
+
+def unregister_model(name: str) -> None:
+    """Remove a registration (tests that registered a fake)."""
+    _REGISTRY.pop(name, None)
+
+
+def _ensure_catalog() -> None:
+    """Register what the package ships, once, on first use (the catalog imports nothing heavy)."""
+    global _catalog_loaded
+    if not _catalog_loaded:
+        _catalog_loaded = True
+        importlib.import_module("hashtagger.models.catalog")
+
+
+def list_models(role: str | None = None) -> list[ModelEntry]:
+    """Registered models, in registration order, optionally of one role."""
+    _ensure_catalog()
+    return [e for e in _REGISTRY.values() if role is None or e.role == role]
+
+
+def model_names(role: str) -> tuple[str, ...]:
+    """Names of one role, e.g. the choices of `model.kind` (role 'trainable')."""
+    return tuple(e.name for e in list_models(role))
+
+
+def get_model(name: str, role: str | None = None) -> ModelEntry:
+    """The entry registered as `name`; a one-line error listing the known names otherwise."""
+    _ensure_catalog()
+    entry = _REGISTRY.get(name)
+    if entry is None or (role is not None and entry.role != role):
+        known = ", ".join(model_names(role)) if role else ", ".join(_REGISTRY)
+        raise InputError(f"unknown model {name!r} (known: {known})")
+    return entry
+
+
+def resolve(target: str) -> Callable[..., Any]:
+    """'package.module:function' -> the function, imported now."""
+    module, _, attrs = target.partition(":")
+    obj: Any = importlib.import_module(module)
+    for attr in attrs.split("."):
+        obj = getattr(obj, attr)
+    return obj
+
+
+def load_model(
+    spec: str | os.PathLike[str],
+    *,
+    vocabulary: list[str] | None = None,
+    prior_weight: float | None = None,
+) -> Tagger:
+    """A built-in model by name, an exported model file, or any checkpoint written by `hashtagger train`.
+
+    `vocabulary` and `prior_weight` apply to built-in (zero-shot) models only: a trained or exported
+    model has its own vocabulary and no tag-statistics blend, so giving either is an error.
+    """
+    name = str(spec)
+    _ensure_catalog()
+    entry = _REGISTRY.get(name)
+    if entry is not None and entry.role == "builtin":
+        _check_requirements(entry)
+        return entry.load(vocabulary=vocabulary, prior_weight=prior_weight)
+    path = Path(name).expanduser()
+    if not path.exists():
+        known = ", ".join(model_names("builtin"))
+        raise InputError(f"--model {name}: neither a built-in model ({known}) nor an existing model file")
+    for option, value in (("--vocab", vocabulary), ("--prior-weight", prior_weight)):
+        if value is not None:
+            raise InputError(
+                f"{option} applies to built-in zero-shot models only; "
+                f"{name} has its own vocabulary and scores"
+            )
+    for exported in list_models("exported"):
+        if exported.claims(path):
+            _check_requirements(exported)
+            tagger = exported.load(path)
+            break
+    else:
+        tagger = _load_checkpoint_model(path)
+    tagger.name = str(path)
+    return tagger
+
+
+def _load_checkpoint_model(path: Path) -> Tagger:
+    from hashtagger.models.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    kind = ckpt["kind"]
+    entry = _REGISTRY.get(kind)
+    if entry is None or entry.role != "trainable":
+        known = ", ".join(model_names("trainable"))
+        raise InputError(f"{path}: unknown model kind '{kind}' (this hashtagger knows {known})")
+    _check_requirements(entry)
+    return entry.load(ckpt)
+
+
+def _check_requirements(entry: ModelEntry) -> None:
+    """Base needs, checked before slow loading; a custom vocabulary's needs are reported by its loader."""
+    from hashtagger.errors import MissingDependencyError
+
+    missing = entry.missing()
+    if missing:
+        what = "; ".join(f"{r.name} ({r.install})" for r in missing)
+        raise MissingDependencyError(f"model {entry.name} needs {what}")
