@@ -101,3 +101,19 @@ def test_custom_vocab_tags_a_cat(tmp_path: Path, monkeypatch) -> None:
     [pred] = list(predict_paths(model, [str(p)], top_k=2, workers=0))
     assert pred.hashtags[0].tag == "cat"
     assert any((tmp_path / "cache").glob("vocab-*.npy"))  # embedded once, cached by content
+
+
+def test_plain_torch_lite0_matches_timm_exactly() -> None:
+    """The zero-shot backbone is built without timm (cold start) yet computes timm's network exactly."""
+    import timm
+
+    from hashtagger.models.backbones import efficientnet_lite0_imagenet, efficientnet_lite0_state_dict
+
+    ours = efficientnet_lite0_imagenet()
+    reference = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
+    reference.load_state_dict(efficientnet_lite0_state_dict(), strict=True)
+    torch.manual_seed(0)
+    for shape in ((2, 3, 224, 224), (1, 3, 97, 131)):  # odd sizes exercise TF 'same' padding
+        x = torch.randn(*shape)
+        with torch.inference_mode():
+            assert torch.allclose(ours(x), reference(x), atol=1e-5, rtol=0)

