@@ -81,10 +81,12 @@ def test_predicting_a_photo_imports_no_training_or_download_code(tmp_path: Path)
         f"n = run_predict([{str(photo)!r}], model='zeroshot', out=io.StringIO(), err=io.StringIO(),"
         " run=RunOptions(quiet=True, workers=0))\n"
         "assert n == 0\n"
-        "print('\\n'.join(sorted(m for m in sys.modules if m.startswith('hashtagger'))))\n"
+        "watched = ('hashtagger', 'timm', 'torchvision')\n"
+        "print('\\n'.join(sorted(m for m in sys.modules if m.startswith(watched))))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     loaded = proc.stdout.split()
     assert "hashtagger.models.zeroshot" in loaded  # the real model ran
     assert not [m for m in loaded if m.startswith(("hashtagger.train", "hashtagger.download"))]
+    assert not [m for m in loaded if m.startswith(("timm", "torchvision"))]  # cold start: plain torch.nn
