@@ -360,6 +360,14 @@ def bench_one_photo(photo: Path, repeat: int, work: Path) -> None:
         "<=1.25",
         ta / tb <= 1.25,
     )
+    tp, ti = paired([*HASHTAGGER, "predict", str(photo), "--quiet"], [PY, "-c", "import torch"], repeat)
+    line(
+        "d. cold start vs import torch",
+        f"hashtagger predict {tp:5.2f} s, python -c 'import torch' {ti:5.2f} s",
+        tp / ti,
+        "<=1.5",
+        tp / ti <= 1.5,
+    )
 
 
 def bench_memory(photos: list[Path], n_big: int, n_small: int, work: Path) -> None:
