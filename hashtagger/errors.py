@@ -37,3 +37,10 @@ class MissingDependencyError(HashtaggerError):
 
 class ExportError(HashtaggerError):
     """A model cannot be exported, or its export fails the checks run at export time."""
+
+
+class OutputError(HashtaggerError, OSError):
+    """A file cannot be written: a full disk (the message says 'no space left'), permissions.
+
+    Also an OSError, so code that handles failed writes as OSError keeps working.
+    """

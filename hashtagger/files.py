@@ -1,22 +1,123 @@
-"""Writing files safely: one place for atomic writes (temp file in the same folder, then rename)."""
+"""Writing files safely: one place for atomic writes (temp file in the same folder, then rename).
+
+Temp files are named `.<name>.<random>.tmp` beside their target and created with the usual
+permissions (0666 less the umask, like any file the user writes). A crash or kill -9 can leave
+one behind; `remove_stale_temps` clears those of a folder a single writer owns (a run folder),
+and `atomic_write(..., sole_writer=True)` clears a target's earlier ones before writing, so a
+series of kills never piles up more than one. A full disk is one line naming the file.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
+import re
+import secrets
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from hashtagger.errors import OutputError
 
-def atomic_write(path: Path, write: Any) -> None:
-    """Call write(tmp_path), then rename onto path: readers never see a partial file."""
+TEMP_SUFFIX = ".tmp"
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+# .<target>.<8 random characters>.tmp (also the mkstemp names of earlier versions)
+_TEMP_NAME = re.compile(r"\.(.+)\.[A-Za-z0-9_]{8}\.tmp")
+
+
+def atomic_write(path: Path, write: Callable[[str], Any], *, sole_writer: bool = False) -> None:
+    """Call write(tmp_path), then rename onto path: readers never see a partial file.
+
+    sole_writer: this process is the only writer of path (a run's checkpoints), so temp files
+    an earlier, killed writer left for it are removed first. A full disk raises OutputError.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        write(tmp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if sole_writer:
+            remove_stale_temps(path.parent, [path.name])
+        tmp = _create_temp(path)
+    except OSError as e:
+        raise write_error(path, e) from None
+    try:
+        write(str(tmp))
         os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, e) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_error(path: Path, error: OSError) -> OutputError:
+    """One line for a failed write: 'no space left' for a full disk or quota, else the OS's reason."""
+    if isinstance(error, OutputError):
+        return error
+    if error.errno in _FULL:
+        out = OutputError(f"no space left on the device for {path}; free some space and run again")
+    else:
+        out = OutputError(f"{path}: cannot write ({error.strerror or error})")
+    out.errno = error.errno
+    return out
+
+
+def temp_files(folder: Path, names: Iterable[str] | None = None) -> list[Path]:
+    """Temp files atomic_write left in folder (for the given target names, or for any target)."""
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return []
+    wanted = None if names is None else set(names)
+    found = []
+    for p in entries:
+        m = _TEMP_NAME.fullmatch(p.name)
+        if m and (wanted is None or m.group(1) in wanted) and p.is_file():
+            found.append(p)
+    return sorted(found)
+
+
+def remove_stale_temps(folder: Path, names: Iterable[str] | None = None) -> int:
+    """Remove temp files a killed writer left in folder (only call this where no one else writes)."""
+    removed = 0
+    for p in temp_files(folder, names):
+        try:
+            p.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+class ErrorKeepingWriter:
+    """A file wrapper that remembers the OSError of a failed write.
+
+    torch.save turns a failed write into a RuntimeError without the errno; re-raising the
+    kept OSError lets a full disk be told from a bug.
+    """
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def _create_temp(path: Path) -> Path:
+    """A new, empty temp file beside path; O_EXCL with mode 0666 lets the umask decide permissions."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))

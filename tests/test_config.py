@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,71 @@ def test_bad_files(tmp_path: Path) -> None:
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
     assert load_config(empty) == Config()
+
+
+def _laughs(levels: int) -> str:
+    """The "billion laughs": each anchor is a list of nine aliases of the previous one."""
+    lines = ["out:", "  - &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, levels):
+        lines.append(f"  - &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_yaml_aliases_that_expand_past_the_budget_are_refused(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(_laughs(8))  # 9**8 = 43 million values in a few hundred bytes
+    assert bomb.stat().st_size < 500
+    with pytest.raises(ConfigError, match=r"bomb\.yaml: refused: its aliases .* expand past 10,000"):
+        load_config(bomb)
+    bomb.write_text("a: &a [*a]\n")  # an alias inside itself
+    with pytest.raises(ConfigError, match="refused: its aliases"):
+        load_config(bomb)
+    bomb.write_text("[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(bomb)
+    # A modest anchor is still fine: one value used twice.
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("train:\n  lr: &lr 0.01\n  weight_decay: *lr\n")
+    assert load_config(ok).train.weight_decay == 0.01
+
+
+def test_quoted_values_in_errors_stay_short(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(_laughs(3))  # 729 values: within the budget, but a wrong type for out
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(e.value).startswith("config key 'out': expected a string, got [") and len(str(e.value)) < 150
+    for override in ("train.epochs=" + "9" * 5000, "train.optimizer=" + "x" * 10_000, "x" * 10_000):
+        with pytest.raises(ConfigError) as e:
+            load_config(None, [override])
+        assert len(str(e.value)) < 200, str(e.value)
+    path.write_text("seed: " + "9" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="cannot read a value .a number has thousands of digits"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.lr=.nan", "'train.lr': expected a finite number, got nan"),
+        ("train.lr=nan", "'train.lr': expected a finite number, got nan"),
+        ("train.warmup_epochs=.inf", "'train.warmup_epochs': expected a finite number, got inf"),
+        ("train.lr=1e400", "'train.lr': expected a finite number, got inf"),
+        ("model.dropout=-.inf", "'model.dropout': expected a finite number, got -inf"),
+        ("seed=12345678901234567890", "'seed': 12345678901234567890 is too large"),
+        ("seed=4294967296", "'seed': 4294967296 is above the maximum 4294967295"),
+        ("train.epochs=100000000000000000000", "'train.epochs': 100000000000000000000 is too large"),
+    ],
+)
+def test_non_finite_and_huge_numbers_name_the_key(override: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(None, [override])
+    key, value = override.split("=")
+    path = tmp_path / "c.yaml"
+    section, _, name = key.rpartition(".")
+    path.write_text(f"{section}:\n  {name}: {value}\n" if section else f"{name}: {value}\n")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path)
 
 
 def test_dump_round_trip(tmp_path: Path) -> None:

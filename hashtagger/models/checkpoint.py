@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hashtagger.errors import CheckpointError
-from hashtagger.files import atomic_write
+from hashtagger.files import ErrorKeepingWriter, atomic_write
 
 FORMAT = "hashtagger-checkpoint"
 FORMAT_VERSION = 1
@@ -22,7 +22,6 @@ REQUIRED = ("kind", "vocabulary", "preprocessing", "config")
 
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
     """Write a checkpoint atomically, stamping the format and package version."""
-    import torch
 
     from hashtagger import __version__
 
@@ -30,8 +29,22 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Pa
     if missing:
         raise CheckpointError(f"{path}: checkpoint payload lacks {', '.join(missing)}")
     data = {"format": FORMAT, "format_version": FORMAT_VERSION, "version": __version__, **payload}
-    atomic_write(Path(path), lambda tmp: torch.save(data, tmp))
+    atomic_write(Path(path), lambda tmp: _torch_save(data, tmp), sole_writer=True)
     return Path(path)
+
+
+def _torch_save(data: dict[str, Any], tmp: str) -> None:
+    """torch.save through a Python file, so a full disk surfaces as its OSError (torch hides it)."""
+    import torch
+
+    with open(tmp, "wb") as f:
+        writer = ErrorKeepingWriter(f)
+        try:
+            torch.save(data, writer)
+        except RuntimeError:
+            if writer.error is not None:
+                raise writer.error from None
+            raise
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:

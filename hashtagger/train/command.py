@@ -48,13 +48,25 @@ def train(
     hashtagger train --resume runs/clothing/last.pt        # after Ctrl-C or a crash
     torchrun --nproc_per_node 4 -m hashtagger train --config configs/harrison.yaml
     """
-    from hashtagger.train.engine import Progress, StderrProgress
-    from hashtagger.train.run import run_training
+    from hashtagger.train.config import load_config
 
     if config_path is None and resume is None:
         raise click.UsageError("give --config FILE (see configs/) or --resume CHECKPOINT")
+    # A bad config is reported before torch loads (seconds on a laptop); a resumed run's comes
+    # from its checkpoint.
+    config = load_config(config_path, overrides) if resume is None else None
+
+    from hashtagger.train.engine import Progress, StderrProgress
+    from hashtagger.train.run import run_training
+
     progress = Progress() if quiet else StderrProgress()
-    result = run_training(config_path, list(overrides), resume=resume, device=device, progress=progress)
+    result = run_training(
+        config,
+        [] if config is not None else list(overrides),
+        resume=resume,
+        device=device,
+        progress=progress,
+    )
     if result.is_main:
         click.echo(f"run: {result.run_dir} ({result.epochs_done}/{result.epochs} epochs)")
         if (result.run_dir / "best.pt").exists():

@@ -8,6 +8,8 @@ so a typo never trains silently with a default. The resolved config is written n
 from __future__ import annotations
 
 import dataclasses
+import math
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,6 +24,9 @@ from hashtagger.models.registry import list_models, model_names
 BACKBONES = ("resnet18", "efficientnet_lite0")
 #: `model.kind` choices: the trainable kinds of the model registry.
 MODEL_KINDS = model_names("trainable")
+MAX_YAML_NODES = 10_000  # a config has ~60 keys; aliases may not expand a file past this many nodes
+MAX_CONFIG_BYTES = 1 << 20
+MAX_INT = 2**63 - 1  # what every consumer (torch, numpy) can hold
 
 
 def _opt(default: Any, doc: str, **checks: Any) -> Any:
@@ -159,7 +164,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     bovw: BovwConfig = field(default_factory=BovwConfig)
     out: str = _opt("runs/train", "run folder: config.yaml, metrics.csv, last.pt, best.pt")
-    seed: int = _opt(0, "seeds weights, data order, augmentation and dropout")
+    seed: int = _opt(0, "seeds weights, data order, augmentation and dropout", min=0, max=2**32 - 1)
 
 
 SECTIONS: dict[str, type] = {
@@ -250,8 +255,20 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: no such config file")
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder, not a YAML config file")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {path.stat().st_size:,} bytes is too large for a config file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _safe_load_bounded(path.read_text(encoding="utf-8"))
+    except _TooManyAliases:
+        raise ConfigError(
+            f"{path}: refused: its aliases (*name) expand past {MAX_YAML_NODES:,} values; "
+            "write the values out instead"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: refused: nested too deeply for a config file") from None
+    except ValueError as e:  # PyYAML's int() of a number with thousands of digits
+        why = "a number has thousands of digits" if "digits" in str(e) else show(str(e))
+        raise ConfigError(f"{path}: cannot read a value ({why})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -268,18 +285,75 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses documents whose aliases expand past MAX_YAML_NODES nodes.
+
+    Aliases share one node, so loading stays cheap, but anything that walks the result (a
+    copy, an error message quoting a value) pays for the full expansion: 8 nested anchors in
+    a few hundred bytes stand for billions of values (the "billion laughs").
+    """
+
+    def compose_document(self) -> Any:
+        node = super().compose_document()
+        if _expanded_size(node, {}) > MAX_YAML_NODES:
+            raise _TooManyAliases()
+        return node
+
+
+class _TooManyAliases(yaml.YAMLError):
+    pass
+
+
+def _expanded_size(node: Any, memo: dict[int, int]) -> int:
+    """Nodes the document would have with every alias written out (memoised: linear in its size)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = MAX_YAML_NODES + 1  # a node inside itself (a recursive alias) expands forever
+    children: list[Any] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    size = 1
+    for child in children:
+        size += _expanded_size(child, memo)
+        if size > MAX_YAML_NODES:
+            break
+    memo[key] = size
+    return size
+
+
+def _safe_load_bounded(text: str) -> Any:
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+_short = reprlib.Repr()
+_short.maxlevel, _short.maxdict, _short.maxlist, _short.maxstring, _short.maxother = 2, 4, 4, 60, 60
+
+
+def show(value: Any, limit: int = 80) -> str:
+    """A value as quoted in an error message: its repr, bounded in depth and cut to `limit` characters."""
+    text = _short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _parse_override(item: str) -> tuple[str, Any]:
     """'train.lr=3e-4' -> ('train.lr', 0.0003): values follow YAML scalar rules."""
     if "=" not in item:
-        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set train.epochs=3")
+        raise ConfigError(f"--set {show(item)}: expected KEY=VALUE, e.g. --set train.epochs=3")
     key, raw = item.split("=", 1)
     key = key.strip()
     if not key:
-        raise ConfigError(f"--set {item!r}: the key is empty")
+        raise ConfigError(f"--set {show(item)}: the key is empty")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+    except (yaml.YAMLError, ValueError, RecursionError):
+        value = raw  # not a YAML scalar (or an absurd one): the type check names the key
     if isinstance(value, (dict, list)):
         value = raw  # only scalars are overridable; let the type check name the key
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -312,7 +386,7 @@ def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
             raise ConfigError(f"unknown config key '{key}' (sections: {', '.join(SECTIONS)})")
         node = tree.setdefault(section, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"config key '{section}' must be a mapping of keys, got {node!r}")
+            raise ConfigError(f"config key '{section}' must be a mapping of keys, got {show(node)}")
         node[name] = value
     else:
         tree[key] = value
@@ -322,7 +396,7 @@ def _build_section(section: str, cls: type, value: Any) -> Any:
     if value is None:
         return cls()
     if not isinstance(value, dict):
-        raise ConfigError(f"config key '{section}' must be a mapping of keys, got {value!r}")
+        raise ConfigError(f"config key '{section}' must be a mapping of keys, got {show(value)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for name, v in value.items():
@@ -354,27 +428,34 @@ def _check_value(key: str, f: dataclasses.Field, value: Any, owner: type) -> Any
         value = _number(value, base)  # PyYAML reads 1e-3 (no dot) as a string
     if base is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"config key '{key}': expected true or false, got {value!r}")
+            raise ConfigError(f"config key '{key}': expected true or false, got {show(value)}")
     elif base is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"config key '{key}': expected an integer, got {value!r}")
+            raise ConfigError(f"config key '{key}': expected an integer, got {show(value)}")
+        if abs(value) > MAX_INT:
+            raise ConfigError(f"config key '{key}': {show(value)} is too large (at most {MAX_INT})")
     elif base is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"config key '{key}': expected a number, got {value!r}")
-        value = float(value)
+            raise ConfigError(f"config key '{key}': expected a number, got {show(value)}")
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            raise ConfigError(f"config key '{key}': expected a finite number, got {value}")
     elif base is str:
         if isinstance(value, bool):
-            raise ConfigError(f"config key '{key}': expected a string, got {value!r} (quote it)")
+            raise ConfigError(f"config key '{key}': expected a string, got {show(value)} (quote it)")
         if isinstance(value, (int, float)):
             value = text if text is not None else str(value)
         if not isinstance(value, str):
-            raise ConfigError(f"config key '{key}': expected a string, got {value!r}")
+            raise ConfigError(f"config key '{key}': expected a string, got {show(value)}")
     choices = f.metadata.get("choices")
     if choices is not None and value not in choices:
-        raise ConfigError(f"config key '{key}': {value!r} is not one of {', '.join(map(str, choices))}")
+        raise ConfigError(f"config key '{key}': {show(value)} is not one of {', '.join(map(str, choices))}")
     lo, hi = f.metadata.get("min"), f.metadata.get("max")
     if lo is not None and value < lo:
-        raise ConfigError(f"config key '{key}': {value!r} is below the minimum {lo}")
+        raise ConfigError(f"config key '{key}': {show(value)} is below the minimum {lo}")
     if hi is not None and value > hi:
-        raise ConfigError(f"config key '{key}': {value!r} is above the maximum {hi}")
+        raise ConfigError(f"config key '{key}': {show(value)} is above the maximum {hi}")
     return value
