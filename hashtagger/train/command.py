@@ -54,7 +54,7 @@ def train(
         raise click.UsageError("give --config FILE (see configs/) or --resume CHECKPOINT")
     # A bad config is reported before torch loads (seconds on a laptop); a resumed run's comes
     # from its checkpoint.
-    config = load_config(config_path, overrides) if resume is None else None
+    config = load_config(config_path, overrides) if resume is None else config_path
 
     from hashtagger.train.engine import Progress, StderrProgress
     from hashtagger.train.run import run_training
@@ -62,7 +62,7 @@ def train(
     progress = Progress() if quiet else StderrProgress()
     result = run_training(
         config,
-        [] if config is not None else list(overrides),
+        [] if resume is None else list(overrides),
         resume=resume,
         device=device,
         progress=progress,
