@@ -62,6 +62,14 @@ def write_error(path: Path, error: OSError) -> OutputError:
     return out
 
 
+def user_cache_dir() -> Path:
+    """Where hashtagger caches what it can recompute: $HASHTAGGER_CACHE, else $XDG_CACHE_HOME/hashtagger,
+    else ~/.cache/hashtagger (splits/, features/, vocabulary embeddings)."""
+    if os.environ.get("HASHTAGGER_CACHE"):
+        return Path(os.environ["HASHTAGGER_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hashtagger"
+
+
 def temp_files(folder: Path, names: Iterable[str] | None = None) -> list[Path]:
     """Temp files atomic_write left in folder (for the given target names, or for any target)."""
     try:

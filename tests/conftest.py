@@ -33,6 +33,20 @@ class ColourTagger(Tagger):
         return batch.float().mean(dim=(2, 3)) / 255.0
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Every cache (splits, features, embeddings) under a temp folder: tests never write into ~/.cache."""
+    import os
+
+    before = os.environ.get("HASHTAGGER_CACHE")
+    os.environ["HASHTAGGER_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop("HASHTAGGER_CACHE", None)
+    else:
+        os.environ["HASHTAGGER_CACHE"] = before
+
+
 def make_photo(
     path: Path, size: tuple[int, int] = (48, 40), seed: int = 0, mode: str = "RGB", **save: object
 ) -> Path:

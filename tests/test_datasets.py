@@ -12,7 +12,15 @@ from click.testing import CliRunner
 from PIL import Image
 
 from hashtagger.cli import cli
-from hashtagger.data import Dataset, Record, load_dataset, normalize_tag, parse_tags, summarize
+from hashtagger.data import (
+    Dataset,
+    Record,
+    format_summary,
+    load_dataset,
+    normalize_tag,
+    parse_tags,
+    summarize,
+)
 from hashtagger.data.formats import detect_format
 from hashtagger.data.splits import SPLIT_FILE, resolve_test_size
 from hashtagger.errors import DatasetError
@@ -107,42 +115,88 @@ def test_tags_outside_the_vocab_file_are_reported(tmp_path):
     root = _harrison(tmp_path, ROWS, vocab=["love", "sea", "sun"])
     s = summarize(load_dataset(root))
     assert s.outside_vocabulary == 10 and s.outside_vocabulary_tags == ["beach"]
+    assert "beach" not in dict(s.most_frequent) and "beach" not in dict(s.least_frequent)
+
+
+def test_a_tag_seen_only_outside_training_is_not_also_among_the_most_frequent(tmp_path):
+    rows = [f"{i}.jpg,{'dog' if i >= 8 else 'cat'},{'test' if i >= 8 else 'train'}" for i in range(12)]
+    (tmp_path / "m.csv").write_text("path,tags,split\n" + "\n".join(rows) + "\n")
+    s = summarize(load_dataset(tmp_path / "m.csv"))
+    assert s.outside_vocabulary_tags == ["dog"] and s.most_frequent == [("cat", 8)]
+    text = format_summary(s)
+    assert "outside vocab  4 tag uses (dog, ...; not in the vocabulary" in text
+    assert "most frequent  cat 8\n" in text
 
 
 # ---- splits --------------------------------------------------------------------------------------
 
 
-def test_split_file_is_written_reused_and_redone_when_images_change(tmp_path):
-    root = _harrison(tmp_path, ROWS)
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A private cache folder: where splits are saved."""
+    monkeypatch.setenv("HASHTAGGER_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _saved_splits(cache: Path) -> list[Path]:
+    return sorted((cache / "splits").glob("*.json"))
+
+
+def test_split_is_saved_in_the_cache_reused_and_redone_when_images_change(tmp_path, cache):
+    root = _harrison(tmp_path / "data", ROWS)
+    before = sorted(p.name for p in root.iterdir())
     first = load_dataset(root, seed=1)
-    saved = json.loads((root / SPLIT_FILE).read_text())
+    assert sorted(p.name for p in root.iterdir()) == before  # nothing written into the dataset
+    (saved_file,) = _saved_splits(cache)
+    assert saved_file.name.startswith("harrison-") and str(saved_file) in first.split_info
+    saved = json.loads(saved_file.read_text())
     assert saved["seed"] == 1 and saved["sizes"] == {"train": 24, "validation": 3, "test": 3}
+    assert saved_file.stat().st_mode & 0o777 == 0o666 & ~_umask()
     other_seed = load_dataset(root, seed=2)  # the saved split wins, with a warning
     assert [r.split for r in other_seed.records] == [r.split for r in first.records]
     assert any("using the saved split" in w for w in other_seed.warnings)
-    _harrison(root, ROWS[:20])
+    _harrison(root, ROWS[:20])  # other photos: another key, a split of their own
     changed = load_dataset(root, seed=1)
-    assert any("images changed" in w for w in changed.warnings)
-    assert json.loads((root / SPLIT_FILE).read_text())["sizes"]["test"] == 2
+    assert len(_saved_splits(cache)) == 2 and changed.splits()["test"] == 2
+    assert not any("using the saved split" in w for w in changed.warnings)
 
 
-def test_read_only_folder_gets_the_same_split_in_memory_and_a_warning(tmp_path):
-    writable = load_dataset(_harrison(tmp_path / "rw", ROWS), seed=5)
-    ro = _harrison(tmp_path / "ro", ROWS)
-    ro.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
+def test_a_split_file_an_earlier_version_saved_beside_the_data_is_still_read(tmp_path, cache):
+    root = _harrison(tmp_path, ROWS)
+    keys = [rel for rel, _ in ROWS]
+    payload = {"format": "hashtagger-split", "seed": 9, "test_size": 1, "val_fraction": 0.0}
+    payload |= {"train": keys[1:], "validation": [], "test": keys[:1]}
+    (root / SPLIT_FILE).write_text(json.dumps(payload))
+    ds = load_dataset(root, seed=9, test_size=1, val_fraction=0.0)
+    assert ds.splits() == {"train": 29, "test": 1} and ds.split("test")[0].path.name == Path(keys[0]).name
+    assert _saved_splits(cache) == []
+
+
+def test_read_only_cache_gets_the_same_split_in_memory_and_a_warning(tmp_path, cache):
+    root = _harrison(tmp_path, ROWS)
+    writable = load_dataset(root, seed=5)
+    for p in _saved_splits(cache):
+        p.unlink()
+    (cache / "splits").chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
     try:
-        ds = load_dataset(ro, seed=5)
+        ds = load_dataset(root, seed=5)
     finally:
-        ro.chmod(0o755)
-    assert not (ro / SPLIT_FILE).exists()
+        (cache / "splits").chmod(0o755)
+    assert _saved_splits(cache) == []
     assert any("read-only" in w for w in ds.warnings)
     assert [r.split for r in ds.records] == [r.split for r in writable.records]
 
 
-def test_no_split_file_when_not_asked(tmp_path):
+def _umask() -> int:
+    old = os.umask(0)
+    os.umask(old)
+    return old
+
+
+def test_no_split_file_when_not_asked(tmp_path, cache):
     root = _harrison(tmp_path, ROWS)
     load_dataset(root, write_split_file=False)
-    assert not (root / SPLIT_FILE).exists()
+    assert not (root / SPLIT_FILE).exists() and _saved_splits(cache) == []
 
 
 def test_test_size_forms_and_harrison_default():
@@ -175,11 +229,11 @@ def test_csv_manifest_with_split_column_and_aliases(tmp_path):
     assert not list(tmp_path.glob("*split.json"))  # the manifest's own split needs no file
 
 
-def test_tsv_and_jsonl_manifests_get_a_seeded_split(tmp_path):
+def test_tsv_and_jsonl_manifests_get_a_seeded_split(tmp_path, cache):
     (tmp_path / "m.tsv").write_text("file\thashtags\n" + "".join(f"img{i}.jpg\t#a #b\n" for i in range(20)))
     tsv = load_dataset(tmp_path / "m.tsv")
     assert tsv.splits() == {"train": 16, "validation": 2, "test": 2}
-    assert (tmp_path / f"m.{SPLIT_FILE}").is_file()
+    assert not list(tmp_path.glob("*split*")) and len(_saved_splits(cache)) == 1
     lines = [json.dumps({"image": f"x/{i}.png", "tags": ["#Sun", "sea"]}) for i in range(10)]
     (tmp_path / "j.jsonl").write_text("\n".join(lines) + "\n\n")
     js = load_dataset(tmp_path / "j.jsonl", test_size=0)
@@ -268,13 +322,13 @@ def test_summary_counts_missing_and_unreadable_files(tmp_path):
     assert summarize(load_dataset(root)).unreadable is None  # decoding is opt-in
 
 
-def test_dataset_command_text_json_and_errors(tmp_path):
+def test_dataset_command_text_json_and_errors(tmp_path, cache):
     root = _harrison(tmp_path, ROWS)
     runner = CliRunner()
     text = runner.invoke(cli, ["dataset", str(root)])
     assert text.exit_code == 0, text.output
     assert "missing files  30 of 30 (100.0%), e.g." in text.output and "mean 2.00" in text.output
-    assert not (root / SPLIT_FILE).exists()  # a summary does not write into the dataset
+    assert not (root / SPLIT_FILE).exists() and _saved_splits(cache) == []  # a summary writes nothing
     js = runner.invoke(cli, ["dataset", str(root), "--format", "json", "--quiet"])
     data = json.loads(js.stdout)
     assert data["images"] == 30 and data["most_frequent"] == {"love": 20, "sea": 20, "beach": 10, "sun": 10}
@@ -288,7 +342,7 @@ def test_dataset_command_text_json_and_errors(tmp_path):
 @pytest.mark.skipif(not HARRISON_META.is_dir(), reason="../shared/data/harrison-meta not present")
 def test_real_harrison_lists():
     before = sorted(os.listdir(HARRISON_META))
-    ds = load_dataset(HARRISON_META)
+    ds = load_dataset(HARRISON_META, write_split_file=False)  # reads only: nothing written anywhere
     s = summarize(ds)
     assert s.images == 57_383 and s.vocabulary_size == 997 and s.tags_per_image["mean"] == 4.54
     assert ds.splits() == {"train": 47_145, "validation": 5_238, "test": 5_000}

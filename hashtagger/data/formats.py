@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hashtagger.data.records import SPLIT_ALIASES, Dataset, Record, normalize_split, normalize_tag, parse_tags
-from hashtagger.data.splits import SPLIT_FILE, load_or_make_split, resolve_test_size
+from hashtagger.data.splits import SPLIT_FILE, load_or_make_split, resolve_test_size, split_cache_file
 from hashtagger.errors import DatasetError
 from hashtagger.image.load import is_image_path
 
@@ -175,8 +175,9 @@ def load_dataset(
 
     A split the data carries (manifest split column, train/val/test folders) is used as is.
     Otherwise a seeded split (HARRISON: the paper's 5,000 test images; others: 10%, with
-    val_fraction of the rest as validation) is saved in the dataset folder and reused while it
-    covers the same images; a read-only folder gets the same split in memory and a warning.
+    val_fraction of the rest as validation) is saved in the user's cache (never in the dataset
+    folder, see hashtagger.data.splits) and reused while it covers the same images; an unwritable
+    cache gets the same split in memory and a warning.
     Images with no tags get split None: counted by the summary, never trained or scored on.
     """
     fmt, where = detect_format(Path(path).expanduser())
@@ -191,7 +192,8 @@ def load_dataset(
         count = resolve_test_size(test_size, len(tagged), harrison=fmt == "harrison")
         assignment, info = load_or_make_split(
             tagged,
-            src.split_file,
+            split_cache_file(src.name, fmt, root, tagged),
+            legacy_file=src.split_file,
             seed=seed,
             test_count=count,
             val_fraction=val_fraction,

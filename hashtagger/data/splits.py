@@ -1,7 +1,11 @@
-"""Seeded train/validation/test splits, saved next to the data so every command sees the same ones.
+"""Seeded train/validation/test splits, saved in the user's cache so every command sees the same ones.
 
 The order is a SHA-1 of seed and relative path, not Python's random module: it does not
-depend on the Python version, and adding an image does not reshuffle the others.
+depend on the Python version, and adding an image does not reshuffle the others. The split is
+saved under the cache folder (`$HASHTAGGER_CACHE/splits`, else `$XDG_CACHE_HOME/hashtagger/splits`,
+else `~/.cache/hashtagger/splits`), keyed by the dataset's location and its list of photos, so
+nothing is written into the dataset folder. A split file an earlier version saved beside the data
+is still read when it covers the same photos.
 """
 
 from __future__ import annotations
@@ -9,15 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Sequence
 from pathlib import Path
 
 from hashtagger.data.records import SPLITS
 from hashtagger.errors import DatasetError
-from hashtagger.files import atomic_write
+from hashtagger.files import atomic_write, user_cache_dir
 
-SPLIT_FILE = "hashtagger-split.json"
+SPLIT_FILE = "hashtagger-split.json"  # beside the data: written by earlier versions, still read
 SPLIT_FORMAT = "hashtagger-split"
 HARRISON_TEST_SIZE = 5000  # Park, Li, Kim 2016: 52,383 train / 5,000 test
 DEFAULT_TEST_FRACTION = 0.1
@@ -72,6 +77,15 @@ def folder_is_writable(folder: Path) -> bool:
     return bool(st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
+def split_cache_file(name: str, fmt: str, root: Path, keys: Sequence[str]) -> Path:
+    """Where a dataset's split is saved: the cache folder, keyed by location and the list of photos."""
+    h = hashlib.sha256(f"{fmt}\0{os.path.abspath(root)}\0".encode("utf-8", "surrogateescape"))
+    for key in sorted(keys):
+        h.update(key.encode("utf-8", "surrogateescape") + b"\0")
+    label = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:40].strip("._") or "dataset"
+    return user_cache_dir() / "splits" / f"{label}-{h.hexdigest()[:20]}.json"
+
+
 def load_or_make_split(
     keys: Sequence[str],
     split_file: Path,
@@ -81,14 +95,20 @@ def load_or_make_split(
     val_fraction: float,
     write: bool,
     warnings: list[str],
+    legacy_file: Path | None = None,
 ) -> tuple[dict[str, str], str]:
     """Reuse the saved split when it covers exactly these images, else compute (and save) one.
 
-    Returns the assignment and a one-line description of where it came from; decisions the
-    user should know about are appended to warnings.
+    split_file is the cache file (split_cache_file); legacy_file, a split saved beside the data by
+    an earlier version, is only read. Returns the assignment and a one-line description of where it
+    came from; decisions the user should know about are appended to warnings.
     """
-    saved = _read_split_file(split_file, warnings)
     wanted = set(keys)
+    legacy = _read_split_file(legacy_file, warnings) if legacy_file is not None else None
+    if legacy is not None and set(legacy[0]) == wanted:
+        split_file, saved = legacy_file, legacy
+    else:
+        saved = _read_split_file(split_file, warnings)
     if saved is not None:
         assignment, params = saved
         if set(assignment) == wanted:
@@ -101,13 +121,13 @@ def load_or_make_split(
                     f"using the saved split {split_file} (seed {params.get('seed')}, "
                     f"{params.get('test_size')} test); delete it to split again with seed {seed}"
                 )
-            return assignment, f"saved in {split_file.name} (seed {params.get('seed')})"
+            return assignment, f"saved in {split_file} (seed {params.get('seed')})"
         warnings.append(f"{split_file}: the images changed since this split was saved; splitting again")
     assignment = seeded_split(keys, seed=seed, test_count=test_count, val_fraction=val_fraction)
     info = f"seeded random split (seed {seed})"
     if not write:
         return assignment, info
-    if not folder_is_writable(split_file.parent):
+    if split_file.parent.exists() and not folder_is_writable(split_file.parent):
         warnings.append(
             f"{split_file.parent} is read-only: the seeded split (seed {seed}) was computed in memory "
             "and not saved; it is deterministic, so every command computes the same one"
@@ -128,7 +148,7 @@ def load_or_make_split(
     except OSError as e:
         warnings.append(f"{split_file}: cannot save the split ({e.strerror or e}); computed in memory")
         return assignment, info + ", not saved"
-    return assignment, info + f", saved in {split_file.name}"
+    return assignment, info + f", saved in {split_file}"
 
 
 def _read_split_file(path: Path, warnings: list[str]) -> tuple[dict[str, str], dict] | None:

@@ -82,7 +82,10 @@ def summarize(
     vocab = dataset.vocabulary()
     known = set(vocab)
     outside = {t: c for t, c in counts.items() if t not in known}
-    least = sorted(counts.items(), key=lambda kv: (kv[1], kv[0]))[:top]
+    # Most and least frequent among the tags a model learns; the others are listed as outside the
+    # vocabulary, so no tag shows up in both (without a training split there is no vocabulary).
+    ranked = [(t, c) for t, c in counts.items() if t in known] if known else list(counts.items())
+    least = sorted(ranked, key=lambda kv: (kv[1], kv[0]))[:top]
     return DatasetSummary(
         name=dataset.name,
         format=dataset.format,
@@ -106,7 +109,7 @@ def summarize(
         vocabulary_source=dataset.vocab_source,
         outside_vocabulary=sum(outside.values()),
         outside_vocabulary_tags=list(outside)[:examples],
-        most_frequent=list(counts.items())[:top],
+        most_frequent=ranked[:top],
         least_frequent=least,
         warnings=list(dataset.warnings),
     )
@@ -143,7 +146,7 @@ def format_summary(s: DatasetSummary) -> str:
         f"vocabulary     {s.vocabulary_size:,} tags (from {s.vocabulary_source})",
         f"outside vocab  {s.outside_vocabulary:,} tag uses"
         + (
-            f" ({', '.join(s.outside_vocabulary_tags)}, ...; ignored in training)"
+            f" ({', '.join(s.outside_vocabulary_tags)}, ...; not in the vocabulary, ignored in training)"
             if s.outside_vocabulary
             else ""
         ),

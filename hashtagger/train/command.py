@@ -34,10 +34,20 @@ from hashtagger.options import domain_errors
 @click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace the run already in the out folder (its config, metrics and checkpoints).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @domain_errors
 def train(
-    config_path: str | None, overrides: tuple[str, ...], resume: str | None, device: str, quiet: bool
+    config_path: str | None,
+    overrides: tuple[str, ...],
+    resume: str | None,
+    device: str,
+    overwrite: bool,
+    quiet: bool,
 ) -> None:
     """Train a hashtag model from a YAML config: a multi-label classifier or a BoVW + SVM baseline.
 
@@ -66,6 +76,7 @@ def train(
         resume=resume,
         device=device,
         progress=progress,
+        overwrite=overwrite,
     )
     if result.is_main:
         click.echo(f"run: {result.run_dir} ({result.epochs_done}/{result.epochs} epochs)")

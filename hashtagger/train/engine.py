@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -365,6 +367,28 @@ class TrainingData:
         return list(self.train) + list(self.val)
 
 
+def _without_missing_files(
+    train: list[Any], val: list[Any], cfg: Config, progress: Progress
+) -> tuple[list[Any], list[Any]]:
+    """Leave out listed photos whose file is not there, saying so (they are missing, not undecodable)."""
+    gone = {id(r) for r in (*train, *val) if not _is_file(r.path)}
+    if gone:
+        first = next(r.path for r in (*train, *val) if id(r) in gone)
+        n = len(gone)
+        progress.message(
+            f"warning: {n} photo{'s' if n != 1 else ''} listed in {cfg.data.path} "
+            f"{'are' if n != 1 else 'is'} missing and left out (first: {first})"
+        )
+    return [r for r in train if id(r) not in gone], [r for r in val if id(r) not in gone]
+
+
+def _is_file(path: Any) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def training_data(
     cfg: Config, dataset: Any, progress: Progress, vocabulary: list[str] | None = None
 ) -> TrainingData:
@@ -380,6 +404,7 @@ def training_data(
     known = set(vocab)
     train_records = [r for r in dataset.split("train") if known.intersection(r.tags)]
     val_records = dataset.split("validation") if "validation" in dataset.splits() else []
+    train_records, val_records = _without_missing_files(train_records, val_records, cfg, progress)
     if not train_records:
         raise DatasetError(f"{cfg.data.path}: no training image has a tag of the vocabulary")
     counts = dataset.tag_counts("train")

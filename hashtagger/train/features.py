@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hashtagger.cache import ArrayCache
+from hashtagger.files import user_cache_dir
 from hashtagger.image.preprocess import Preprocessing
 
 if TYPE_CHECKING:
@@ -32,10 +33,7 @@ CACHE_FORMAT = 1
 
 def default_cache_dir() -> Path:
     """$HASHTAGGER_CACHE/features, else $XDG_CACHE_HOME or ~/.cache, /hashtagger/features."""
-    if os.environ.get("HASHTAGGER_CACHE"):
-        return Path(os.environ["HASHTAGGER_CACHE"]).expanduser() / "features"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "hashtagger" / "features"
+    return user_cache_dir() / "features"
 
 
 def file_digest(path: str | os.PathLike[str]) -> str | None:

@@ -38,6 +38,7 @@ from hashtagger.train.engine import (
     write_checkpoints,
 )
 from hashtagger.train.losses import build_loss
+from hashtagger.train.rundir import prepare_run_folder
 from hashtagger.train.runlog import RunLog, epoch_line, epoch_row
 from hashtagger.train.setup import (
     Context,
@@ -64,14 +65,17 @@ def run_training(
     resume: str | os.PathLike[str] | None = None,
     device: str = "auto",
     progress: Progress | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train from a Config (or a YAML path + `--set` overrides), or resume from a last.pt.
 
     Resuming restores model, optimizer, scheduler, epoch, step and random state, so the run ends
     with the same weights as an uninterrupted one; `overrides` may still change keys (e.g. more epochs).
+    A fresh run never replaces another run in its folder unless overwrite (see train.rundir).
     """
     ckpt = resume_checkpoint(resume, config) if resume is not None else None
     cfg = resolve_config(config, overrides, ckpt, resume)
+    prepare_run_folder(cfg.out, resume=resume, overwrite=overwrite, is_main=distributed.from_env().is_main)
     trainer = resolve(get_model(cfg.model.kind, role="trainable").trainer or "")
     return trainer(cfg, ckpt=ckpt, device=device, progress=progress)
 
@@ -314,14 +318,18 @@ def _announce(run: Run) -> None:
     )
     procs = f" x{ctx.info.world_size} processes" if ctx.info.enabled else ""
     run.progress.message(
-        f"training {cfg.model.backbone} ({mode}) for {cfg.train.epochs} epochs, {ctx.precision}, "
+        f"training {cfg.model.backbone} ({mode}) for {_epochs(cfg.train.epochs)}, {ctx.precision}, "
         f"{ctx.device}{procs} -> {run.run_dir}"
     )
     if run.start_epoch >= cfg.train.epochs:
         run.progress.message(
-            f"{run.run_dir / 'last.pt'} already has all {cfg.train.epochs} epochs; "
+            f"{run.run_dir / 'last.pt'} already has all {_epochs(cfg.train.epochs)}; "
             f"--set train.epochs=N (N > {cfg.train.epochs}) trains on"
         )
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("" if n == 1 else "s")
 
 
 def _epoch(run: Run, epoch: int, run_log: RunLog, result: TrainResult) -> bool:

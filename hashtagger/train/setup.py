@@ -27,6 +27,7 @@ from hashtagger.train import distributed
 from hashtagger.train.config import Config, config_to_dict, load_config
 from hashtagger.train.distributed import DistInfo
 from hashtagger.train.engine import Amp, Progress, TrainingData
+from hashtagger.train.rundir import check_resume_keys
 from hashtagger.train.stopping import Stop
 
 
@@ -89,6 +90,7 @@ def resolve_config(
     """The run's Config: the checkpoint's (resume), the given one, or the YAML file, plus overrides."""
     if ckpt is not None:
         cfg = load_config(None, overrides, base=ckpt["config"])
+        check_resume_keys(ckpt["config"], config_to_dict(cfg))
         if not any(o.split("=", 1)[0].strip() == "out" for o in overrides):
             cfg = replace(cfg, out=str(Path(str(resume)).parent))
     elif isinstance(config, Config):
