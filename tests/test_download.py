@@ -33,6 +33,7 @@ SHARED_TORRENT = Path(__file__).resolve().parents[2] / "shared/data/harrison-met
 PIECE = 16 * 1024
 QUERIES = ("sea", "family", "sun")
 N_IMAGES = 9
+FIXES = ("instagram_dataset/family/image_1.jpg", "instagram_dataset/sun/image_2.jpg")  # this site's two fixes
 
 
 def _jpeg_bytes(seed: int) -> bytes:
@@ -90,6 +91,7 @@ class Site:
         }
         self.log: list[tuple[str, str | None]] = []
         self.cut: dict[str, int] = {}
+        self.unsized: dict[str, int] = {}  # sent without Content-Length, connection closed after n bytes
 
     def set_tar(self, payload: bytes, torrent_payload: bytes | None = None) -> None:
         """Serve payload as the tar, with a torrent describing torrent_payload (default: the same)."""
@@ -125,9 +127,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
         else:
             self.send_response(200)
-        self.send_header("Content-Length", str(len(body) - start))
-        self.end_headers()
         cut = site.cut.pop(name, None)
+        if name in site.unsized:
+            cut = site.unsized[name]
+        else:
+            self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
         self.wfile.write(body[start:] if cut is None else body[start : start + cut])
         self.close_connection = True
 
@@ -146,6 +151,7 @@ def site(monkeypatch):
     s.url = f"http://127.0.0.1:{server.server_address[1]}/"
     monkeypatch.setattr(dl, "HARRISON_INFOHASH", s.infohash)
     monkeypatch.setattr(dl, "KNOWN_SHA256", {})
+    monkeypatch.setattr(dl, "FIXES", FIXES)
     monkeypatch.setattr(dl_http, "RETRY_WAIT_S", 0.0)
     monkeypatch.setattr(dl, "GITHUB_BASE", s.url)  # a slip to the real URLs would fail loudly
     monkeypatch.setattr(dl, "GITHUB_FIXED_URL", s.url + "HARRISON_fixed.zip")
@@ -179,7 +185,8 @@ def test_mirror_download_yields_a_loadable_dataset_and_config(site, tmp_path):
     } == site.tags
     assert all(r.path.is_file() for r in ds.records)
     assert ds.vocabulary()[:2] == ["love", "sea"]
-    assert (d / "HARRISON" / "hashtagger-split.json").is_file()
+    assert not (d / "HARRISON" / "hashtagger-split.json").exists()  # nothing of ours in the data
+    assert ds.split_info.startswith("saved in ")  # the download pinned the split, in the user's cache
     config = (d / "harrison.yaml").read_text()
     assert f"path: {d}" in config and "out: runs/harrison" in config
     assert f"hashtagger train --config {d / 'harrison.yaml'}" in config
@@ -418,3 +425,152 @@ def test_a_bad_metadata_file_fetched_now_is_removed(site, tmp_path):
     assert r.exit_code == 1 and "HARRISON_fixed.zip: not a zip archive" in r.output
     assert not (tmp_path / "HARRISON_fixed.zip").exists()
     assert not (tmp_path / "HARRISON" / "data_list.txt").exists()
+
+
+# ---- hardening: fixes zip, half-written lists, an unreachable mirror ------------------------------
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+BOMB = b"\0" * (40 << 20)  # 40 MB of zeros: a ~40 kB member
+
+
+def test_a_fixes_zip_that_is_not_the_published_one_is_refused(site, tmp_path, monkeypatch):
+    published = site.files["HARRISON_fixed.zip"]
+    monkeypatch.setattr(dl, "KNOWN_SHA256", {"HARRISON_fixed.zip": hashlib.sha256(published).hexdigest()})
+    d = tmp_path / "D"
+    assert _run("--dir", str(d), "--mirror", site.url, "--quiet").exit_code == 0
+    verified = d / "HARRISON" / "instagram_dataset/sea/image_0.jpg"
+    before = verified.read_bytes()
+    (d / "HARRISON_fixed.zip").unlink()
+
+    # A mirror serves a zip bomb under the fixes' name: refused before it takes the name, and removed.
+    bomb = _zip({"instagram_dataset/sea/image_0.jpg": BOMB})
+    assert len(bomb) < 100_000
+    site.files["HARRISON_fixed.zip"] = bomb
+    r = _run("--dir", str(d), "--mirror", site.url)
+    assert r.exit_code == 1
+    assert (
+        "HARRISON_fixed.zip: sha256 " in r.output and "is not the published HARRISON_fixed.zip's" in r.output
+    )
+    assert "refused and removed" in r.output and "--fixes FILE" in r.output
+    assert not (d / "HARRISON_fixed.zip").exists() and _leftovers(d) == []
+    assert verified.read_bytes() == before
+
+    # Passed explicitly, it still may only replace the two known fixes, within a size limit.
+    own = tmp_path / "own.zip"
+    own.write_bytes(bomb)
+    r = _run("--dir", str(d), "--mirror", site.url, "--fixes", str(own))
+    assert (
+        r.exit_code == 1 and "'instagram_dataset/sea/image_0.jpg' is not one of the files it may" in r.output
+    )
+    own.write_bytes(_zip({FIXES[0]: BOMB}))
+    r = _run("--dir", str(d), "--mirror", site.url, "--fixes", str(own))
+    assert r.exit_code == 1 and "unpack to more than 16,777,216 bytes" in r.output
+    assert verified.read_bytes() == before and not (d / "HARRISON" / FIXES[0]).stat().st_size > 100_000
+    fixed = _jpeg_bytes(7)
+    own.write_bytes(_zip({FIXES[0]: fixed}))  # a re-packed zip the user trusts
+    r = _run("--dir", str(d), "--mirror", site.url, "--fixes", str(own))
+    assert r.exit_code == 0, r.output
+    assert (d / "HARRISON" / FIXES[0]).read_bytes() == fixed and verified.read_bytes() == before
+
+    # One already in the folder that is not the published one is refused too (an older run took it).
+    (d / "HARRISON_fixed.zip").write_bytes(bomb)
+    r = _run("--dir", str(d), "--mirror", site.url)
+    assert r.exit_code == 1 and "delete it to fetch it again" in r.output
+
+
+def test_zip_extraction_checks_names_and_declared_sizes_before_writing(tmp_path):
+    z = tmp_path / "f.zip"
+    z.write_bytes(_zip({"a/ok.txt": b"fine", "a/big.bin": BOMB}))
+    with pytest.raises(DownloadError, match="unpack to more than 1,000,000 bytes"):
+        extract_zip(z, tmp_path / "out", max_bytes=1_000_000)
+    with pytest.raises(DownloadError, match="'a/big.bin' is not one of the files it may replace"):
+        extract_zip(z, tmp_path / "out", only={"a/ok.txt"})
+    assert not (tmp_path / "out" / "a" / "ok.txt").exists()  # refused whole
+    assert extract_zip(z, tmp_path / "out") == ["a/ok.txt", "a/big.bin"]
+    assert (tmp_path / "out" / "a" / "big.bin").stat().st_size == len(BOMB)
+
+
+@pytest.mark.parametrize(
+    ("name", "cut", "message"),
+    [
+        ("vocab_index.txt", 0.5, "incomplete (it ends mid-line"),
+        (
+            "vocab_index.txt",
+            "line",
+            "incomplete: tag_list.txt uses 2 tags it does not list (e.g. tag0, tag1)",
+        ),
+        ("vocab_index.txt", "rank", "incomplete (its ranks are not 0 to 5)"),
+        ("data_list.txt", 0.5, "incomplete (it ends mid-line"),
+    ],
+)
+def test_a_list_cut_short_without_a_content_length_never_takes_its_name(site, tmp_path, name, cut, message):
+    body = site.files[name]
+    if cut == "line":  # at a line end: looks whole
+        n = body.index(b"tag0")
+    elif cut == "rank":  # inside the last number: '10' cut to '1' repeats a rank
+        site.files[name] = body = body.replace(b"tag1                  5", b"tag1                  15")
+        n = len(body) - 2
+        body = body[:n] + b"\n"
+        site.files[name] = body
+        n = len(body)
+    else:  # half-way, inside a line
+        n = body.index(b"\n", int(len(body) * cut)) - 3
+    site.unsized[name] = n
+    d = tmp_path / "D"
+    r = _run("--dir", str(d), "--mirror", site.url)
+    assert r.exit_code == 1 and message in r.output, r.output
+    assert not (d / "HARRISON" / name).exists() and _leftovers(d) == []
+
+
+def test_a_list_that_differs_from_the_published_one_but_is_whole_is_kept_with_a_warning(
+    site, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(dl, "KNOWN_SHA256", {"vocab_index.txt": "0" * 64})
+    r = _run("--dir", str(tmp_path / "D"), "--mirror", site.url)
+    assert r.exit_code == 0, r.output
+    assert "vocab_index.txt: differs from the copy published in 2018" in r.stderr
+
+
+def test_an_unresolvable_mirror_is_one_line_at_once(tmp_path, monkeypatch):
+    import socket
+
+    calls = []
+
+    def no_dns(*args: object, **kw: object) -> object:
+        calls.append(args[0])
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr(dl_http, "RETRY_WAIT_S", 60.0)  # a retry would stall the test for minutes
+    monkeypatch.setattr(dl.shutil, "which", lambda name: None)
+    r = _run("--dir", str(tmp_path / "D"), "--mirror", "http://my.mirror.example/harrison/")
+    assert r.exit_code == 1 and calls == ["my.mirror.example"]
+    assert r.output.strip() == (
+        "Error: cannot resolve the host my.mirror.example (Name or service not known): "
+        "check the address and the network"
+    )
+    assert ".part" not in r.output and _leftovers(tmp_path) == []
+
+
+def test_a_mirror_that_refuses_connections_is_one_line_at_once(tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(dl_http, "RETRY_WAIT_S", 60.0)
+    monkeypatch.setattr(dl.shutil, "which", lambda name: None)
+    r = _run("--dir", str(tmp_path / "D"), "--mirror", f"http://127.0.0.1:{port}/")
+    assert r.exit_code == 1
+    assert (
+        r.output.strip()
+        == f"Error: cannot reach 127.0.0.1:{port} (Connection refused): check the address and the network"
+    )

@@ -12,9 +12,16 @@ from hashtagger.options import domain_errors
 @click.option("--dir", "directory", required=True, type=click.Path(file_okay=False), help="Folder to fill.")
 @click.option("--archive", type=click.Path(dir_okay=False), help="A HARRISON_full.tar you already have.")
 @click.option("--mirror", metavar="URL", help="Base URL serving every dataset file under its own name.")
+@click.option(
+    "--fixes",
+    type=click.Path(dir_okay=False),
+    help="A HARRISON_fixed.zip you trust, used even if it is not the published one.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or notes on stderr.")
 @domain_errors
-def download(name: str, directory: str, archive: str | None, mirror: str | None, quiet: bool) -> None:
+def download(
+    name: str, directory: str, archive: str | None, mirror: str | None, fixes: str | None, quiet: bool
+) -> None:
     """Download a public dataset into --dir: verified, resumable, safe to re-run.
 
     \b
@@ -26,7 +33,7 @@ def download(name: str, directory: str, archive: str | None, mirror: str | None,
     from hashtagger.progress import StageBars
 
     with StageBars(quiet) as bars:
-        result = download_dataset(name, directory, archive=archive, mirror=mirror, progress=bars)
+        result = download_dataset(name, directory, archive=archive, mirror=mirror, fixes=fixes, progress=bars)
     for line in ([] if quiet else result.notes) + [f"warning: {w}" for w in result.warnings]:
         click.echo(line, err=True)
     click.echo(f"{name} ready: {result.present:,} of {result.listed:,} listed images in {result.data_path}")

@@ -1,14 +1,15 @@
 """Safe archive extraction: plain files and folders only, always inside the destination.
 
 Every member is checked before anything is written, so a hostile archive (absolute paths,
-'..', links, device files) is refused whole. Each file is written to a temporary name and
-renamed, so an interrupted extraction leaves whole files only and a re-run just continues.
+'..', links, device files, a zip declaring more bytes than allowed, a name it may not replace)
+is refused whole. Data is streamed, never read whole into memory, and never past the member's
+declared size. Each file is written to a temporary name and renamed, so an interrupted
+extraction leaves whole files only and a re-run just continues.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import tarfile
 import zipfile
@@ -17,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from hashtagger.errors import DownloadError
+from hashtagger.files import write_error
 
 Progress = Callable[[str, int, int], None]
 
@@ -70,7 +72,7 @@ def extract_tar(
                     src = tf.extractfile(m)
                     if src is None:
                         raise DownloadError(f"{archive}: cannot read member {m.name!r}")
-                    _write_atomic(src, target)
+                    _write_atomic(src, target, limit=m.size)
                     written += 1
                 if progress and (i % 500 == 0 or i == len(plan)):
                     progress("extracting", i, len(plan))
@@ -79,32 +81,72 @@ def extract_tar(
         raise DownloadError(f"{archive}: not a readable tar archive ({e})") from None
 
 
-def extract_zip(archive: Path, dest: Path) -> list[str]:
-    """Extract a zip's files into dest, replacing files whose content differs; return names written."""
+def extract_zip(
+    archive: Path, dest: Path, *, only: Collection[str] | None = None, max_bytes: int = 1 << 30
+) -> list[str]:
+    """Extract a zip's files into dest, replacing files whose content differs; return names written.
+
+    only: the member names the zip may hold (each may replace its file in dest); any other member
+    refuses the whole zip. max_bytes bounds the sum of the members' declared sizes (a zip bomb is
+    refused before anything is written), and no member is written past its declared size.
+    """
     try:
         with zipfile.ZipFile(archive) as zf:
-            infos = zf.infolist()
-            plan = []
-            for zi in infos:
-                name = safe_member_name(zi.filename, archive)
-                if stat.S_ISLNK(zi.external_attr >> 16):
-                    raise DownloadError(
-                        f"{archive}: refused: member {zi.filename!r} is a link; nothing was extracted"
-                    )
-                if name and not zi.is_dir():
-                    plan.append((name, zi))
+            plan = _zip_plan(zf, archive, only, max_bytes)
             written = []
             for name, zi in plan:
                 target = _target(dest, name, archive)
-                data = zf.read(zi)
-                if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
-                    continue
                 with zf.open(zi) as src:
-                    _write_atomic(src, target)
+                    if _same_content(src, target, zi.file_size):
+                        continue
+                with zf.open(zi) as src:
+                    _write_atomic(src, target, limit=zi.file_size)
                 written.append(name)
             return written
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
         raise DownloadError(f"{archive}: not a readable zip archive ({e})") from None
+
+
+def _zip_plan(
+    zf: zipfile.ZipFile, archive: Path, only: Collection[str] | None, max_bytes: int
+) -> list[tuple[str, zipfile.ZipInfo]]:
+    """The members to write, every one checked before anything is: names, links, declared sizes."""
+    plan = []
+    total = 0
+    for zi in zf.infolist():
+        name = safe_member_name(zi.filename, archive)
+        if stat.S_ISLNK(zi.external_attr >> 16):
+            raise DownloadError(
+                f"{archive}: refused: member {zi.filename!r} is a link; nothing was extracted"
+            )
+        if not name or zi.is_dir():
+            continue
+        if only is not None and name not in only:
+            raise DownloadError(
+                f"{archive}: refused: member {name!r} is not one of the files it may replace "
+                f"({', '.join(sorted(only))}); nothing was extracted"
+            )
+        total += zi.file_size
+        if total > max_bytes:
+            raise DownloadError(
+                f"{archive}: refused: its members unpack to more than {max_bytes:,} bytes "
+                "(a zip bomb?); nothing was extracted"
+            )
+        plan.append((name, zi))
+    return plan
+
+
+def _same_content(src: IO[bytes], target: Path, size: int) -> bool:
+    """Whether target already holds exactly src's bytes (compared chunk by chunk, not in memory)."""
+    if not _same_size(target, size):
+        return False
+    with open(target, "rb") as f:
+        while True:
+            a, b = src.read(1 << 20), f.read(1 << 20)
+            if a != b:
+                return False
+            if not a:
+                return True
 
 
 def _target(dest: Path, name: str, archive: Path) -> Path:
@@ -126,17 +168,24 @@ def _same_size(path: Path, size: int) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_size == size
 
 
-def _write_atomic(src: IO[bytes], target: Path) -> None:
-    """Write through a temporary name, then rename.
+def _write_atomic(src: IO[bytes], target: Path, limit: int | None = None) -> None:
+    """Stream src through a temporary name (never more than limit bytes), then rename.
 
-    Not checkpoint.atomic_write: its mkstemp file has mode 0600, which would hide the
-    dataset from the other users of a shared machine.
+    A fixed temporary name: a killed extraction leaves one, which the re-run overwrites.
     """
     tmp = target.with_name(f".{target.name}.part")
     try:
         with open(tmp, "wb") as out:
-            shutil.copyfileobj(src, out, 1 << 20)
+            copied = 0
+            while chunk := src.read(1 << 20):
+                copied += len(chunk)
+                if limit is not None and copied > limit:
+                    raise DownloadError(f"{target.name}: the archive member is longer than it declares")
+                out.write(chunk)
         os.replace(tmp, target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise write_error(target, e) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -6,11 +6,14 @@ next run goes on from where this one stopped.
 
 from __future__ import annotations
 
+import errno
 import http.client
 import os
 import re
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -22,6 +25,7 @@ RETRIES = 5
 RETRY_WAIT_S = 2.0
 TIMEOUT_S = 60.0
 CHUNK = 1 << 20
+_UNREACHABLE = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN}
 
 
 def fetch(
@@ -74,12 +78,14 @@ def _attempt(
         elif e.code < 500 or last:
             raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
     except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as e:
+        unreachable = _unreachable(url, e)
+        if unreachable is not None:
+            raise DownloadError(unreachable) from None
         if last:
             have = part.stat().st_size if part.is_file() else 0
             reason = getattr(e, "reason", None) or str(e) or e.__class__.__name__
-            raise DownloadError(
-                f"{url}: download interrupted ({reason}); {have:,} bytes kept in {part}, run again to resume"
-            ) from None
+            kept = f"{have:,} bytes kept in {part}, run again to resume" if have else "run again to retry"
+            raise DownloadError(f"{url}: download interrupted ({reason}); {kept}") from None
     except OSError as e:
         raise DownloadError(f"{part}: cannot write ({e.strerror or e})") from None
     return False
@@ -111,6 +117,19 @@ def _receive(
                 progress(label, have, total or have)
     if total is not None and have < total:
         raise http.client.IncompleteRead(b"", total - have)
+
+
+def _unreachable(url: str, error: Exception) -> str | None:
+    """One line when the host cannot be resolved or reached at all: retrying then only costs time."""
+    reason = getattr(error, "reason", error)
+    host = urllib.parse.urlsplit(url).netloc or url
+    if isinstance(reason, socket.gaierror):
+        return (
+            f"cannot resolve the host {host} ({reason.strerror or reason}): check the address and the network"
+        )
+    if isinstance(reason, OSError) and reason.errno in _UNREACHABLE:
+        return f"cannot reach {host} ({reason.strerror or reason}): check the address and the network"
+    return None
 
 
 def _range_start(content_range: str | None) -> int | None:
