@@ -71,6 +71,9 @@ def test_a_fresh_run_never_replaces_another_run(manifest: Path, tmp_path: Path) 
     assert train(manifest, out, cache=tmp_path / "c").exit_code == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert {"config.yaml", "metrics.csv", "last.pt", "best.pt"} <= set(before)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {(out / n).stat().st_mode & 0o777 for n in before} == {0o666 & ~umask}  # not mkstemp's 0600
 
     again = train(manifest, out, "train.lr=0.5", cache=tmp_path / "c")
     assert again.exit_code == 1

@@ -163,8 +163,13 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     bovw: BovwConfig = field(default_factory=BovwConfig)
-    out: str = _opt("runs/train", "run folder: config.yaml, metrics.csv, last.pt, best.pt")
-    seed: int = _opt(0, "seeds weights, data order, augmentation and dropout", min=0, max=2**32 - 1)
+    out: str = _opt(
+        "runs/train",
+        "run folder: config.yaml, metrics.csv, last.pt, best.pt; never one holding another run (--overwrite)",
+    )
+    seed: int = _opt(
+        0, "seeds weights, data order, augmentation and dropout (0 to 2^32-1)", min=0, max=2**32 - 1
+    )
 
 
 SECTIONS: dict[str, type] = {
