@@ -437,7 +437,8 @@ def _check_value(key: str, f: dataclasses.Field, value: Any, owner: type) -> Any
     elif base is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"config key '{key}': expected an integer, got {show(value)}")
-        if abs(value) > MAX_INT:
+        bounded = f.metadata.get("max") if value > 0 else f.metadata.get("min")
+        if abs(value) > MAX_INT and bounded is None:  # else the field's own limit names it below
             raise ConfigError(f"config key '{key}': {show(value)} is too large (at most {MAX_INT})")
     elif base is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
