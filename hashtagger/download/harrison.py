@@ -225,7 +225,7 @@ def _fetch_checked(
         digest = _sha256(part)
         if known and digest != known:
             if name == FIXED_ZIP:
-                raise DownloadError(_not_published(url, digest, known) + "; refused and removed")
+                raise DownloadError(_not_published(url, digest, known, "refused and removed"))
             check_complete(name, part, url)
             result.warnings.append(
                 f"{target}: differs from the copy published in 2018 (sha256 {known[:12]}...)"
@@ -268,13 +268,13 @@ def _check_fixes_zip(path: Path) -> None:
     if known and path.is_file():
         digest = _sha256(path)
         if digest != known:
-            raise DownloadError(_not_published(str(path), digest, known) + "; delete it to fetch it again")
+            raise DownloadError(_not_published(str(path), digest, known, "delete it to fetch it again"))
 
 
-def _not_published(where: str, digest: str, known: str) -> str:
+def _not_published(where: str, digest: str, known: str, what_now: str) -> str:
     return (
         f"{where}: sha256 {digest[:12]}... is not the published {FIXED_ZIP}'s ({known[:12]}...); "
-        "to use it anyway, pass it with --fixes FILE"
+        f"{what_now} (to use it anyway, pass it with --fixes FILE)"
     )
 
 
