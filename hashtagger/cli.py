@@ -14,6 +14,7 @@ from hashtagger.evaluate.command import evaluate
 from hashtagger.export.command import export
 from hashtagger.models.command import models
 from hashtagger.predict.command import predict
+from hashtagger.serve.command import serve
 from hashtagger.train.command import train
 
 
@@ -35,7 +36,7 @@ def cli() -> None:
     """
 
 
-for _command in (predict, models, train, evaluate, export, download, dataset):
+for _command in (predict, models, train, evaluate, export, serve, download, dataset):
     cli.add_command(_command)
 
 

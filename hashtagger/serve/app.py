@@ -1,0 +1,180 @@
+"""The HTTP API and the web page, over the very pipeline `predict` uses.
+
+    GET  /            the web page (static files shipped in the package, no CDN, no build step)
+    GET  /healthz     {"status": "ok", "model": ..., "auth": bool}
+    GET  /v1/models   the loaded model and the models this hashtagger knows
+    POST /v1/predict  multipart field `file` (repeatable); query top_k, threshold, prior_weight;
+                      answers exactly the CLI's `--format json` array
+
+The model is loaded once; one lock around it queues concurrent requests (each request's photos are
+scored as batches). Uploads stream into a private temporary folder, limited as they arrive, and are
+removed after scoring.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from hashtagger.models.base import Tagger
+from hashtagger.predict.output import Prediction, prediction_record
+from hashtagger.serve.uploads import NoFile, TooLarge, UploadFolder, receive_uploads
+
+STATIC = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/static/style.css": ("style.css", "text/css; charset=utf-8"),
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; style-src 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Limits and access of one server."""
+
+    api_key: str | None = None
+    max_upload_bytes: int = 20_000_000
+    max_files: int = 64
+    batch_size: int = 32
+    workers: int = 2
+
+
+class ModelService:
+    """The loaded model behind a lock: requests are queued, never raced."""
+
+    def __init__(self, tagger: Tagger, settings: ServeSettings) -> None:
+        self.tagger = tagger
+        self.settings = settings
+        self.lock = threading.Lock()
+
+    def predict(
+        self, folder: UploadFolder, top_k: int, threshold: float | None, prior_weight: float | None
+    ) -> list[dict[str, object]]:
+        """Score one request's uploads; records keyed by display label, temp paths never shown."""
+        from hashtagger.predict.hashtags import predict_paths
+
+        paths = [str(u.path) for u in folder.files]
+        with self.lock:
+            saved = getattr(self.tagger, "blend", None)
+            if prior_weight is not None:
+                self.tagger.blend = replace(saved, prior_weight=prior_weight)  # type: ignore[attr-defined]
+            try:
+                predictions = list(
+                    predict_paths(
+                        self.tagger,
+                        paths,
+                        top_k=top_k,
+                        threshold=threshold,
+                        batch_size=self.settings.batch_size,
+                        workers=self.settings.workers,
+                    )
+                )
+            finally:
+                if prior_weight is not None:
+                    self.tagger.blend = saved  # type: ignore[attr-defined]
+        records = []
+        for upload, p in zip(folder.files, predictions, strict=True):
+            error = None if p.error is None else p.error.replace(str(upload.path), upload.label)
+            records.append(prediction_record(Prediction(upload.label, p.hashtags, error)))
+        return records
+
+    def supports_prior_weight(self) -> bool:
+        return getattr(self.tagger, "blend", None) is not None
+
+
+def models_listing(tagger: Tagger) -> dict[str, Any]:
+    """GET /v1/models: the loaded model and the registry (`hashtagger models --format json`'s entries)."""
+    from hashtagger.models import list_models
+
+    return {"loaded": tagger.describe(), "models": [entry.to_dict() for entry in list_models()]}
+
+
+def static_file(name: str) -> bytes:
+    return resources.files("hashtagger.serve").joinpath("static", name).read_bytes()
+
+
+def create_app(tagger: Tagger, settings: ServeSettings | None = None) -> FastAPI:
+    """The FastAPI application over one loaded, prepared tagger."""
+    settings = settings or ServeSettings()
+    service = ModelService(tagger, settings)
+    app = FastAPI(title="hashtagger", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def error(status: int, detail: str, **headers: str) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
+
+    def authorised(request: Request) -> bool:
+        if settings.api_key is None:
+            return True
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), settings.api_key)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Any:
+        if request.url.path.startswith("/v1/") and not authorised(request):
+            return error(
+                401, "missing or wrong API key (Authorization: Bearer KEY)", **{"WWW-Authenticate": "Bearer"}
+            )
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    for route, (name, media) in STATIC.items():
+
+        def page(name: str = name, media: str = media) -> Response:
+            return Response(static_file(name), media_type=media, headers={"Cache-Control": "no-cache"})
+
+        app.add_api_route(route, page, methods=["GET"], include_in_schema=False)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "model": Path(tagger.name).name, "auth": settings.api_key is not None}
+
+    @app.get("/v1/models")
+    def models() -> dict[str, Any]:
+        return models_listing(tagger)
+
+    @app.post("/v1/predict")
+    async def predict(
+        request: Request,
+        top_k: int = Query(10, ge=1, le=1000),
+        threshold: float | None = Query(None),
+        prior_weight: float | None = Query(None, ge=0.0, le=1.0),
+    ) -> Any:
+        if prior_weight is not None and not service.supports_prior_weight():
+            return error(422, "prior_weight applies to zero-shot models run by PyTorch only")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.max_upload_bytes:
+            return error(413, f"upload over the limit of {settings.max_upload_bytes / 1e6:g} MB")
+        from python_multipart.exceptions import MultipartParseError
+
+        try:
+            folder = await receive_uploads(
+                request.headers.get("content-type", ""),
+                request.stream(),
+                settings.max_upload_bytes,
+                settings.max_files,
+            )
+        except TooLarge as e:
+            return error(413, str(e))
+        except NoFile as e:
+            return error(422, str(e))
+        except MultipartParseError as e:
+            return error(422, f"malformed multipart body ({e})")
+        try:
+            return await run_in_threadpool(service.predict, folder, top_k, threshold, prior_weight)
+        finally:
+            folder.close()
+
+    return app

@@ -1,0 +1,83 @@
+"""The `serve` command: load the model once, then serve the HTTP API and the web page with uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+from hashtagger.options import domain_errors
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0: everyone).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "-m",
+    "--model",
+    default="zeroshot",
+    show_default=True,
+    help="Built-in model, a checkpoint, an .onnx file or an OpenVINO folder.",
+)
+@click.option(
+    "--vocab", type=click.Path(dir_okay=False), default=None, help="Zero-shot models: your own vocabulary."
+)
+@click.option(
+    "--api-key",
+    envvar="HASHTAGGER_API_KEY",
+    default=None,
+    help="Require 'Authorization: Bearer KEY' on /v1/ (or set HASHTAGGER_API_KEY).",
+)
+@click.option(
+    "--max-upload-mb",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(min=0.001),
+    help="Largest request body; bigger uploads are refused as they stream in.",
+)
+@click.option(
+    "--max-files", default=64, show_default=True, type=click.IntRange(min=1), help="Photos per request."
+)
+@click.option("-b", "--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--workers", type=click.IntRange(min=0), default=None, help="Decoding threads.")
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
+)
+@click.option(
+    "--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True
+)
+@domain_errors
+def serve(
+    host: str,
+    port: int,
+    model: str,
+    vocab: str | None,
+    api_key: str | None,
+    max_upload_mb: float,
+    max_files: int,
+    batch_size: int,
+    workers: int | None,
+    device: str,
+    precision: str,
+) -> None:
+    """Serve an HTTP API and a web page for tagging photos (needs hashtagger[serve]).
+
+    \b
+    hashtagger serve                                  # http://127.0.0.1:8000
+    hashtagger serve --model zeroshot.onnx --port 9000
+    curl -F file=@photo.jpg 'http://127.0.0.1:8000/v1/predict?top_k=5'
+    """
+    from hashtagger.serve.run import run_server
+
+    run_server(
+        host=host,
+        port=port,
+        model=model,
+        vocab=vocab,
+        api_key=api_key or None,
+        max_upload_bytes=int(max_upload_mb * 1e6),
+        max_files=max_files,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        precision=precision,
+        say=lambda msg: click.echo(msg, err=True),
+    )

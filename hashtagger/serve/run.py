@@ -1,0 +1,84 @@
+"""Start the server: check the extra is installed, load and prepare the model once, run uvicorn."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from hashtagger.errors import MissingDependencyError
+
+
+def run_server(
+    *,
+    host: str,
+    port: int,
+    model: str,
+    vocab: str | None = None,
+    api_key: str | None = None,
+    max_upload_bytes: int = 20_000_000,
+    max_files: int = 64,
+    batch_size: int = 32,
+    workers: int | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    say: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Serve until interrupted."""
+    try:
+        import fastapi  # noqa: F401
+        import python_multipart  # noqa: F401
+        import uvicorn
+    except ImportError as e:
+        raise MissingDependencyError(
+            f"hashtagger serve needs {e.name}: pip install 'hashtagger[serve]'"
+        ) from None
+    from hashtagger.models import load_tagger
+    from hashtagger.predict.pipeline import default_workers, prepare_tagger
+    from hashtagger.serve.app import ServeSettings, create_app
+
+    workers = min(2, default_workers()) if workers is None else workers
+    tagger = load_tagger(model, vocab=vocab)
+    prepare_tagger(tagger, device, precision, workers)
+    settings = ServeSettings(api_key, max_upload_bytes, max_files, batch_size, workers)
+    if not _loopback(host) and api_key is None:
+        say(f"warning: serving on {host} to the network without an API key (--api-key)")
+    say(f"hashtagger: {tagger.name} on http://{host}:{port}/ (Ctrl-C stops)")
+    uvicorn.run(create_app(tagger, settings), host=host, port=port, log_level="warning")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def background_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
+    """Run `app` on a free port in a thread (tests, screenshots); yields its base URL, stops on exit."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

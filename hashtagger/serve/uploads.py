@@ -1,0 +1,132 @@
+"""Uploaded photos, streamed into a private temporary folder with the size limit enforced as bytes arrive.
+
+Nothing is buffered whole in memory and nothing lands outside the folder (mode 0700, removed after
+scoring). Files are stored under generated names; the client's file name is only a display label,
+reduced to a safe base name.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hashtagger.errors import InputError
+
+FIELD = "file"
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f<>\"\\]")
+
+
+class TooLarge(InputError):
+    """The request is over the upload limit."""
+
+
+class NoFile(InputError):
+    """The request holds no photo (no multipart 'file' field)."""
+
+
+def display_label(filename: str | None, index: int) -> str:
+    """A client file name reduced to something safe to show: base name only, printable, at most 120 chars."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("", name).strip().lstrip(".")
+    return name[:120] or f"upload-{index + 1}"
+
+
+@dataclass
+class Upload:
+    label: str
+    path: Path
+
+
+@dataclass
+class UploadFolder:
+    """A private folder holding one request's photos; `close` removes it with everything in it."""
+
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hashtagger-serve-")))
+    files: list[Upload] = field(default_factory=list)
+
+    def new_file(self, filename: str | None) -> tuple[Upload, object]:
+        index = len(self.files)
+        path = self.root / f"{index:04d}.upload"
+        handle = open(path, "xb")  # noqa: SIM115 - closed by the parser at the part's end
+        upload = Upload(display_label(filename, index), path)
+        self.files.append(upload)
+        return upload, handle
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+async def receive_uploads(
+    content_type: str, body: AsyncIterator[bytes], max_bytes: int, max_files: int
+) -> UploadFolder:
+    """Parse a multipart/form-data body chunk by chunk; TooLarge past `max_bytes` in total or `max_files`."""
+    from python_multipart import MultipartParser
+    from python_multipart.multipart import parse_options_header
+
+    ctype, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if ctype != b"multipart/form-data" or not boundary:
+        raise NoFile(f"send photos as multipart/form-data, field '{FIELD}'")
+    folder = UploadFolder()
+    state: dict[str, object] = {"headers": {}, "field": b"", "handle": None}
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["field"] = state["field"] + data[start:end]  # type: ignore[operator]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        headers = state["headers"]
+        key = state["field"].lower()  # type: ignore[union-attr]
+        headers[key] = headers.get(key, b"") + data[start:end]  # type: ignore[union-attr]
+
+    def on_header_end() -> None:
+        state["field"] = b""
+
+    def on_headers_finished() -> None:
+        _, disp = parse_options_header(state["headers"].get(b"content-disposition", b""))  # type: ignore[union-attr]
+        if disp.get(b"name") == FIELD.encode():
+            if len(folder.files) >= max_files:
+                raise TooLarge(f"more than {max_files} photos in one request")
+            filename = disp.get(b"filename", b"").decode("utf-8", "replace")
+            state["handle"] = folder.new_file(filename)[1]
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state["handle"] is not None:
+            state["handle"].write(data[start:end])  # type: ignore[union-attr]
+
+    def on_part_end() -> None:
+        if state["handle"] is not None:
+            state["handle"].close()  # type: ignore[union-attr]
+        state.update(headers={}, field=b"", handle=None)
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    received = 0
+    try:
+        async for chunk in body:
+            received += len(chunk)
+            if received > max_bytes:
+                raise TooLarge(f"upload over the limit of {max_bytes / 1e6:g} MB")
+            parser.write(chunk)
+        parser.finalize()
+    except BaseException:
+        if state["handle"] is not None:
+            state["handle"].close()  # type: ignore[union-attr]
+        folder.close()
+        raise
+    if not folder.files:
+        folder.close()
+        raise NoFile(f"no photo: send one or more files in the multipart field '{FIELD}'")
+    return folder
