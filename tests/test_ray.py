@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,15 @@ def test_predictor_takes_bytes_or_paths_and_fails_rows_alone(tiny_checkpoint: Pa
         assert out["error"][i] is None
         got = [{"tag": t, "score": s} for t, s in zip(out["hashtags"][i], out["scores"][i], strict=True)]
         assert same_ranking(got, expected[name]["hashtags"])
+
+
+def test_engine_ray_without_ray_says_how_to_install_it(
+    tiny_checkpoint: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as where Ray is not installed
+    r = predict(str(folder), "--model", str(tiny_checkpoint), "--engine", "ray")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == "Error: --engine ray needs Ray: pip install 'hashtagger[ray]'"
 
 
 @pytest.fixture(scope="module")
