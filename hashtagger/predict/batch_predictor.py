@@ -66,7 +66,7 @@ class HashtagPredictor:
         self.device = prepare(
             self.tagger, RunOptions(device=device, precision=precision, workers=self.workers)
         )
-        if cpus is not None:
+        if cpus is not None and getattr(self.tagger, "uses_torch", True):
             import torch
 
             torch.set_num_threads(cpus)  # the CPUs Ray reserved for this actor, not the whole node's
