@@ -471,7 +471,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sets and one repeat (CI-sized)")
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--only", default="abcdefgh", help="which figures to run, e.g. 'ac'")
+    ap.add_argument("--only", default="abcdefghi", help="which figures to run, e.g. 'ac'")
     args = ap.parse_args()
     if not (args.data / "labels.csv").exists():
         sys.exit(f"{args.data}: clothing-small not found (pass --data PATH)")
@@ -515,6 +515,10 @@ def main() -> None:
             bench_training(args.quick)
         if "h" in args.only:
             bench_draft(args.data, work, 96 if args.quick else 341)
+        if "i" in args.only:
+            from bench_runtimes import bench_runtimes
+
+            bench_runtimes(args.data, small, photos[0], work, repeat, args.batch_size)
 
 
 if __name__ == "__main__":

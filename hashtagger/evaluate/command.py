@@ -23,7 +23,8 @@ _BUILTINS = ", ".join(model_names("builtin"))
     "models",
     multiple=True,
     required=True,
-    help=f"Built-in model ({_BUILTINS}) or checkpoint; repeat to compare models side by side.",
+    help=f"Built-in model ({_BUILTINS}), checkpoint or export (.onnx, OpenVINO folder); repeat to "
+    "compare models side by side.",
 )
 @click.option(
     "-d",

@@ -82,18 +82,26 @@ def quantize_int8(src: Path, dst: Path, calibration: np.ndarray) -> None:
             b = next(self.batches, None)
             return None if b is None else {INPUT: b}
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantize_static(
-            str(src),
-            str(dst),
-            Reader(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            weight_type=QuantType.QInt8,
-            activation_type=QuantType.QUInt8,
-            op_types_to_quantize=["Conv", "Gemm"],
-        )
+    import logging
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser logs advice through the root logger
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_static(
+                str(src),
+                str(dst),
+                Reader(),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                weight_type=QuantType.QInt8,
+                activation_type=QuantType.QUInt8,
+                op_types_to_quantize=["Conv", "Gemm"],
+            )
+    finally:
+        root.setLevel(level)
 
 
 def onnx_to_openvino(src: Path, folder: Path, meta: dict[str, Any]) -> None:

@@ -24,7 +24,8 @@ _BUILTINS = ", ".join(model_names("builtin"))
     "--model",
     default="zeroshot",
     show_default=True,
-    help=f"Built-in model ({_BUILTINS}) or a checkpoint file from `hashtagger train`.",
+    help=f"Built-in model ({_BUILTINS}), a checkpoint from `hashtagger train`, or an export "
+    "(.onnx file or OpenVINO folder from `hashtagger export`).",
 )
 @click.option(
     "-k", "--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hashtags per photo."
