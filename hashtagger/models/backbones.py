@@ -76,8 +76,11 @@ def efficientnet_lite_imagenet(variant: str = "lite0") -> nn.Module:
     """
     from hashtagger.models.efficientnet import EfficientNetLite
 
-    model = EfficientNetLite(variant)
-    model.load_state_dict(efficientnet_lite_weights(variant), strict=True)
+    import torch
+
+    with torch.device("meta"):  # no random initialisation: every tensor comes from the weights file
+        model = EfficientNetLite(variant)
+    model.load_state_dict(efficientnet_lite_weights(variant), strict=True, assign=True)
     return model.eval().fuse()
 
 
