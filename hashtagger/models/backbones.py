@@ -74,9 +74,9 @@ def efficientnet_lite_imagenet(variant: str = "lite0") -> nn.Module:
     Built with plain torch.nn (models/efficientnet.py), not timm: predicting never imports timm or
     torchvision, which cost seconds of start-up. BatchNorm is folded into the convolutions.
     """
-    from hashtagger.models.efficientnet import EfficientNetLite
-
     import torch
+
+    from hashtagger.models.efficientnet import EfficientNetLite
 
     with torch.device("meta"):  # no random initialisation: every tensor comes from the weights file
         model = EfficientNetLite(variant)
