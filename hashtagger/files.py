@@ -13,11 +13,13 @@ import errno
 import os
 import re
 import secrets
+import shutil
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from hashtagger.errors import OutputError
+from hashtagger.errors import InputError, OutputError
 
 TEMP_SUFFIX = ".tmp"
 _FULL = {errno.ENOSPC, errno.EDQUOT}
@@ -30,9 +32,11 @@ def atomic_write(path: Path, write: Callable[[str], Any], *, sole_writer: bool =
 
     sole_writer: this process is the only writer of path (a run's checkpoints), so temp files
     an earlier, killed writer left for it are removed first. A full disk raises OutputError.
+    A file that is replaced keeps its permissions.
     """
     path = Path(path)
     try:
+        mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else None
         path.parent.mkdir(parents=True, exist_ok=True)
         if sole_writer:
             remove_stale_temps(path.parent, [path.name])
@@ -41,6 +45,8 @@ def atomic_write(path: Path, write: Callable[[str], Any], *, sole_writer: bool =
         raise write_error(path, e) from None
     try:
         write(str(tmp))
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -129,3 +135,30 @@ def _create_temp(path: Path) -> Path:
             continue
         return tmp
     raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
+
+
+def check_writable(path: Path) -> None:
+    """InputError when `path` is a folder or a file its owner marked read-only (even for root)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; not written")
+    if path.exists() and not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        raise InputError(f"{path}: file is read-only; not changed")
+
+
+def atomic_update(
+    path: Path, edit: Callable[[str], None], check: Callable[[str], None] | None = None
+) -> None:
+    """Edit a copy of `path` beside it, check the copy, then rename it over `path` (mode kept).
+
+    Any exception from `edit` or `check` leaves `path` exactly as it was and no temp file behind.
+    """
+    path = Path(path)
+
+    def write(tmp: str) -> None:
+        shutil.copyfile(path, tmp)
+        edit(tmp)
+        if check is not None:
+            check(tmp)
+
+    atomic_write(path, write)

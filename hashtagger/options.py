@@ -69,3 +69,66 @@ def run_options(func: F) -> F:
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper  # type: ignore[return-value]
+
+
+def writer_options(func: F) -> F:
+    """Options that put tags into the photo library, and the tag filters every output obeys.
+
+    They reach the command as one `writers` argument (a WriterSettings), not as ten keywords.
+    """
+    from hashtagger.predict.writers.settings import TARGETS, WriterSettings
+
+    names = [
+        "write", "sidecar_name", "caption_ext", "caption_sep", "replace",
+        "skip_tagged", "dry_run", "exclude", "always", "rename",
+    ]  # fmt: skip
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {n: kwargs.pop(n) for n in names}
+        return func(*args, writers=WriterSettings(**values), **kwargs)
+
+    options = [
+        click.option(
+            "--write",
+            "write",
+            multiple=True,
+            type=click.Choice(TARGETS),
+            help="Also write the tags: xmp = sidecar beside each photo, embed = inside the photo "
+            "(needs hashtagger[embed]), txt = caption file. Repeatable.",
+        ),
+        click.option(
+            "--sidecar-name",
+            type=click.Choice(["full", "base"]),
+            default="full",
+            show_default=True,
+            help="full = photo.jpg.xmp (digiKam, darktable, Immich); base = photo.xmp (Lightroom).",
+        ),
+        click.option("--caption-ext", default=".txt", show_default=True, help="Caption file extension."),
+        click.option(
+            "--caption-sep", default=", ", show_default=True, help="Separator between caption tags."
+        ),
+        click.option(
+            "--replace", is_flag=True, help="Remove keywords hashtagger wrote before; never the user's own."
+        ),
+        click.option("--skip-tagged", is_flag=True, help="Leave out photos that already carry keywords."),
+        click.option("--dry-run", is_flag=True, help="Print what --write would change; write nothing."),
+        click.option(
+            "--exclude", multiple=True, metavar="TAG", help="Never output this tag (repeatable, or @file)."
+        ),
+        click.option(
+            "--always",
+            multiple=True,
+            metavar="TAG",
+            help="Always output this tag, first (repeatable, or @file).",
+        ),
+        click.option(
+            "--rename",
+            multiple=True,
+            metavar="OLD=NEW",
+            help="Output NEW instead of OLD (repeatable, or @file).",
+        ),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]

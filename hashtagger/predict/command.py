@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hashtagger.models.registry import model_names
-from hashtagger.options import domain_errors, run_options
+from hashtagger.options import domain_errors, run_options, writer_options
 from hashtagger.predict.scale_options import scale_options
 
 if TYPE_CHECKING:
@@ -42,10 +42,10 @@ _BUILTINS = ", ".join(model_names("builtin"))
     "-f",
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "jsonl", "csv"]),
+    type=click.Choice(["text", "json", "jsonl", "csv", "none"]),
     default="text",
     show_default=True,
-    help="Output format on stdout.",
+    help="Output format on stdout (none: nothing; with --write and --quiet, none is the default).",
 )
 @click.option("--no-hash", is_flag=True, help="Print tags without the leading '#'.")
 @click.option(
@@ -55,6 +55,7 @@ _BUILTINS = ", ".join(model_names("builtin"))
     help="Zero-shot models: tag against this vocabulary (one tag per line); needs hashtagger[vocab] "
     "(hierse: hashtagger[hierse] and WordNet).",
 )
+@writer_options
 @run_options
 @scale_options
 @domain_errors
@@ -69,6 +70,7 @@ def predict(
     vocab: str | None,
     prior_weight: float | None,
     run: RunOptions,
+    writers: Any,
     **scale: Any,
 ) -> None:
     """Suggest hashtags for photos: files, folders (recursive), glob patterns, or - for paths on stdin.
@@ -79,8 +81,13 @@ def predict(
     find . -name '*.jpg' | hashtagger predict - --top-k 5 --format csv
     hashtagger predict photos/ --format jsonl --shard 0/4 > part0.jsonl
     hashtagger predict photos/ --engine ray --ray-address head:6379
+    hashtagger predict ~/Pictures/trip --write xmp --exclude selfie --dry-run
     """
     from hashtagger.predict.run import run_predict
+
+    source = click.get_current_context().get_parameter_source("fmt")
+    if writers.write and run.quiet and source == click.core.ParameterSource.DEFAULT:
+        fmt = "none"
 
     failed = run_predict(
         inputs,
@@ -91,6 +98,7 @@ def predict(
         fmt=fmt,
         hash_prefix=not no_hash,
         vocab=vocab,
+        writers=writers,
         stdin=sys.stdin,
         out=sys.stdout,
         err=sys.stderr,

@@ -7,7 +7,9 @@ import json
 from dataclasses import dataclass, field
 from typing import TextIO
 
-FORMATS = ("text", "json", "jsonl", "csv")
+from hashtagger.predict.keywords import hashtag
+
+FORMATS = ("text", "json", "jsonl", "csv", "none")
 
 _TEXT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -85,6 +87,8 @@ class Writer:
             self._csv.writerow(["path", "rank", "tag", "score"])
 
     def write(self, p: Prediction) -> None:
+        if self.fmt == "none":
+            return
         if self.fmt == "jsonl":
             self.out.write(json.dumps(prediction_record(p), ensure_ascii=False) + "\n")
         elif self.fmt == "json":
@@ -96,7 +100,7 @@ class Writer:
             for rank, h in enumerate(p.hashtags, 1):
                 self._csv.writerow([safe_text(p.path), rank, h.tag, f"{h.score:.4f}"])
         elif p.error is None:
-            tags = " ".join(self.prefix + h.tag for h in p.hashtags)
+            tags = " ".join(self.prefix + hashtag(h.tag) for h in p.hashtags)
             self.out.write(tags + "\n" if self.single else f"{text_path(p.path)}\t{tags}\n")
         self.count += 1
         self.out.flush()

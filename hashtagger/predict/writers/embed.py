@@ -1,0 +1,160 @@
+"""Keywords inside the photo file (XMP dc:subject, lr:hierarchicalSubject, digiKam:TagsList, IPTC Keywords).
+
+Uses python-exiv2 (the optional `embed` extra): it rewrites only the metadata segments, so the
+compressed pixels, EXIF, GPS and the ICC profile stay as they were. Every photo is edited as a copy
+beside it, the copy is decoded and its keywords read back, and only then is it renamed over the
+original (hashtagger.files.atomic_update): a failure at any step leaves the original untouched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hashtagger.errors import InputError, MissingDependencyError
+from hashtagger.files import atomic_update, check_writable
+from hashtagger.predict.writers.merge import Keywords, Merged, merge_keywords
+from hashtagger.predict.writers.xmp import FIELDS
+
+#: Formats whose metadata exiv2 writes in place (it reads many more).
+EMBED_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".tif", ".tiff", ".webp"})
+_IPTC_KEYWORDS = "Iptc.Application2.Keywords"
+_IPTC_CHARSET = "Iptc.Envelope.CharacterSet"
+_UTF8 = "\x1b%G"
+_IPTC_MAX_BYTES = 64  # the IPTC IIM limit for one keyword; longer ones go to XMP only
+
+
+def require_exiv2() -> Any:
+    """The exiv2 module, or a one-line error naming the extra to install."""
+    try:
+        import exiv2
+    except ImportError:
+        raise MissingDependencyError(
+            "--write embed needs python-exiv2: pip install 'hashtagger[embed]' (GPL; see README)"
+        ) from None
+    exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.error)
+    return exiv2
+
+
+def _open(exiv2: Any, path: str | Path) -> Any:
+    image = exiv2.ImageFactory.open(str(path))
+    image.readMetadata()
+    return image
+
+
+def _xmp_list(exiv2: Any, xmp: Any, key: str) -> list[str]:
+    it = xmp.findKey(exiv2.XmpKey(key))
+    if it == xmp.end():
+        return []
+    return [it.toString(i) for i in range(it.count())]
+
+
+def _read(exiv2: Any, image: Any) -> Keywords:
+    xmp = image.xmpData()
+    lists = {f: _xmp_list(exiv2, xmp, f"Xmp.{p}.{n}") for f, (p, n, _) in FIELDS.items()}
+    iptc = [d.toString() for d in image.iptcData() if d.key() == _IPTC_KEYWORDS]
+    return Keywords(**lists, iptc=iptc)
+
+
+def read_embedded(path: str | Path) -> Keywords:
+    """The keyword fields embedded in a photo (needs the extra)."""
+    exiv2 = require_exiv2()
+    return _read(exiv2, _open(exiv2, path))
+
+
+def _keep_raw_times(exiv2: Any, iptc: Any, path: str) -> None:
+    """Write existing IPTC dates and times back byte for byte.
+
+    exiv2 parses them and writes a time without a zone (`182459`, which the standard does not allow but
+    cameras write) back as `182459+0000`; handing it the raw bytes (read with Pillow) keeps them as they were.
+    """
+    from PIL import Image, IptcImagePlugin
+
+    try:
+        with Image.open(path) as im:
+            raw = IptcImagePlugin.getiptcinfo(im) or {}
+    except Exception:  # noqa: BLE001 - no readable IPTC block: nothing to keep
+        return
+    for datum in iptc:
+        value = raw.get((datum.record(), datum.tag()))
+        if datum.typeId() in (exiv2.TypeId.date, exiv2.TypeId.time) and isinstance(value, bytes):
+            datum.setValue(exiv2.StringValue(value.decode("latin-1")))
+
+
+def _set(exiv2: Any, image: Any, kw: Keywords, path: str) -> None:
+    xmp, iptc = image.xmpData(), image.iptcData()
+    _keep_raw_times(exiv2, iptc, path)
+    for field_name, (prefix, name, kind) in FIELDS.items():
+        key = exiv2.XmpKey(f"Xmp.{prefix}.{name}")
+        it = xmp.findKey(key)
+        if it != xmp.end():
+            xmp.eraseFamily(it)
+        values = getattr(kw, field_name)
+        if values:
+            value = exiv2.XmpArrayValue(exiv2.TypeId.xmpBag if kind == "Bag" else exiv2.TypeId.xmpSeq)
+            for v in values:
+                value.read(v)
+            xmp.add(key, value)
+    while (it := iptc.findKey(exiv2.IptcKey(_IPTC_KEYWORDS))) != iptc.end():
+        iptc.erase(it)
+    words = [k for k in kw.iptc or [] if len(k.encode("utf-8")) <= _IPTC_MAX_BYTES]
+    if any(not k.isascii() for k in words):
+        iptc[_IPTC_CHARSET] = _UTF8
+    for k in words:
+        iptc.add(exiv2.IptcKey(_IPTC_KEYWORDS), exiv2.StringValue(k))
+    image.writeMetadata()
+
+
+def _check(exiv2: Any, tmp: str, expected: Keywords) -> None:
+    from PIL import Image
+
+    try:
+        with Image.open(tmp) as im:
+            im.load()
+    except Exception as e:  # noqa: BLE001 - any decoder failure means: do not rename
+        raise InputError(f"photo no longer decodes after writing ({type(e).__name__}); not changed") from None
+    got = _read(exiv2, _open(exiv2, tmp))
+    want_iptc = [k for k in expected.iptc or [] if len(k.encode("utf-8")) <= _IPTC_MAX_BYTES]
+    if (got.subject, got.hierarchical, got.tags_list, got.iptc) != (
+        expected.subject,
+        expected.hierarchical,
+        expected.tags_list,
+        want_iptc,
+    ):
+        raise InputError("keywords did not read back as written; not changed")
+
+
+def embed_keywords(
+    path: str | Path, new: list[str], *, replace: bool = False, dry_run: bool = False
+) -> Merged:
+    """Merge `new` into the keywords embedded in the photo; rewrite it only when something changes."""
+    exiv2 = require_exiv2()
+    path = Path(path)
+    if path.suffix.lower() not in EMBED_SUFFIXES:
+        known = ", ".join(sorted(EMBED_SUFFIXES))
+        raise InputError(
+            f"{path}: cannot embed keywords in {path.suffix or 'this'} files ({known}; try --write xmp)"
+        )
+    try:
+        merged = merge_keywords(_read(exiv2, _open(exiv2, path)), new, replace=replace)
+        if not merged.changed or dry_run:
+            return merged
+        check_writable(path)
+        atomic_update(
+            path,
+            lambda tmp: _set(exiv2, _open(exiv2, tmp), merged.keywords, tmp),
+            lambda tmp: _check(exiv2, tmp, merged.keywords),
+        )
+    except exiv2.Exiv2Error as e:
+        raise InputError(f"{path}: cannot embed keywords ({_exiv2_message(e)}); not changed") from None
+    except InputError as e:
+        msg = str(e)
+        raise InputError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot write ({e.strerror or e}); not changed") from None
+    return merged
+
+
+def _exiv2_message(e: Exception) -> str:
+    args = getattr(e, "args", ())
+    return str(args[-1]) if args else str(e)

@@ -1,0 +1,58 @@
+"""XMP sidecars beside each photo: `photo.jpg.xmp` (digiKam, darktable, Immich) or `photo.xmp` (Lightroom).
+
+An existing sidecar is merged into, keeping every other field it holds; one that cannot be parsed is
+left untouched and reported. Nothing is written when the merge changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hashtagger.errors import InputError
+from hashtagger.files import atomic_write, check_writable
+from hashtagger.predict.writers.merge import Merged, merge_keywords
+from hashtagger.predict.writers.xmp import XmpError, XmpPacket
+
+SIDECAR_NAMES = ("full", "base")
+
+
+def sidecar_path(photo: str | Path, style: str = "full") -> Path:
+    """`full`: photo.jpg.xmp; `base`: photo.xmp (the photo's suffix replaced)."""
+    photo = Path(photo)
+    return photo.with_name(photo.name + ".xmp") if style == "full" else photo.with_suffix(".xmp")
+
+
+def read_sidecar(path: Path) -> XmpPacket | None:
+    """The parsed sidecar, None when there is none; InputError when it is a folder or unreadable."""
+    if path.is_dir():
+        raise InputError(f"{path}: sidecar path is a folder; not written")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read sidecar ({e.strerror or e}); not written") from None
+    try:
+        return XmpPacket.parse(data, str(path))
+    except XmpError as e:
+        raise InputError(f"{e}; existing sidecar left untouched") from None
+
+
+def write_sidecar(
+    photo: str | Path, new: list[str], *, style: str = "full", replace: bool = False, dry_run: bool = False
+) -> tuple[Path, Merged]:
+    """Merge `new` into the photo's sidecar (created when missing); returns its path and the merge."""
+    path = sidecar_path(photo, style)
+    packet = read_sidecar(path)
+    packet = packet or XmpPacket.empty()
+    merged = merge_keywords(packet.keywords(), new, replace=replace)
+    if dry_run or not merged.changed:
+        return path, merged
+    check_writable(path)
+    packet.set_keywords(merged.keywords)
+    data = packet.to_bytes()
+    try:
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    except OSError as e:
+        raise InputError(f"{path}: cannot write sidecar ({e.strerror or e}); not written") from None
+    return path, merged
