@@ -1,73 +1,177 @@
-"""Progress on stderr (tqdm), silent with --quiet or when stderr is not a terminal; errors always shown."""
+"""One progress protocol for every long stage: `progress(stage, done, total, **status)`.
+
+Library code (predict, evaluate, train, the feature and SIFT passes, download, dataset checks)
+reports with that one call: `done` counts units finished in the stage so far, `total` is None when
+unknown (a stream of paths on stdin), `status` holds a few numbers worth showing (loss, lr). It never
+prints. `StderrProgress` shows it: on a terminal a bar with the total and an ETA; otherwise (a log
+file, CI) one short line every few seconds; with --quiet nothing but the lines that must be seen.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import sys
-from collections.abc import Iterator
-from typing import TextIO
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+log = logging.getLogger("hashtagger")
+
+#: The one callback shape: progress(stage, done, total, **status).
+ProgressFn = Callable[..., None]
+
+#: Seconds between two lines when stderr is not a terminal.
+LINE_EVERY_S = 5.0
 
 
-class _Bar:
-    def __init__(self, bar, stream: TextIO) -> None:  # noqa: ANN001
-        self._bar, self._stream = bar, stream
+class Progress:
+    """Receives what a run reports. The base class logs messages and shows nothing (--quiet, tests)."""
 
-    def update(self, n: int = 1) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
+    def __call__(
+        self, stage: str, done: int, total: int | None = None, *, unit: str | None = None, **status: Any
+    ) -> None:
+        """`done` of `total` units of `stage` are finished (cumulative within the stage).
 
-    def set_postfix(self, **kw: object) -> None:
-        if self._bar is not None:
-            self._bar.set_postfix(**kw)
+        `unit` names what is counted when it is not the default (photos): "B" for bytes, "tag", "file".
+        """
 
-    def write(self, line: str) -> None:
-        """A message that must be seen (an error), printed above the bar."""
-        if self._bar is not None:
-            self._bar.write(line, file=self._stream)
-        else:
-            self._stream.write(line + "\n")
-            self._stream.flush()
+    def message(self, text: str) -> None:
+        """A line worth showing: a summary, an epoch's results, where files went, an error."""
+        log.info(text)
 
+    def close(self) -> None:
+        """The current stage ends (its bar goes away)."""
 
-@contextlib.contextmanager
-def progress_bar(
-    desc: str,
-    *,
-    total: int | None = None,
-    unit: str = "it",
-    quiet: bool = False,
-    stream: TextIO | None = None,
-) -> Iterator[_Bar]:
-    """A tqdm bar on stderr when it is a terminal and not quiet; otherwise only `write` prints."""
-    stream = stream or sys.stderr
-    show = not quiet and hasattr(stream, "isatty") and stream.isatty()
-    if not show:
-        yield _Bar(None, stream)
-        return
-    from tqdm import tqdm
+    def epoch_end(self, row: dict[str, Any]) -> None:
+        """A training epoch's metrics row (as written to metrics.csv); a hook for callers and tests."""
 
-    with tqdm(total=total, desc=desc, unit=unit, file=stream, dynamic_ncols=True, leave=False) as bar:
-        yield _Bar(bar, stream)
-
-
-class StageBars:
-    """A progress(stage, done, total) callback: one stderr bar per stage, via progress.progress_bar."""
-
-    def __init__(self, quiet: bool) -> None:
-        import contextlib
-
-        self.quiet, self.stack, self.stage, self.done, self.bar = quiet, contextlib.ExitStack(), None, 0, None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage != self.stage:
-            self.stack.close()
-            self.bar = self.stack.enter_context(progress_bar(stage, total=total, quiet=self.quiet))
-            self.stage, self.done = stage, 0
-        self.bar.update(done - self.done)
-        self.done = done
-
-    def __enter__(self) -> StageBars:
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stack.close()
+        self.close()
+
+
+class StderrProgress(Progress):
+    """Progress on stderr: a tqdm bar on a terminal, a line every few seconds elsewhere, none when quiet.
+
+    Messages are always written (with --quiet too: errors must be seen), above the bar when one is shown.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        quiet: bool = False,
+        unit: str = "photo",
+        every_s: float = LINE_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet, self.unit, self.every_s, self.clock = quiet, unit, every_s, clock
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.stage: str | None = None
+        self.stage_unit = unit
+        self.base = -1
+        self.bar: Any = None
+        self.started = self.last_line = 0.0
+        self.done = 0
+
+    def __call__(
+        self, stage: str, done: int, total: int | None = None, *, unit: str | None = None, **status: Any
+    ) -> None:
+        if self.quiet:
+            return
+        if stage != self.stage:
+            self._begin(stage, total, unit or self.unit)
+        if self.base < 0:
+            self.base = done
+        if self.bar is not None:
+            self._draw(done, total, status)
+        elif not self.tty:
+            # A line every few seconds, and a last one for a stage that lasted that long.
+            now = self.clock()
+            finished = total is not None and done >= total and done != self.done
+            if now - self.last_line >= self.every_s or (finished and now - self.started >= self.every_s):
+                self.last_line = now
+                rate = (done - self.base) / max(now - self.started, 1e-9)
+                self._write(line(stage, done, total, rate, self.stage_unit, status))
+        self.done = done
+
+    def message(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            self._write(text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        self.stage = None
+
+    def _begin(self, stage: str, total: int | None, unit: str) -> None:
+        self.close()
+        self.stage, self.done, self.stage_unit = stage, 0, unit
+        self.base = -1  # set by the stage's first report: rates count from there
+        self.started = self.last_line = self.clock()
+        if self.tty:
+            from tqdm import tqdm
+
+            byte = unit == "B"
+            self.bar = tqdm(
+                total=total,
+                desc=stage,
+                unit=unit,
+                unit_scale=byte,
+                unit_divisor=1024 if byte else 1000,
+                file=self.stream,
+                dynamic_ncols=True,
+                leave=False,
+                smoothing=0.1,
+            )
+
+    def _draw(self, done: int, total: int | None, status: dict[str, Any]) -> None:
+        if total is not None and self.bar.total != total:
+            self.bar.total = total
+        if status:
+            self.bar.set_postfix({k: _fmt(v) for k, v in status.items()}, refresh=False)
+        self.bar.update(done - self.done)
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def line(
+    stage: str, done: int, total: int | None, rate: float, unit: str = "photo", status: dict | None = None
+) -> str:
+    """'features: 320/5,000 photos (6%), 12.3 photo/s, ETA 6m20s': what a log file gets every few seconds."""
+    if unit == "B":
+        text = f"{stage}: {done / 1e6:,.1f}" + (f"/{total / 1e6:,.1f} MB" if total else " MB")
+        speed = f"{rate / 1e6:.1f} MB/s"
+    else:
+        text = f"{stage}: {done:,}" + (f"/{total:,}" if total else "") + f" {unit}s"
+        speed = f"{rate:.1f} {unit}/s"
+    parts = [text]
+    if total:
+        parts[0] += f" ({100 * done / total:.0f}%)"
+    parts.append(speed)
+    if total and rate > 0 and done < total:
+        parts.append(f"ETA {duration((total - done) / rate)}")
+    parts += [f"{k} {_fmt(v)}" for k, v in (status or {}).items()]
+    return ", ".join(parts)
+
+
+def duration(seconds: float) -> str:
+    """12s, 6m20s, 2h05m."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def _fmt(v: Any) -> Any:
+    return f"{v:.4g}" if isinstance(v, float) else v

@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hashtagger.errors import MissingDependencyError  # noqa: E402
 from hashtagger.models.hierse import (  # noqa: E402
     DEFAULT_LAMBDA,
     DEFAULT_MAX_DEPTH,
@@ -45,15 +46,19 @@ def main() -> None:
     ap.add_argument("--lam", type=float, default=DEFAULT_LAMBDA, help="weight decay per hypernym step")
     ap.add_argument("--max-depth", type=int, default=DEFAULT_MAX_DEPTH, help="farthest ancestor used")
     ap.add_argument("--out", type=Path, default=RES / "hierse_embeddings.npz")
+    ap.add_argument("--limit", type=int, default=None, help="first N classes and tags only (a smoke test)")
     args = ap.parse_args()
 
     with np.load(RES / "conse_embeddings.npz", allow_pickle=False) as z:
-        class_names = [str(c) for c in z["class_names"]]
-        vocab = [str(t) for t in z["vocabulary"]]
+        class_names = [str(c) for c in z["class_names"]][: args.limit]
+        vocab = [str(t) for t in z["vocabulary"]][: args.limit]
 
-    wn = load_wordnet()
-    model = load_text_model()
-    classes = imagenet_synsets(wn)
+    try:
+        wn = load_wordnet()
+        model = load_text_model()
+    except MissingDependencyError as e:
+        sys.exit(f"build_hierse_resources: {e}")
+    classes = imagenet_synsets(wn)[: args.limit]
     tags = [tag_synset(wn, t) for t in vocab]
     kw = {"lam": args.lam, "max_depth": args.max_depth}
     class_emb = wordnet_label_embeddings(wn, classes, embed_texts(class_names, model), model, **kw)

@@ -55,15 +55,18 @@ def tag_statistics(harrison: Path) -> tuple[list[str], np.ndarray, int, np.ndarr
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--harrison", type=Path, default=ROOT.parent / "shared" / "data" / "harrison-meta")
+    ap.add_argument("--out", type=Path, default=RES, help="folder for the two .npz files (default: package)")
+    ap.add_argument("--classes", type=int, default=None, help="first N ImageNet classes only (a smoke test)")
     args = ap.parse_args()
     if not (args.harrison / "tag_list.txt").exists():
         sys.exit(f"{args.harrison}: no tag_list.txt (pass --harrison PATH to the HARRISON metadata)")
-    RES.mkdir(parents=True, exist_ok=True)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
 
     vocab, counts, n, cooc = tag_statistics(args.harrison)
     rows, cols = np.nonzero(cooc)
     np.savez_compressed(
-        RES / "tag_stats.npz",
+        out / "tag_stats.npz",
         vocabulary=np.array(vocab),
         counts=counts.astype(np.int32),
         n_images=np.int64(n),
@@ -75,11 +78,11 @@ def main() -> None:
     print(f"tag_stats.npz: {len(vocab)} tags, {n} images, {len(rows)} co-occurring pairs")
 
     model = load_text_model()
-    classes = imagenet_class_names()
+    classes = imagenet_class_names()[: args.classes]
     class_emb = embed_texts(classes, model)
     vocab_emb = embed_texts(vocab, model)
     np.savez_compressed(
-        RES / "conse_embeddings.npz",
+        out / "conse_embeddings.npz",
         class_names=np.array(classes),
         class_embeddings=class_emb.astype(np.float16),
         vocabulary=np.array(vocab),

@@ -28,14 +28,14 @@ sys.path.insert(0, str(ROOT))
 
 def simulate(harrison: Path, n: int) -> None:
     from hashtagger.metrics import ranking_metrics
-    from hashtagger.models.labels import _unit, load_npz
+    from hashtagger.models.labels import load_npz, unit_rows
     from hashtagger.models.tagstats import load_tag_stats
 
     emb = load_npz("conse_embeddings.npz")
     vocab = [str(t) for t in emb["vocabulary"]]
     index = {t: i for i, t in enumerate(vocab)}
-    label = _unit(emb["vocab_embeddings"])
-    classes = _unit(emb["class_embeddings"])
+    label = unit_rows(emb["vocab_embeddings"])
+    classes = unit_rows(emb["class_embeddings"])
     prior, cond = load_tag_stats().restrict(vocab)
     paths = (harrison / "data_list.txt").read_text().splitlines()
     tags = (harrison / "tag_list.txt").read_text().splitlines()
@@ -55,7 +55,7 @@ def simulate(harrison: Path, n: int) -> None:
     rel = label @ classes.T / 0.05
     top = np.argsort(-rel, axis=1)[:, :10]
     w = np.exp(np.take_along_axis(rel, top, 1) - rel.max(1, keepdims=True))
-    related = _unit((w[..., None] * classes[top]).sum(1))
+    related = unit_rows((w[..., None] * classes[top]).sum(1))
     pop = ranking_metrics(np.tile(prior, (n, 1)), targets, n_true)
     print(f"popularity: A@5 {pop['accuracy@5']:.4f}  P@1 {pop['precision@1']:.4f}  R@5 {pop['recall@5']:.4f}")
     grid_t = [0.05, 0.08, 0.12, 0.18, 0.25]
@@ -65,7 +65,7 @@ def simulate(harrison: Path, n: int) -> None:
     results: dict[tuple[float, float, float], list[float]] = {}
     for rho in rhos:
         signal = np.where(query[:, None] >= 0, related[np.maximum(query, 0)], 0.0)
-        e = _unit(rho * signal + (1 - rho) * noise)
+        e = unit_rows(rho * signal + (1 - rho) * noise)
         sims = e @ label.T
         for tau in grid_t:
             q = np.exp((sims - sims.max(1, keepdims=True)) / tau)

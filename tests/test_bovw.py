@@ -25,8 +25,8 @@ from hashtagger.errors import CheckpointError, ConfigError, MissingDependencyErr
 from hashtagger.models import load_tagger  # noqa: E402
 from hashtagger.models import sift as descriptors  # noqa: E402
 from hashtagger.models.checkpoint import load_checkpoint  # noqa: E402
+from hashtagger.progress import Progress  # noqa: E402
 from hashtagger.train.config import load_config  # noqa: E402
-from hashtagger.train.engine import Progress  # noqa: E402
 from hashtagger.train.run import run_training  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,7 +154,7 @@ def test_predict_ranks_the_right_tag_first(trained: tuple[Path, Path], photos: P
 
 def test_training_and_prediction_see_the_same_descriptors(trained: tuple[Path, Path], photos: Path) -> None:
     """What the worker processes cached equals what `tag` computes from the predict pipeline's array."""
-    from hashtagger.train.features import file_digest
+    from hashtagger.cache import file_digest
 
     out, cache_root = trained
     tagger = load_tagger(out / "best.pt")

@@ -215,3 +215,18 @@ def test_every_key_is_documented() -> None:
     for key, _default, doc in describe_keys():
         assert doc, key
         assert f"`{key}`" in readme, key
+
+
+def test_a_frozen_backbone_defaults_to_no_augmentation_and_the_feature_cache(tmp_path: Path) -> None:
+    from hashtagger.train.config import augmentation, uses_feature_cache
+
+    minimal = tmp_path / "minimal.yaml"
+    minimal.write_text(
+        "model:\n  backbone: efficientnet_lite0\n  freeze_backbone: true\ntrain:\n  epochs: 8\n"
+    )
+    cfg = load_config(minimal)
+    assert cfg.train.augment == "auto" and augmentation(cfg) == "none" and uses_feature_cache(cfg)
+    tuned = load_config(minimal, ["model.freeze_backbone=false"])
+    assert augmentation(tuned) == "standard" and not uses_feature_cache(tuned)
+    chosen = load_config(minimal, ["train.augment=flip"])
+    assert augmentation(chosen) == "flip" and not uses_feature_cache(chosen)

@@ -21,7 +21,8 @@ from PIL import Image
 
 from hashtagger.cli import cli
 from hashtagger.models.checkpoint import load_checkpoint
-from hashtagger.train.engine import Amp, NonFiniteLossError, Progress, train_one_epoch
+from hashtagger.progress import Progress
+from hashtagger.train.engine import Amp, NonFiniteLossError, train_one_epoch
 from hashtagger.train.run import run_training
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,8 +73,8 @@ class StopAt(Progress):
         if row["epoch"] == self.epoch:
             os.kill(os.getpid(), signal.SIGINT)
 
-    def update(self, n: int, **postfix: object) -> None:
-        if "loss" in postfix:  # a training step (validation updates carry no loss)
+    def __call__(self, stage: str, done: int, total: int | None = None, **status: object) -> None:
+        if "loss" in status:  # a training step (validation reports carry no loss)
             self.steps += 1
             if self.steps == self.step:
                 os.kill(os.getpid(), signal.SIGINT)
@@ -144,15 +145,15 @@ def test_resume_gives_the_same_weights(manifest: Path, tmp_path: Path) -> None:
 def test_ctrl_c_exits_cleanly_via_cli(
     manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hashtagger.train import engine
+    from hashtagger import progress
 
-    original = engine.StderrProgress.epoch_end
+    original = progress.StderrProgress.epoch_end
 
-    def interrupt(self: engine.StderrProgress, row: dict) -> None:
+    def interrupt(self: progress.StderrProgress, row: dict) -> None:
         original(self, row)
         os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(engine.StderrProgress, "epoch_end", interrupt)
+    monkeypatch.setattr(progress.StderrProgress, "epoch_end", interrupt)
     out = tmp_path / "run"
     args = ["train", "--config", str(TINY)]
     for s in tiny(manifest, out, "train.epochs=3"):
@@ -271,6 +272,30 @@ def test_bad_resume_files(tmp_path: Path) -> None:
         r = runner.invoke(cli, ["train", "--resume", str(path)])
         assert r.exit_code == 1, r.output
         assert words in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_frozen_backbone_without_an_augment_choice_uses_the_feature_cache(
+    manifest: Path, tmp_path: Path
+) -> None:
+    messages: list[str] = []
+
+    class Capture(Progress):
+        def message(self, text: str) -> None:
+            messages.append(text)
+
+    frozen = ["model.freeze_backbone=true", f"data.cache_dir={tmp_path / 'cache'}"]
+    # train.augment left at its default (auto): the new-user config gets the cache, not an epoch-long pass.
+    run_training(
+        TINY, tiny(manifest, tmp_path / "a", *frozen, "train.augment=auto"), device="cpu", progress=Capture()
+    )
+    assert any("cached features" in m for m in messages), messages
+    assert not any(m.startswith("note: the backbone is frozen") for m in messages)
+    messages.clear()
+    # tiny.yaml chooses augment: standard: still honoured, and the run says which key turns the cache on.
+    run_training(TINY, tiny(manifest, tmp_path / "b", *frozen), device="cpu", progress=Capture())
+    notes = [m for m in messages if m.startswith("note: the backbone is frozen")]
+    assert len(notes) == 1 and "train.augment=standard" in notes[0] and "--set train.augment=none" in notes[0]
+    assert any("(head only)" in m for m in messages) and not any("feature cache:" in m for m in messages)
 
 
 def test_resume_needs_last_not_best(manifest: Path, tmp_path: Path) -> None:

@@ -23,10 +23,10 @@ def dataset(path: str, fmt: str, check_images: bool, quiet: bool) -> None:
     import json
 
     from hashtagger.data import format_summary, load_dataset, summarize
-    from hashtagger.progress import StageBars
+    from hashtagger.progress import StderrProgress
 
     data = load_dataset(path, write_split_file=False)  # a summary only reads: the split is computed in memory
-    with StageBars(quiet) as bars:
+    with StderrProgress(quiet=quiet) as bars:
         summary = summarize(data, check_images=check_images, progress=bars)
     click.echo(format_summary(summary) if fmt == "text" else json.dumps(summary.to_dict(), indent=2))
     for w in summary.warnings:

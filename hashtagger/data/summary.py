@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,9 +16,9 @@ from pathlib import Path
 from hashtagger.data.records import Dataset
 from hashtagger.errors import ImageError
 from hashtagger.image.load import load_image
+from hashtagger.progress import ProgressFn as Progress
 from hashtagger.runtime import decode_threads
 
-Progress = Callable[[str, int, int], None]
 DECODE_SIZE = 256  # draft-decode JPEGs: still reads every byte, so truncation is caught
 
 
@@ -73,7 +72,7 @@ def summarize(
     for i, r in enumerate(records, 1):
         (present if _is_file(r.path) else missing).append(r)
         if progress and (i % 5000 == 0 or i == len(records)):
-            progress("checking files", i, len(records))
+            progress("checking files", i, len(records), unit="file")
     unreadable: list[str] | None = None
     if check_images:
         unreadable = _decode_all([r.path for r in present], progress)

@@ -43,9 +43,8 @@ def run_aria2c(
     try:
         while proc.poll() is None:
             if progress and part.is_file():
-                progress(
-                    f"{torrent.name} (torrent)", min(part.stat().st_size, torrent.length), torrent.length
-                )
+                size = min(part.stat().st_size, torrent.length)
+                progress(f"{torrent.name} (torrent)", size, torrent.length, unit="B")
             time.sleep(1.0)
     except BaseException:
         proc.terminate()

@@ -30,9 +30,9 @@ def download(
     hashtagger download harrison --dir D --mirror https://host/harrison/
     """
     from hashtagger.download.harrison import download_dataset
-    from hashtagger.progress import StageBars
+    from hashtagger.progress import StderrProgress
 
-    with StageBars(quiet) as bars:
+    with StderrProgress(quiet=quiet, unit="B") as bars:
         result = download_dataset(name, directory, archive=archive, mirror=mirror, fixes=fixes, progress=bars)
     for line in ([] if quiet else result.notes) + [f"warning: {w}" for w in result.warnings]:
         click.echo(line, err=True)

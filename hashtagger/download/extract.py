@@ -13,14 +13,13 @@ import os
 import stat
 import tarfile
 import zipfile
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from hashtagger.errors import DownloadError
 from hashtagger.files import write_error
-
-Progress = Callable[[str, int, int], None]
+from hashtagger.progress import ProgressFn as Progress
 
 
 def safe_member_name(name: str, archive: Path) -> str:
@@ -75,7 +74,7 @@ def extract_tar(
                     _write_atomic(src, target, limit=m.size)
                     written += 1
                 if progress and (i % 500 == 0 or i == len(plan)):
-                    progress("extracting", i, len(plan))
+                    progress("extracting", i, len(plan), unit="file")
             return written
     except (tarfile.TarError, EOFError) as e:
         raise DownloadError(f"{archive}: not a readable tar archive ({e})") from None

@@ -114,7 +114,7 @@ def _receive(
             f.write(chunk)
             have += len(chunk)
             if progress:
-                progress(label, have, total or have)
+                progress(label, have, total or have, unit="B")
     if total is not None and have < total:
         raise http.client.IncompleteRead(b"", total - have)
 

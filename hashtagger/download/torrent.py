@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hashtagger.errors import DownloadError
-
-Progress = Callable[[str, int, int], None]
+from hashtagger.progress import ProgressFn as Progress
 
 
 class BencodeError(ValueError):
@@ -156,7 +154,7 @@ def bad_pieces(path: Path, torrent: TorrentInfo, progress: Progress | None = Non
             if hashlib.sha1(f.read(torrent.piece_length)).digest() != expected:
                 bad.append(i)
             if progress:
-                progress("verifying", min((i + 1) * torrent.piece_length, size), size)
+                progress("verifying", min((i + 1) * torrent.piece_length, size), size, unit="B")
     return bad
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from hashtagger.errors import DatasetError, InputError
 from hashtagger.models.base import Tagger
+from hashtagger.progress import ProgressFn
 from hashtagger.runtime import DEFAULT_RUN, RunOptions
 
 if TYPE_CHECKING:
@@ -99,7 +100,8 @@ def score_images(
     *,
     batch_size: int = 32,
     workers: int | None = None,
-    on_done: Callable[[int], None] | None = None,
+    progress: ProgressFn | None = None,
+    stage: str = "scoring",
 ) -> ScoreSet:
     """Score photos through the predict pipeline, holding only the (N, V) float32 matrix.
 
@@ -110,8 +112,10 @@ def score_images(
 
     scores = np.zeros((len(paths), len(tagger.vocabulary)), dtype=np.float32)
     errors: dict[int, str] = {}
-    stream = score_paths(tagger, paths, batch_size=batch_size, workers=workers, on_done=on_done)
+    stream = score_paths(tagger, paths, batch_size=batch_size, workers=workers)
     for i, scored in enumerate(stream):
+        if progress is not None:
+            progress(stage, i + 1, len(paths))
         if scored.error is not None or scored.scores is None:
             errors[i] = scored.error or f"{scored.path}: no scores"
         else:
@@ -376,11 +380,11 @@ class _Runner:
     err: TextIO | None
 
     def score(self, tagger: Tagger, paths: Sequence[str], desc: str) -> ScoreSet:
-        from hashtagger.progress import progress_bar
+        from hashtagger.progress import StderrProgress
 
-        with progress_bar(desc, total=len(paths), unit="photo", quiet=self.quiet, stream=self.err) as bar:
+        with StderrProgress(self.err, quiet=self.quiet) as progress:
             return score_images(
-                tagger, paths, batch_size=self.batch_size, workers=self.workers, on_done=bar.update
+                tagger, paths, batch_size=self.batch_size, workers=self.workers, progress=progress, stage=desc
             )
 
 

@@ -18,6 +18,13 @@ def load_npz(name: str) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length as float32 (cosine similarity becomes a dot product); zero rows stay 0."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
 def read_vocab_file(path: str | os.PathLike[str]) -> list[str]:
     """One tag per line; '#' prefixes and blank lines dropped, duplicates removed, order kept."""
     from hashtagger.data import normalize_tag

@@ -13,11 +13,13 @@ and OpenCV only (never torch), and OpenCV is imported lazily: the CLI starts wit
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +30,7 @@ from hashtagger.image.preprocess import Preprocessing
 from hashtagger.runtime import cpu_cores
 
 if TYPE_CHECKING:
-    from hashtagger.data.records import Record
+    pass
 
 CACHE_FORMAT = 1
 #: Bump when `sift_descriptors` changes what it returns: older cache entries are then ignored.
@@ -141,70 +143,42 @@ def _extract_in_worker(path: str, digest: str) -> str | None:
     return extract_one(path, digest, _WORKER["preprocessing"], _WORKER["cache"], _WORKER["max_features"])
 
 
-def extract_missing(
-    records: Sequence[Record],
-    keys: Sequence[str | None],
-    cache: DescriptorCache,
-    preprocessing: Preprocessing,
-    max_features: int,
-    *,
-    workers: int,
-    progress: Callable[[int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> list[str]:
-    """Compute the descriptors of every distinct photo not yet cached; returns error lines of bad photos.
+@dataclass
+class SiftPass:
+    """The descriptor cache's `compute`: each photo decoded and described in a worker process.
 
     workers > 0 runs that many spawned processes (spawn, not fork: the training process may hold
-    torch's and OpenCV's thread pools); 0 runs in this process. Stops submitting when should_stop()
-    turns true; what was computed stays cached.
+    torch's and OpenCV's thread pools); 0 runs in this process. When the pass stops early, the photos
+    in flight finish (they are cached too) and nothing more is submitted.
     """
-    todo: dict[str, str] = {}
-    for record, key in zip(records, keys, strict=True):
-        if key is not None and key not in todo and not cache.path(key).exists():
-            todo[key] = str(record.path)
-    errors: list[str] = []
-    if not todo:
-        return errors
-    items = list(todo.items())
-    if workers <= 0:
-        for key, path in items:
-            error = extract_one(path, key, preprocessing, cache, max_features)
-            if error:
-                errors.append(error)
-            if progress is not None:
-                progress(1)
-            if should_stop is not None and should_stop():
-                break
-        return errors
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(preprocessing, cache, max_features),
-    ) as pool:
-        pending: set[Future[str | None]] = set()
-        queue = iter(items)
-        stopped = False
-        while True:
-            while not stopped and len(pending) < 4 * workers:
-                item = next(queue, None)
-                if item is None:
-                    break
-                key, path = item
-                pending.add(pool.submit(_extract_in_worker, path, key))
-            if not pending:
-                break
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                error = future.result()
-                if error:
-                    errors.append(error)
-            if progress is not None:
-                progress(len(done))
-            if not stopped and should_stop is not None and should_stop():
-                stopped = True  # let the photos in flight finish: they are cached too
-    return errors
+
+    cache: DescriptorCache
+    preprocessing: Preprocessing
+    max_features: int
+    workers: int
+
+    def __call__(self, todo: list[tuple[str, str]]) -> Iterator[tuple[int, int, list[str]]]:
+        if self.workers <= 0:
+            for key, path in todo:
+                error = extract_one(path, key, self.preprocessing, self.cache, self.max_features)
+                yield 1, int(error is not None), [error] if error else []
+            return
+        with ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.preprocessing, self.cache, self.max_features),
+        ) as pool:
+            pending: set[Future[str | None]] = set()
+            queue = iter(todo)
+            while True:
+                for key, path in itertools.islice(queue, max(0, 4 * self.workers - len(pending))):
+                    pending.add(pool.submit(_extract_in_worker, path, key))
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                errors = [e for e in (f.result() for f in done) if e]
+                yield len(done), len(errors), errors
 
 
 def load_descriptors(

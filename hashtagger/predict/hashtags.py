@@ -44,12 +44,11 @@ def predict_paths(
     use_calibration: bool = True,
     batch_size: int = 32,
     workers: int | None = None,
-    on_done=None,  # noqa: ANN001 - Callable[[int], None]
 ) -> Iterator[Prediction]:
     """Stream predictions in input order (see pipeline.score_paths for batching)."""
     thresholds = tagger.thresholds if use_calibration else None
     scored: Scored
-    for scored in score_paths(tagger, items, batch_size=batch_size, workers=workers, on_done=on_done):
+    for scored in score_paths(tagger, items, batch_size=batch_size, workers=workers):
         if scored.error is not None or scored.scores is None:
             yield Prediction(scored.path, error=scored.error or "no scores")
         else:

@@ -8,7 +8,7 @@ stays flat however many photos stream through. Shared by `predict` and `evaluate
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -88,7 +88,6 @@ def score_paths(
     *,
     batch_size: int = 32,
     workers: int | None = None,
-    on_done: Callable[[int], None] | None = None,
 ) -> Iterator[Scored]:
     """Score every photo, yielding results in input order as soon as their batch is done.
 
@@ -104,13 +103,9 @@ def score_paths(
             arrays += 1
         if arrays >= batch_size:
             yield from _flush(tagger, window)
-            if on_done:
-                on_done(len(window))
             window, arrays = [], 0
     if window:
         yield from _flush(tagger, window)
-        if on_done:
-            on_done(len(window))
 
 
 def _flush(tagger: Tagger, window: list[tuple[str, np.ndarray | str]]) -> Iterator[Scored]:

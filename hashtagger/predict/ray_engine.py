@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from hashtagger.errors import HashtaggerError, MissingDependencyError
@@ -130,7 +130,6 @@ def ray_predictions(
     batch_size: int = 32,
     cpus_per_actor: int = 1,
     quiet: bool = False,
-    on_done: Callable[[int], None] | None = None,
 ) -> Iterator[Prediction]:
     """Predictions for `items` computed on Ray actors, yielded in input order as batches finish.
 
@@ -146,20 +145,11 @@ def ray_predictions(
             paths = [i for i in batch if not isinstance(i, Failed)]
             pending.append((batch, actors[n % len(actors)].tag.remote(paths) if paths else None))
             while len(pending) >= IN_FLIGHT_PER_ACTOR * len(actors):
-                yield from _finish(ray, *pending.popleft(), on_done)
+                yield from _merge(ray, *pending.popleft())
         while pending:
-            yield from _finish(ray, *pending.popleft(), on_done)
+            yield from _merge(ray, *pending.popleft())
     finally:
         for actor in actors:
             ray.kill(actor)
         if started:
             ray.shutdown()
-
-
-def _finish(
-    ray: Any, batch: list[str | Failed], ref: Any, on_done: Callable[[int], None] | None
-) -> list[Prediction]:
-    done = _merge(ray, batch, ref)
-    if on_done:
-        on_done(len(done))
-    return done

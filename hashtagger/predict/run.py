@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import Counter
-from collections.abc import Iterable
-from typing import TextIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TextIO
 
 from hashtagger.predict.hashtags import predict_paths
 from hashtagger.predict.inputs import argument_error, expand_inputs, is_single_file
 from hashtagger.predict.output import Prediction, Writer, text_path
+from hashtagger.predict.pipeline import Failed
 from hashtagger.predict.shard import Shard, ShardSelection
 from hashtagger.predict.writers.settings import WriterSettings
+from hashtagger.progress import ProgressFn
 from hashtagger.runtime import DEFAULT_RUN, RunOptions
+
+#: Up to this many photos are listed before tagging starts, so that progress has a total and an ETA;
+#: beyond it (or with paths on stdin) the photos stream and progress counts without a total.
+LIST_LIMIT = 100_000
 
 
 def run_predict(
@@ -42,67 +49,42 @@ def run_predict(
     `writers` adds tag filters and library writers (sidecars, embedded keywords, captions).
     Returns the number of inputs that failed (the CLI exits 1 when it is not zero).
     """
-    from hashtagger.models import load_tagger
     from hashtagger.predict.writers.library import LibraryWriter
-    from hashtagger.progress import progress_bar
-    from hashtagger.runtime import prepare
+    from hashtagger.progress import StderrProgress
 
     inputs = list(inputs)
     single = len(inputs) == 1 and is_single_file(inputs[0])
     library = LibraryWriter(writers or WriterSettings(), top_k=top_k)
-    fetch_k = library.fetch_k(top_k)  # a few more when filters will drop some
+    writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix)
     # Typos are reported before the model loads (seconds); stdin and patterns stream later.
-    errors = {arg: e for arg in inputs if (e := argument_error(arg)) is not None}
-    early = {a: e for a, e in errors.items() if shard is None or shard.holds(a)}
-    for e in early.values():
-        err.write(f"error: {text_path(e)}\n")
-    if len(errors) == len(inputs):
-        writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix)
+    early, all_bad = _early_errors(inputs, shard, err)
+    if all_bad:
         for arg, e in early.items():
             writer.write(Prediction(arg, error=e))
         writer.close()
         return len(early)
     skipped: Counter[str] = Counter()
-    items = expand_inputs(inputs, stdin, skipped)
     selection = ShardSelection(shard) if shard is not None else None
-    if selection is not None:
-        items = selection.select(items)  # type: ignore[assignment]
-    items = library.pending(items)  # type: ignore[assignment]
-    tagger = None
+    items, total = _items(inputs, stdin, selection, skipped, library.pending)
+    # a few more tags than top_k when filters will drop some
+    options = dict(
+        model=model, top_k=library.fetch_k(top_k), threshold=threshold, use_calibration=use_calibration
+    )
+    options.update(vocab=vocab, prior_weight=prior_weight)
     if engine == "local":
-        tagger = load_tagger(model, vocab=vocab, prior_weight=prior_weight)
-        prepare(tagger, run)
-    writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix)
+        predictions = _local(items, options, run)
+    else:
+        predictions = _ray(items, options, run, ray_address, ray_cpus_per_actor)
     failed = 0
-    with progress_bar("tagging", unit="photo", quiet=run.quiet, stream=err) as bar:
-        if tagger is None:
-            from hashtagger.predict.ray_engine import ray_predictions
-
-            options = dict(model=model, top_k=fetch_k, threshold=threshold, use_calibration=use_calibration)
-            options.update(vocab=vocab, prior_weight=prior_weight, device=run.device, precision=run.precision)
-            predictions = ray_predictions(
-                items, {**options, "workers": run.workers}, address=ray_address, batch_size=run.batch_size,
-                cpus_per_actor=ray_cpus_per_actor, quiet=run.quiet, on_done=bar.update,
-            )  # fmt: skip
-        else:
-            predictions = predict_paths(
-                tagger,
-                items,
-                top_k=fetch_k,
-                threshold=threshold,
-                use_calibration=use_calibration,
-                batch_size=run.batch_size,
-                workers=run.decode_workers,
-                on_done=bar.update,
-            )
-        for p in predictions:
-            p = library.apply(p, bar.write)
+    with StderrProgress(err, quiet=run.quiet) as progress:
+        for p in counted(predictions, progress, ("tagging", total)):
+            p = library.apply(p, progress.message)
             if selection is not None:
                 p = dataclasses.replace(p, index=selection.position(p.path))
             if p.error is not None:
                 failed += 1
                 if early.get(p.path) != p.error:
-                    bar.write(f"error: {text_path(p.error)}")
+                    progress.message(f"error: {text_path(p.error)}")
             writer.write(p)
     writer.close()
     if skipped:
@@ -111,3 +93,72 @@ def run_predict(
     for line in library.summary():
         err.write(line + "\n")
     return failed
+
+
+def _early_errors(inputs: list[str], shard: Shard | None, err: TextIO) -> tuple[dict[str, str], bool]:
+    """Arguments that name nothing (of this shard), said at once, and whether that is every argument."""
+    errors = {arg: e for arg in inputs if (e := argument_error(arg)) is not None}
+    early = {a: e for a, e in errors.items() if shard is None or shard.holds(a)}
+    for e in early.values():
+        err.write(f"error: {text_path(e)}\n")
+    return early, len(errors) == len(inputs)
+
+
+def _items(
+    inputs: list[str],
+    stdin: TextIO | None,
+    selection: ShardSelection | None,
+    skipped: Counter[str],
+    pending: Callable[[Iterable[Any]], Iterable[Any]],
+) -> tuple[Iterable[str | Failed], int | None]:
+    """The photos to tag and, when they are listed up front, how many: files, folders and patterns
+    (up to LIST_LIMIT photos) give progress a total and an ETA; paths on stdin ('-') stream.
+    """
+    items: Iterator[Any] = expand_inputs(inputs, stdin, skipped)
+    if selection is not None:
+        items = selection.select(items)
+    items = iter(pending(items))  # --skip-tagged leaves out photos that already carry tags
+    if "-" in inputs:
+        return items, None
+    listed = list(itertools.islice(items, LIST_LIMIT))
+    if len(listed) < LIST_LIMIT:
+        return listed, len(listed)
+    return itertools.chain(listed, items), None
+
+
+def _local(items: Iterable[str | Failed], options: dict[str, Any], run: RunOptions) -> Iterator[Prediction]:
+    """Predictions from a tagger loaded in this process."""
+    from hashtagger.models import load_tagger
+    from hashtagger.runtime import prepare
+
+    tagger = load_tagger(options["model"], vocab=options["vocab"], prior_weight=options["prior_weight"])
+    prepare(tagger, run)
+    return predict_paths(
+        tagger,
+        items,
+        top_k=options["top_k"],
+        threshold=options["threshold"],
+        use_calibration=options["use_calibration"],
+        batch_size=run.batch_size,
+        workers=run.decode_workers,
+    )
+
+
+def _ray(
+    items: Iterable[str | Failed], options: dict[str, Any], run: RunOptions, address: str | None, cpus: int
+) -> Iterator[Prediction]:
+    """Predictions from Ray actors running the same pipeline (see ray_engine)."""
+    from hashtagger.predict.ray_engine import ray_predictions
+
+    options = {**options, "device": run.device, "precision": run.precision, "workers": run.workers}
+    return ray_predictions(
+        items, options, address=address, batch_size=run.batch_size, cpus_per_actor=cpus, quiet=run.quiet
+    )
+
+
+def counted(items: Iterable[Any], progress: ProgressFn, stage: tuple[str, int | None]) -> Iterator[Any]:
+    """Yield items, reporting progress(label, done, total) after each: progress for a stream of results."""
+    label, total = stage
+    for done, item in enumerate(items, 1):
+        yield item
+        progress(label, done, total)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,14 @@ from hashtagger.models.bovw import encode
 from hashtagger.models.sift import (
     INSTALL_HINT,
     DescriptorCache,
+    SiftPass,
     bovw_preprocessing,
     default_extract_workers,
-    extract_missing,
     load_descriptors,
 )
+from hashtagger.progress import Progress, ProgressFn
 from hashtagger.train.config import Config, config_to_dict, dump_config
-from hashtagger.train.engine import EVAL_KS, Progress, TrainResult, training_data, write_checkpoints
+from hashtagger.train.engine import EVAL_KS, TrainingData, TrainResult, training_data, write_checkpoints
 from hashtagger.train.runlog import METRIC_COLUMNS, RunLog
 
 #: Score of a tag no SVM could be fitted for (no positive, or no negative, training photo).
@@ -88,7 +90,7 @@ def fit_svms(
     c: float = 1.0,
     *,
     seed: int = 0,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """One linear SVM per tag column, one-vs-rest: weights (V, K), biases (V,), constant tags' indices.
 
@@ -117,8 +119,29 @@ def fit_svms(
             weights[j] = svm.coef_[0]
             bias[j] = svm.intercept_[0]
         if progress is not None:
-            progress(1)
+            progress("svm", j + 1, v, unit="tag")
     return weights, bias, constant
+
+
+@dataclass
+class _Descriptors:
+    """Every kept photo's SIFT descriptors, training and validation, with the records they belong to."""
+
+    train: list[np.ndarray]
+    train_records: list[Any]
+    val: list[np.ndarray]
+    val_records: list[Any]
+    skipped: int
+
+
+@dataclass
+class _Fitted:
+    """The model a bovw_svm run learns: visual words and one linear SVM per tag."""
+
+    centroids: np.ndarray
+    method: str
+    weights: np.ndarray
+    bias: np.ndarray
 
 
 def train_bovw(
@@ -128,20 +151,12 @@ def train_bovw(
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train, validate and save a bovw_svm model from a resolved Config (data.path already absolute)."""
-    import torch
-
     from hashtagger.data import load_dataset
-    from hashtagger.data.loader import tag_indices
-    from hashtagger.metrics import ranking_metrics
-    from hashtagger.train.features import default_cache_dir, digests
 
     cv2 = require_bovw_dependencies()
     progress = progress or Progress()
     should_stop = should_stop or (lambda: False)
-    b = cfg.bovw
     started = time.perf_counter()
-    run_dir = Path(cfg.out)
-
     dataset = load_dataset(
         cfg.data.path,
         seed=cfg.seed,
@@ -150,97 +165,124 @@ def train_bovw(
         write_split_file=True,
     )
     data = training_data(cfg, dataset, progress)
-    vocab, train_records, val_records, tag_counts = data.vocab, data.train, data.val, data.tag_counts
-
-    # Descriptors: computed from exactly the arrays prediction decodes (pre.load_array).
-    pre = bovw_preprocessing(b.image_size)
-    root = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else default_cache_dir()
-    cache = DescriptorCache(root, pre, b.max_descriptors_per_image, cv2.__version__)
-    records = list(train_records) + list(val_records)
-    workers = default_extract_workers() if b.workers is None else b.workers
-    keys = digests(records, workers=max(1, workers))
-    todo = len({k for k in keys if k is not None and not cache.path(k).exists()})
-    progress.message(
-        f"descriptor cache: {cache.folder} ({len(records) - todo} of {len(records)} photos cached)"
-    )
-    errors: list[str] = []
-    if todo:
-        progress.start("sift", total=todo, unit="img")
-        errors = extract_missing(
-            records,
-            keys,
-            cache,
-            pre,
-            b.max_descriptors_per_image,
-            workers=workers,
-            progress=lambda n: progress.update(n),
-            should_stop=should_stop,
-        )
-        progress.close()
-    if should_stop():
+    desc = _descriptors(cfg, data, cv2, progress, should_stop)
+    if desc is None:
         progress.message(
             "interrupted during descriptor extraction; computed descriptors stay cached, run again to go on"
         )
-        return TrainResult(run_dir, 0, 1, _best_metric(cfg), None, interrupted=True)
-    n_train = len(train_records)
+        return TrainResult(Path(cfg.out), 0, 1, _best_metric(cfg), None, interrupted=True)
+    fitted = _fit(cfg, data.vocab, desc, progress)
+    val = _validate(cfg, data.vocab, desc, fitted)
+    seconds = time.perf_counter() - started
+    row: dict[str, Any] = {
+        "epoch": 1,
+        "step": 0,
+        "train_images": len(desc.train_records),
+        "skipped": desc.skipped,
+        "images_per_s": len(data.records) / seconds if seconds > 0 else 0.0,
+        "seconds": seconds,
+    }
+    for key in METRIC_COLUMNS:
+        if key in val:
+            row[f"val_{key}"] = float(val[key])
+    _save(cfg, data, fitted, row, str(cv2.__version__), progress)
+    metric = _best_metric(cfg)
+    value = val.get(metric)
+    return TrainResult(Path(cfg.out), 1, 1, metric, None if value is None else float(value), history=[row])
+
+
+def _descriptors(
+    cfg: Config, data: TrainingData, cv2: Any, progress: Progress, should_stop: Callable[[], bool]
+) -> _Descriptors | None:
+    """SIFT of every photo through the shared per-photo cache pass; None when interrupted.
+
+    Descriptors are computed from exactly the arrays prediction decodes (pre.load_array).
+    """
+    from hashtagger.cache import default_cache_dir
+    from hashtagger.train.features import fill_cache
+
+    b = cfg.bovw
+    pre = bovw_preprocessing(b.image_size)
+    root = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else default_cache_dir()
+    cache = DescriptorCache(root, pre, b.max_descriptors_per_image, cv2.__version__)
+    workers = default_extract_workers() if b.workers is None else b.workers
+    compute = SiftPass(cache, pre, b.max_descriptors_per_image, workers)
+    keys, filled = fill_cache(
+        "descriptor", data.records, cache, compute, progress, workers=workers, should_stop=should_stop
+    )
+    if should_stop():
+        return None
+    n_train = len(data.train)
     train_desc, train_kept = load_descriptors(keys[:n_train], cache)
     val_desc, val_kept = load_descriptors(keys[n_train:], cache)
-    skipped = len(records) - len(train_kept) - len(val_kept)
+    skipped = len(keys) - len(train_kept) - len(val_kept)
     if skipped:
+        first = f" (first: {filled.errors[0]})" if filled.errors else ""
         progress.message(
             f"{skipped} photo{'s' if skipped != 1 else ''} could not be decoded and "
-            f"{'are' if skipped != 1 else 'is'} left out" + (f" (first: {errors[0]})" if errors else "")
+            f"{'are' if skipped != 1 else 'is'} left out{first}"
         )
     if not train_kept:
         raise DatasetError(f"{cfg.data.path}: no training photo could be decoded")
+    return _Descriptors(
+        train_desc,
+        [data.train[i] for i in train_kept],
+        val_desc,
+        [data.val[i] for i in val_kept],
+        skipped,
+    )
 
-    # Visual vocabulary, histograms, SVMs.
+
+def _fit(cfg: Config, vocab: list[str], desc: _Descriptors, progress: Progress) -> _Fitted:
+    """Visual vocabulary by k-means, histograms, one SVM per tag; each stage says what it did."""
+    from hashtagger.data.loader import tag_indices
+
+    b = cfg.bovw
     t0 = time.perf_counter()
     centroids, method = fit_vocabulary(
-        train_desc, b.clusters, method=b.kmeans, sample=b.kmeans_sample, seed=cfg.seed
+        desc.train, b.clusters, method=b.kmeans, sample=b.kmeans_sample, seed=cfg.seed
     )
-    n_desc = sum(len(d) for d in train_desc)
+    n_desc = sum(len(d) for d in desc.train)
     used = min(n_desc, b.kmeans_sample) if b.kmeans_sample else n_desc
     progress.message(
         f"k-means ({method}): {b.clusters} visual words from {used:,} of {n_desc:,} training descriptors "
         f"in {time.perf_counter() - t0:.1f}s"
     )
     t0 = time.perf_counter()
-    kept_train = [train_records[i] for i in train_kept]
-    hist = encode(train_desc, centroids, b.histogram)
-    ids, _ = tag_indices(kept_train, vocab)
-    targets = _multi_hot(ids, len(vocab))
-    progress.start("svm", total=len(vocab), unit="tag")
+    hist = encode(desc.train, centroids, b.histogram)
+    ids, _ = tag_indices(desc.train_records, vocab)
     weights, bias, constant = fit_svms(
-        hist, targets, b.svm_c, seed=cfg.seed, progress=lambda n: progress.update(n)
+        hist, _multi_hot(ids, len(vocab)), b.svm_c, seed=cfg.seed, progress=progress
     )
     progress.close()
     note = f"; {len(constant)} tag(s) with one class only get a constant score" if constant else ""
     progress.message(
-        f"svm: {len(vocab)} one-vs-rest linear SVMs (C={b.svm_c:g}) on {len(kept_train)} "
+        f"svm: {len(vocab)} one-vs-rest linear SVMs (C={b.svm_c:g}) on {len(desc.train_records)} "
         f"{b.histogram} histograms in {time.perf_counter() - t0:.1f}s{note}"
     )
+    return _Fitted(centroids, method, weights, bias)
 
-    # Validation, with the same encoding and metrics as prediction and `hashtagger evaluate`.
-    val: dict[str, float] = {}
-    if val_kept:
-        kept_val = [val_records[i] for i in val_kept]
-        scores = encode(val_desc, centroids, b.histogram) @ weights.T + bias
-        vids, n_true = tag_indices(kept_val, vocab)
-        val = ranking_metrics(scores, _multi_hot(vids, len(vocab)), n_true=np.asarray(n_true), ks=EVAL_KS)
 
-    seconds = time.perf_counter() - started
-    row: dict[str, Any] = {
-        "epoch": 1,
-        "step": 0,
-        "train_images": len(kept_train),
-        "skipped": skipped,
-        "images_per_s": len(records) / seconds if seconds > 0 else 0.0,
-        "seconds": seconds,
-    }
-    for key in METRIC_COLUMNS:
-        if key in val:
-            row[f"val_{key}"] = float(val[key])
+def _validate(cfg: Config, vocab: list[str], desc: _Descriptors, fitted: _Fitted) -> dict[str, float]:
+    """The same encoding and metrics as prediction and `hashtagger evaluate`."""
+    from hashtagger.data.loader import tag_indices
+    from hashtagger.metrics import ranking_metrics
+
+    if not desc.val_records:
+        return {}
+    scores = encode(desc.val, fitted.centroids, cfg.bovw.histogram) @ fitted.weights.T + fitted.bias
+    vids, n_true = tag_indices(desc.val_records, vocab)
+    return ranking_metrics(scores, _multi_hot(vids, len(vocab)), n_true=np.asarray(n_true), ks=EVAL_KS)
+
+
+def _save(
+    cfg: Config, data: TrainingData, fitted: _Fitted, row: dict[str, Any], opencv: str, progress: Progress
+) -> None:
+    """config.yaml, best.pt = last.pt (nothing to choose between), metrics.csv; then the summary line."""
+    import torch
+
+    b = cfg.bovw
+    run_dir = Path(cfg.out)
     payload = {
         "kind": "bovw_svm",
         "arch": {
@@ -249,17 +291,17 @@ def train_bovw(
             "max_descriptors_per_image": int(b.max_descriptors_per_image),
             "histogram": b.histogram,
             "image_size": int(b.image_size),
-            "kmeans": method,
+            "kmeans": fitted.method,
             "svm_c": float(b.svm_c),
-            "opencv": str(cv2.__version__),
+            "opencv": opencv,
         },
-        "vocabulary": list(vocab),
-        "preprocessing": pre.to_dict(),
+        "vocabulary": list(data.vocab),
+        "preprocessing": bovw_preprocessing(b.image_size).to_dict(),
         "config": config_to_dict(cfg),
-        "tag_counts": tag_counts,
-        "centroids": torch.from_numpy(centroids),
-        "svm_weights": torch.from_numpy(weights),
-        "svm_bias": torch.from_numpy(bias),
+        "tag_counts": data.tag_counts,
+        "centroids": torch.from_numpy(fitted.centroids),
+        "svm_weights": torch.from_numpy(fitted.weights),
+        "svm_bias": torch.from_numpy(fitted.bias),
         "epoch": 1,
         "metrics": {k: v for k, v in row.items() if isinstance(v, (int, float))},
     }
@@ -272,9 +314,6 @@ def train_bovw(
     run_log.close()
     progress.epoch_end(row)
     progress.message(_summary(row))
-    metric = _best_metric(cfg)
-    value = val.get(metric)
-    return TrainResult(run_dir, 1, 1, metric, None if value is None else float(value), history=[row])
 
 
 def _best_metric(cfg: Config) -> str:

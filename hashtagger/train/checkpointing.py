@@ -14,9 +14,10 @@ import torch
 from torch import nn
 
 from hashtagger.errors import CheckpointError
+from hashtagger.progress import Progress
 from hashtagger.train import distributed
 from hashtagger.train.distributed import DistInfo
-from hashtagger.train.engine import Amp, EpochState, Progress
+from hashtagger.train.engine import Amp, EpochState
 
 
 def weights(model: nn.Module) -> dict[str, torch.Tensor]:

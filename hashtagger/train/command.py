@@ -66,7 +66,7 @@ def train(
     # from its checkpoint.
     config = load_config(config_path, overrides) if resume is None else config_path
 
-    from hashtagger.train.engine import Progress, StderrProgress
+    from hashtagger.progress import Progress, StderrProgress
     from hashtagger.train.run import run_training
 
     progress = Progress() if quiet else StderrProgress()

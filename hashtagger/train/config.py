@@ -99,12 +99,13 @@ class TrainConfig:
     asl_gamma_pos: float = _opt(0.0, "ASL focusing of positives", min=0.0)
     asl_clip: float = _opt(0.05, "ASL probability margin shifted off easy negatives", min=0.0, max=1.0)
     augment: str = _opt(
-        "standard",
+        "auto",
+        "auto (none when the backbone is frozen, so the feature cache applies; standard when fine-tuning), "
         "standard (random resized crop + flip), flip, or none (the eval geometry)",
-        choices=("standard", "flip", "none"),
+        choices=("auto", "standard", "flip", "none"),
     )
     feature_cache: bool = _opt(
-        True, "frozen backbone + augment none: compute features once, cache them on disk"
+        True, "frozen backbone + augment none (or auto): compute features once, cache them on disk"
     )
     precision: str = _opt(
         "auto",
@@ -118,7 +119,11 @@ class TrainConfig:
         "validation metric that picks best.pt",
         choices=("map", "accuracy@1", "accuracy@5", "precision@1", "recall@5", "loss"),
     )
-    tensorboard: bool = _opt(True, "write TensorBoard events when tensorboard is installed")
+    tensorboard: bool | None = _opt(
+        None,
+        "TensorBoard events: null writes them when tensorboard is installed, true also says when it is not, "
+        "false never",
+    )
     deterministic: bool = _opt(False, "deterministic GPU kernels (slower); CPU runs are reproducible anyway")
 
 
@@ -197,6 +202,18 @@ def load_config(
         key, value = _parse_override(item)
         _set_dotted(tree, key, value)
     return config_from_dict(tree)
+
+
+def augmentation(config: Config) -> str:
+    """train.augment with 'auto' resolved: none for a frozen backbone (cached features), else standard."""
+    if config.train.augment != "auto":
+        return config.train.augment
+    return "none" if config.model.freeze_backbone else "standard"
+
+
+def uses_feature_cache(config: Config) -> bool:
+    """Whether the epochs train the head on cached features (frozen backbone, no augmentation, cache on)."""
+    return config.model.freeze_backbone and augmentation(config) == "none" and config.train.feature_cache
 
 
 def config_from_dict(tree: dict[str, Any]) -> Config:

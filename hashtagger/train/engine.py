@@ -2,22 +2,20 @@
 
 Like torchvision's references/classification: each stage is a plain function over a model, an
 iterable of batches and a few callables, testable without the CLI. Progress goes to a
-`Progress` object (the CLI's draws a bar on stderr); the library never prints.
+`hashtagger.progress.Progress` (the CLI's draws a bar on stderr); the library never prints.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import os
 import stat
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,84 +24,15 @@ from torch import nn
 from hashtagger.data.loader import Batch
 from hashtagger.errors import DatasetError, HashtaggerError
 from hashtagger.models.checkpoint import save_checkpoint
+from hashtagger.progress import Progress
 from hashtagger.runtime import autocast_dtype
 from hashtagger.train.config import Config
-
-log = logging.getLogger("hashtagger.train.run")
 
 EVAL_KS = (1, 5, 10)
 
 
 class NonFiniteLossError(HashtaggerError):
     """The loss became NaN or infinite: training stops instead of writing broken weights."""
-
-
-# ---- progress ----
-
-
-class Progress:
-    """Receives what a run reports. The base class logs messages and draws nothing (--quiet, tests)."""
-
-    def message(self, text: str) -> None:
-        """A line worth showing: dataset summary, epoch results, where checkpoints went."""
-        log.info(text)
-
-    def start(self, desc: str, total: int, unit: str = "img") -> None:
-        """A bar begins (an epoch, the feature pass, validation)."""
-
-    def update(self, n: int, **postfix: Any) -> None:
-        """n more units done; postfix: current loss, learning rate."""
-
-    def close(self) -> None:
-        """The bar ends."""
-
-    def epoch_end(self, row: dict[str, Any]) -> None:
-        """An epoch's metrics row (as written to metrics.csv); a hook for callers and tests."""
-
-
-class StderrProgress(Progress):
-    """tqdm bar on stderr (only when it is a terminal: no bar noise in log files) and message lines."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.bar: Any = None
-
-    def message(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.write(text, file=self.stream)
-        else:
-            self.stream.write(text + "\n")
-            self.stream.flush()
-
-    def start(self, desc: str, total: int, unit: str = "img") -> None:
-        self.close()
-        if hasattr(self.stream, "isatty") and self.stream.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=total,
-                desc=desc,
-                unit=unit,
-                unit_scale=False,
-                file=self.stream,
-                dynamic_ncols=True,
-                leave=False,
-                smoothing=0.1,
-            )
-
-    def update(self, n: int, **postfix: Any) -> None:
-        if self.bar is not None:
-            if postfix:
-                self.bar.set_postfix(
-                    {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in postfix.items()},
-                    refresh=False,
-                )
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 # ---- precision ----
@@ -182,12 +111,14 @@ def train_one_epoch(
     state: EpochState | None = None,
     grad_clip: float = 0.0,
     progress: Progress | None = None,
+    stage: tuple[str, int | None] = ("train", None),
     should_stop: Callable[[], bool] | None = None,
 ) -> StepResult:
     """One pass over the training batches (or what is left of it after a resume).
 
     Stops early, between two steps, when should_stop() turns true (Ctrl-C); raises
-    NonFiniteLossError before a NaN/inf loss can reach the weights.
+    NonFiniteLossError before a NaN/inf loss can reach the weights. `stage`: the progress label and
+    its total in photos; `state.images + state.skipped` photos of it are done already (a resumed epoch).
     """
     progress = progress or Progress()
     state = state or EpochState()
@@ -195,6 +126,8 @@ def train_one_epoch(
     lr = optimizer.param_groups[0]["lr"]
     started = time.perf_counter()
     interrupted = False
+    label, total = stage
+    done = state.images + state.skipped
     try:
         for batch in batches:
             state.skipped += batch.skipped
@@ -220,7 +153,8 @@ def train_one_epoch(
                 state.loss_sum += value * n
                 state.images += n
             state.batches += 1
-            progress.update(n + batch.skipped, loss=state.loss, lr=lr)
+            done += n + batch.skipped
+            progress(label, done, total, loss=state.loss, lr=lr)
             if should_stop is not None and should_stop():
                 interrupted = True
                 break
@@ -259,6 +193,7 @@ def evaluate(
     device: str,
     amp: Amp,
     progress: Progress | None = None,
+    stage: tuple[str, int | None] = ("validation", None),
 ) -> dict[str, float]:
     """Validation loss and ranking metrics (mAP, Precision/Recall/Accuracy@1,5,10) over all processes.
 
@@ -274,7 +209,7 @@ def evaluate(
     targets: list[np.ndarray] = []
     n_true: list[np.ndarray] = []
     index: list[np.ndarray] = []
-    loss_sum, skipped = 0.0, 0
+    loss_sum, skipped, done = 0.0, 0, 0
     with torch.inference_mode():
         for batch in batches:
             skipped += batch.skipped
@@ -288,7 +223,8 @@ def evaluate(
                 targets.append(batch.targets.numpy() > 0.5)
                 n_true.append(batch.n_true.numpy())
                 index.append(batch.index.numpy())
-            progress.update(len(batch.inputs) + batch.skipped)
+            done += len(batch.inputs) + batch.skipped
+            progress(stage[0], done, stage[1])
     local = (_cat(scores), _cat(targets), _cat(n_true), _cat(index), loss_sum, skipped)
     parts = distributed.all_gather(local)
     s = (

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hashtagger.cache import ArrayCache
-from hashtagger.files import user_cache_dir
+from hashtagger.cache import ArrayCache, Compute, Filled, digests, fill, missing
 from hashtagger.image.preprocess import Preprocessing
+from hashtagger.progress import Progress
 
 if TYPE_CHECKING:
     import torch
@@ -29,23 +29,6 @@ if TYPE_CHECKING:
     from hashtagger.data.records import Record
 
 CACHE_FORMAT = 1
-
-
-def default_cache_dir() -> Path:
-    """$HASHTAGGER_CACHE/features, else $XDG_CACHE_HOME or ~/.cache, /hashtagger/features."""
-    return user_cache_dir() / "features"
-
-
-def file_digest(path: str | os.PathLike[str]) -> str | None:
-    """sha256 of a file's bytes (None when unreadable: the extraction pass reports it)."""
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    except OSError:
-        return None
-    return h.hexdigest()
 
 
 def weights_digest(module: nn.Module) -> str:
@@ -84,82 +67,82 @@ class FeatureCache(ArrayCache):
         super().__init__(root, backbone, ident, "float32")
 
 
-def digests(records: Sequence[Record], workers: int = 4) -> list[str | None]:
-    """Content hashes of every record's file, a few threads at a time (hashlib releases the GIL)."""
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(pool.map(file_digest, [r.path for r in records]))
+@dataclass
+class BackbonePass:
+    """The feature cache's `compute`: decode photos in batches, run the frozen backbone, cache each row."""
+
+    cache: FeatureCache
+    backbone: nn.Module
+    preprocessing: Preprocessing
+    device: str
+    autocast_dtype: torch.dtype | None
+    channels_last: bool
+    batch_size: int
+    workers: int
+
+    def __call__(self, todo: list[tuple[str, str]]) -> Iterator[tuple[int, int, list[str]]]:
+        import torch
+
+        from hashtagger.data.loader import make_image_loader
+        from hashtagger.data.records import Record
+        from hashtagger.image.transforms import eval_transform
+
+        loader = make_image_loader(
+            [Record(Path(path), (), None) for _, path in todo],
+            [],
+            eval_transform(self.preprocessing),
+            batch_size=self.batch_size,
+            train=False,
+            workers=self.workers,
+            device=self.device,
+        )
+        self.backbone.eval()
+        with torch.inference_mode():
+            for batch in loader:
+                if len(batch.inputs):
+                    for i, row in zip(batch.index.tolist(), self._features(batch.inputs), strict=True):
+                        self.cache.put(todo[i][0], row)
+                yield len(batch.inputs) + batch.skipped, batch.skipped, []
+
+    def _features(self, inputs: torch.Tensor) -> np.ndarray:
+        import torch
+
+        x = self.preprocessing.normalize(inputs.to(self.device, non_blocking=True))
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(
+            device_type=torch.device(self.device).type,
+            dtype=self.autocast_dtype or torch.float32,
+            enabled=self.autocast_dtype is not None,
+        ):
+            return self.backbone(x).float().cpu().numpy()
 
 
-def extract_missing(
+def fill_cache(
+    name: str,
     records: Sequence[Record],
-    keys: Sequence[str | None],
-    cache: FeatureCache,
-    backbone: nn.Module,
-    preprocessing: Preprocessing,
+    cache: ArrayCache,
+    compute: Compute,
+    progress: Progress,
     *,
-    device: str,
-    autocast_dtype: torch.dtype | None,
-    channels_last: bool,
-    batch_size: int,
     workers: int,
+    should_stop: Callable[[], bool] | None = None,
     rank: int = 0,
     world_size: int = 1,
-    progress: Callable[[int, int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> int:
-    """Run the backbone over the records not yet cached (this process's share); returns photos skipped.
-
-    Stops between batches when should_stop() turns true; what was computed stays cached.
+) -> tuple[list[str | None], Filled]:
+    """The per-photo pass both caches share: hash every photo, compute this process's share of the
+    distinct photos not cached yet, say how much was cached. Returns every record's key and what was done.
     """
-    import torch
-
-    from hashtagger.data.loader import make_image_loader
-    from hashtagger.image.transforms import eval_transform
-
-    # Each process takes a fixed share of the distinct photos *before* looking at the cache, so the
-    # shares never depend on which files another process has already written.
-    first: dict[str, Record] = {}
-    for record, key in zip(records, keys, strict=True):
-        if key is not None and key not in first:
-            first[key] = record
-    share = list(first.items())[rank::world_size]
-    todo_keys = [k for k, _ in share if not cache.path(k).exists()]
-    todo = [first[k] for k in todo_keys]
+    paths = [r.path for r in records]
+    keys = digests(paths, workers=max(1, workers))
+    todo = len(missing(paths, keys, cache))
+    progress.message(f"{name} cache: {cache.folder} ({len(records) - todo} of {len(records)} photos cached)")
     if not todo:
-        return 0
-    loader = make_image_loader(
-        todo,
-        [],
-        eval_transform(preprocessing),
-        batch_size=batch_size,
-        train=False,
-        workers=workers,
-        device=device,
-    )
-    backbone.eval()
-    skipped = 0
-    done = 0
-    with torch.inference_mode():
-        for batch in loader:
-            skipped += batch.skipped
-            done += len(batch.inputs) + batch.skipped
-            if len(batch.inputs):
-                x = preprocessing.normalize(batch.inputs.to(device, non_blocking=True))
-                if channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(
-                    device_type=torch.device(device).type,
-                    dtype=autocast_dtype or torch.float32,
-                    enabled=autocast_dtype is not None,
-                ):
-                    feats = backbone(x).float().cpu().numpy()
-                for i, row in zip(batch.index.tolist(), feats, strict=True):
-                    cache.put(todo_keys[i], row)
-            if progress is not None:
-                progress(done, len(todo))
-            if should_stop is not None and should_stop():
-                break
-    return skipped
+        return keys, Filled()
+    share = missing(paths, keys, cache, rank=rank, world_size=world_size)
+    filled = fill(share, compute, stage=f"{name}s", progress=progress, should_stop=should_stop)
+    progress.close()
+    return keys, filled
 
 
 def load_features(keys: Sequence[str | None], cache: FeatureCache) -> tuple[np.ndarray, list[int]]:

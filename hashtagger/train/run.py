@@ -17,17 +17,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from hashtagger.errors import ConfigError, DatasetError
+from hashtagger.errors import ConfigError
 from hashtagger.models.backbones import create_backbone
 from hashtagger.models.classifier import Classifier, architecture
 from hashtagger.models.registry import get_model, resolve
+from hashtagger.progress import Progress
 from hashtagger.train import checkpointing, distributed
 from hashtagger.train.config import Config, config_to_dict, dump_config
 from hashtagger.train.distributed import DistInfo
 from hashtagger.train.engine import (
     Amp,
     EpochState,
-    Progress,
     StepResult,
     TrainingData,
     TrainResult,
@@ -46,8 +46,7 @@ from hashtagger.train.setup import (
     build_optimizer,
     build_scheduler,
     channels_last,
-    feature_inputs,
-    image_inputs,
+    choose_inputs,
     load_data,
     model_preprocessing,
     resolve_config,
@@ -179,7 +178,7 @@ def _assemble(ctx: Context, ckpt: dict[str, Any] | None) -> Run | None:
     model, data = _model_and_data(ctx, ckpt)
     pre = model_preprocessing(cfg)
     checkpointing.seed_everything(cfg.seed + ctx.info.rank)  # each process draws its own dropout masks
-    inputs = _inputs(ctx, model, pre, data)
+    inputs = choose_inputs(ctx, model, pre, data)
     if inputs is None:
         return None
     optimizer = build_optimizer(cfg, model)
@@ -248,27 +247,6 @@ def _model_and_data(ctx: Context, ckpt: dict[str, Any] | None) -> tuple[Classifi
     if channels_last(cfg, ctx.device):
         model.to(memory_format=torch.channels_last)
     return model, data
-
-
-def _inputs(ctx: Context, model: Classifier, pre: Any, data: TrainingData) -> Inputs | None:
-    """Cached features when the backbone is frozen and unaugmented, decoded photos otherwise."""
-    cfg = ctx.cfg
-    if cfg.model.freeze_backbone and cfg.train.augment == "none" and cfg.train.feature_cache:
-        inputs = feature_inputs(ctx, model, pre, data)
-        if inputs is None:
-            return None
-    else:
-        inputs = image_inputs(ctx, model, pre, data)
-    if inputs.skipped:
-        ctx.progress.message(
-            f"{inputs.skipped} photo{'s' if inputs.skipped != 1 else ''} could not be decoded and "
-            f"{'are' if inputs.skipped != 1 else 'is'} left out"
-        )
-    if len(inputs.train) == 0:
-        raise DatasetError(
-            f"{cfg.data.path}: too few training photos for one batch of {cfg.train.batch_size}"
-        )
-    return inputs
 
 
 def _parallel(ctx: Context, module: nn.Module) -> nn.Module:
@@ -370,7 +348,6 @@ def _train_epoch(run: Run, epoch: int) -> StepResult:
     run.partial = None
     batch_size = run.cfg.train.batch_size
     run.inputs.train.sampler.set_epoch(epoch, start=state.batches * batch_size)
-    run.progress.start(f"epoch {epoch + 1}/{run.cfg.train.epochs}", total=len(run.inputs.train) * batch_size)
     out = train_one_epoch(
         run.trainable,
         run.inputs.train,
@@ -385,6 +362,7 @@ def _train_epoch(run: Run, epoch: int) -> StepResult:
         state=state,
         grad_clip=run.cfg.train.grad_clip,
         progress=run.progress,
+        stage=(f"epoch {epoch + 1}/{run.cfg.train.epochs}", len(run.inputs.train) * batch_size),
         should_stop=run.should_stop,
     )
     run.progress.close()
@@ -395,7 +373,6 @@ def _train_epoch(run: Run, epoch: int) -> StepResult:
 def _validate(run: Run) -> dict[str, float]:
     if run.inputs.val is None:
         return {}
-    run.progress.start("validation", total=len(run.inputs.val.sampler))
     val = evaluate(
         run.evaluated,
         run.inputs.val,
@@ -404,6 +381,7 @@ def _validate(run: Run) -> dict[str, float]:
         device=run.ctx.device,
         amp=run.amp,
         progress=run.progress,
+        stage=("validation", len(run.inputs.val.sampler)),
     )
     run.progress.close()
     return val

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from hashtagger.files import atomic_write
+from hashtagger.progress import Progress
 from hashtagger.train import distributed
 from hashtagger.train.config import Config
-from hashtagger.train.engine import Progress, StepResult
+from hashtagger.train.engine import StepResult
 
 METRIC_COLUMNS = (
     "loss",
@@ -51,7 +52,7 @@ class RunLog:
         run_dir: Path,
         *,
         enabled: bool,
-        tensorboard: bool,
+        tensorboard: bool | None,
         keep_epochs: int,
         progress: Progress,
         resumed: bool,
@@ -65,16 +66,8 @@ class RunLog:
         # A resumed run drops rows of epochs it is about to redo; a fresh run starts a fresh file.
         rows = self._rows() if resumed else []
         self._rewrite([r for r in rows if _int(r.get("epoch")) <= keep_epochs])
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                progress.message(
-                    "note: tensorboard is not installed (pip install 'hashtagger[tensorboard]'); "
-                    "metrics go to metrics.csv only"
-                )
-            else:
-                self.writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=keep_epochs + 1)
+        if tensorboard is not False:
+            self.writer = _summary_writer(run_dir, keep_epochs, progress if tensorboard else None)
 
     def _rows(self) -> list[dict[str, str]]:
         if not self.path.exists():
@@ -150,6 +143,25 @@ def epoch_line(row: dict[str, Any], cfg: Config, best: bool) -> str:
     parts.append(f"{row['images_per_s']:.0f} img/s")
     parts.append(f"{row['seconds']:.1f}s")
     return "  ".join(parts) + ("  *best" if best else "")
+
+
+_NOTED: set[str] = set()
+
+
+def _summary_writer(run_dir: Path, keep_epochs: int, progress: Progress | None) -> Any:
+    """A TensorBoard writer, or None when tensorboard is missing; that is said once per process, and
+    only when the config asked for TensorBoard (train.tensorboard: true)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        if progress is not None and "tensorboard" not in _NOTED:
+            _NOTED.add("tensorboard")
+            progress.message(
+                "note: train.tensorboard is true but tensorboard is not installed "
+                "(pip install 'hashtagger[tensorboard]'); metrics go to metrics.csv only"
+            )
+        return None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=keep_epochs + 1)
 
 
 def _int(value: Any) -> int:

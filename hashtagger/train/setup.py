@@ -17,16 +17,17 @@ import torch
 from torch import nn
 
 from hashtagger.data.loader import TensorBatches, default_workers, make_image_loader, tag_indices
-from hashtagger.errors import CheckpointError, ConfigError
+from hashtagger.errors import CheckpointError, ConfigError, DatasetError
 from hashtagger.image.preprocess import Preprocessing
 from hashtagger.image.transforms import eval_transform, train_transform
 from hashtagger.models.backbones import backbone_preprocessing
 from hashtagger.models.checkpoint import load_checkpoint
 from hashtagger.models.classifier import Classifier, FeatureHead
+from hashtagger.progress import Progress
 from hashtagger.train import distributed
-from hashtagger.train.config import Config, config_to_dict, load_config
+from hashtagger.train.config import Config, augmentation, config_to_dict, load_config, uses_feature_cache
 from hashtagger.train.distributed import DistInfo
-from hashtagger.train.engine import Amp, Progress, TrainingData
+from hashtagger.train.engine import Amp, TrainingData
 from hashtagger.train.rundir import check_resume_keys
 from hashtagger.train.stopping import Stop
 
@@ -169,6 +170,46 @@ def build_scheduler(cfg: Config, optimizer: torch.optim.Optimizer, steps_per_epo
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def choose_inputs(ctx: Context, model: Classifier, pre: Any, data: TrainingData) -> Inputs | None:
+    """Cached features when the backbone is frozen and unaugmented, decoded photos otherwise."""
+    cfg = ctx.cfg
+    if uses_feature_cache(cfg):
+        inputs = feature_inputs(ctx, model, pre, data)
+        if inputs is None:
+            return None
+    else:
+        if cfg.model.freeze_backbone:
+            ctx.progress.message(_no_cache_note(cfg))
+        inputs = image_inputs(ctx, model, pre, data)
+    if inputs.skipped:
+        ctx.progress.message(
+            f"{inputs.skipped} photo{'s' if inputs.skipped != 1 else ''} could not be decoded and "
+            f"{'are' if inputs.skipped != 1 else 'is'} left out"
+        )
+    if len(inputs.train) == 0:
+        raise DatasetError(
+            f"{cfg.data.path}: too few training photos for one batch of {cfg.train.batch_size}"
+        )
+    return inputs
+
+
+def _no_cache_note(cfg: Config) -> str:
+    """Why a frozen backbone still runs on every photo in every epoch, and which key changes that."""
+    keys = []
+    if augmentation(cfg) != "none":
+        keys.append(f"train.augment={cfg.train.augment} augments every photo")
+    if not cfg.train.feature_cache:
+        keys.append("train.feature_cache=false")
+    fix = " --set ".join(
+        (["train.augment=none"] if augmentation(cfg) != "none" else [])
+        + (["train.feature_cache=true"] if not cfg.train.feature_cache else [])
+    )
+    return (
+        f"note: the backbone is frozen but {' and '.join(keys)}, so it runs on every photo in every epoch; "
+        f"--set {fix} trains the head on cached features instead (one backbone pass, ever)"
+    )
+
+
 def image_inputs(ctx: Context, model: Classifier, pre: Preprocessing, data: TrainingData) -> Inputs:
     """DataLoaders of decoded photos: augmentation for training, the predict geometry for validation."""
     cfg, device, info = ctx.cfg, ctx.device, ctx.info
@@ -181,7 +222,7 @@ def image_inputs(ctx: Context, model: Classifier, pre: Preprocessing, data: Trai
         "batch_size": cfg.train.batch_size,
     }
     train = make_image_loader(
-        data.train, data.vocab, train_transform(pre, cfg.train.augment), train=True, **common
+        data.train, data.vocab, train_transform(pre, augmentation(cfg)), train=True, **common
     )
     val = (
         make_image_loader(data.val, data.vocab, eval_transform(pre), train=False, **common)
@@ -201,58 +242,10 @@ def feature_inputs(ctx: Context, model: Classifier, pre: Preprocessing, data: Tr
 
     Returns None when interrupted during the pass (what was computed stays cached).
     """
-    from hashtagger.train.features import digests
+    from hashtagger.train.features import BackbonePass, fill_cache
 
     cache = _feature_cache(ctx.cfg, model, pre, ctx.precision)
-    records = data.records
-    keys = digests(records, workers=max(1, ctx.workers))
-    skipped = _fill_feature_cache(ctx, model, pre, cache, records, keys)
-    distributed.barrier()  # every share is written before anyone reads the cache
-    if ctx.stop.agreed():  # every process calls this once: they agree whether to go on
-        return None
-    n = len(data.train)
-    train = _feature_batches(ctx, data.train, keys[:n], cache, data.vocab, train=True)
-    val = _feature_batches(ctx, data.val, keys[n:], cache, data.vocab, train=False) if data.val else None
-    missing = len(records) - len(train.features) - (len(val.features) if val is not None else 0)
-    device = ctx.device
-    return Inputs(
-        train,
-        val,
-        lambda x: x.to(device, non_blocking=True),
-        FeatureHead(model),
-        features=True,
-        skipped=max(skipped, missing),
-    )
-
-
-def _feature_cache(cfg: Config, model: Classifier, pre: Preprocessing, precision: str) -> Any:
-    from hashtagger.train.features import FeatureCache, default_cache_dir, weights_digest
-
-    root = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else default_cache_dir()
-    return FeatureCache(root, cfg.model.backbone, weights_digest(model.backbone), pre, precision)
-
-
-def _fill_feature_cache(
-    ctx: Context, model: Classifier, pre: Preprocessing, cache: Any, records: list, keys: list
-) -> int:
-    """The backbone pass over this process's share of the photos not cached yet; returns photos skipped."""
-    from hashtagger.train.features import extract_missing
-
-    progress, info = ctx.progress, ctx.info
-    todo = sum(1 for k in set(keys) if k is not None and not cache.path(k).exists())
-    progress.message(f"feature cache: {cache.folder} ({len(records) - todo} of {len(records)} photos cached)")
-    if not todo:
-        return 0
-    progress.start("features", total=-(-todo // info.world_size), unit="img")
-    seen = [0]
-
-    def tick(done: int, total: int) -> None:
-        progress.update(done - seen[0])
-        seen[0] = done
-
-    skipped = extract_missing(
-        records,
-        keys,
+    compute = BackbonePass(
         cache,
         model.backbone,
         pre,
@@ -261,13 +254,42 @@ def _fill_feature_cache(
         channels_last=channels_last(ctx.cfg, ctx.device),
         batch_size=max(ctx.cfg.train.batch_size, 64),
         workers=ctx.workers,
-        rank=info.rank,
-        world_size=info.world_size,
-        progress=tick,
-        should_stop=lambda: ctx.stop.requested,
     )
-    progress.close()
-    return skipped
+    keys, filled = fill_cache(
+        "feature",
+        data.records,
+        cache,
+        compute,
+        ctx.progress,
+        workers=ctx.workers,
+        should_stop=lambda: ctx.stop.requested,
+        rank=ctx.info.rank,
+        world_size=ctx.info.world_size,
+    )
+    distributed.barrier()  # every share is written before anyone reads the cache
+    if ctx.stop.agreed():  # every process calls this once: they agree whether to go on
+        return None
+    n = len(data.train)
+    train = _feature_batches(ctx, data.train, keys[:n], cache, data.vocab, train=True)
+    val = _feature_batches(ctx, data.val, keys[n:], cache, data.vocab, train=False) if data.val else None
+    missing = len(keys) - len(train.features) - (len(val.features) if val is not None else 0)
+    device = ctx.device
+    return Inputs(
+        train,
+        val,
+        lambda x: x.to(device, non_blocking=True),
+        FeatureHead(model),
+        features=True,
+        skipped=max(filled.failed, missing),
+    )
+
+
+def _feature_cache(cfg: Config, model: Classifier, pre: Preprocessing, precision: str) -> Any:
+    from hashtagger.cache import default_cache_dir
+    from hashtagger.train.features import FeatureCache, weights_digest
+
+    root = Path(cfg.data.cache_dir).expanduser() if cfg.data.cache_dir else default_cache_dir()
+    return FeatureCache(root, cfg.model.backbone, weights_digest(model.backbone), pre, precision)
 
 
 def _feature_batches(

