@@ -427,7 +427,8 @@ def bench_draft(data: Path, work: Path, n: int) -> None:
 
     from PIL import Image
 
-    from hashtagger.evaluate.run import score_images, truth_matrix
+    from hashtagger.evaluate.rows import truth_matrix
+    from hashtagger.evaluate.run import score_images
     from hashtagger.metrics import ranking_metrics, top_k_indices
     from hashtagger.models import load_tagger
     from hashtagger.runtime import RunOptions, prepare

@@ -89,7 +89,7 @@ def _scores(checkpoint: Path, paths: list[str]) -> np.ndarray:
 
 def test_calibrate_stores_thresholds_and_predict_uses_them(checkpoint: Path, manifest: Path) -> None:
     from hashtagger.data import load_dataset
-    from hashtagger.evaluate.run import truth_matrix
+    from hashtagger.evaluate.rows import truth_matrix
     from hashtagger.metrics import fit_thresholds
 
     r = CliRunner().invoke(

@@ -25,7 +25,7 @@ def test_defaults_without_file() -> None:
     cfg = load_config(None, [])
     assert cfg == Config()
     assert cfg.model.backbone == "resnet18" and cfg.model.pretrained == "imagenet"
-    assert cfg.model.dropout == 0.7 and cfg.train.epochs == 13
+    assert cfg.model.dropout is None and cfg.train.epochs == 13  # null: chosen by freeze_backbone
 
 
 def test_partial_yaml_and_overrides_win(tmp_path: Path) -> None:
@@ -230,3 +230,16 @@ def test_a_frozen_backbone_defaults_to_no_augmentation_and_the_feature_cache(tmp
     assert augmentation(tuned) == "standard" and not uses_feature_cache(tuned)
     chosen = load_config(minimal, ["train.augment=flip"])
     assert augmentation(chosen) == "flip" and not uses_feature_cache(chosen)
+
+
+def test_learning_rate_and_dropout_defaults_follow_what_is_trained(tmp_path: Path) -> None:
+    from hashtagger.train.config import head_dropout, head_lr
+
+    minimal = tmp_path / "minimal.yaml"
+    minimal.write_text("model:\n  freeze_backbone: true\n")
+    frozen = load_config(minimal)
+    assert (head_lr(frozen), head_dropout(frozen)) == (0.003, 0.5)  # a head alone on cached features
+    tuned = load_config(minimal, ["model.freeze_backbone=false"])
+    assert (head_lr(tuned), head_dropout(tuned)) == (0.001, 0.7)
+    chosen = load_config(minimal, ["train.lr=0.01", "model.dropout=0.2"])
+    assert (head_lr(chosen), head_dropout(chosen)) == (0.01, 0.2)

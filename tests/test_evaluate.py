@@ -18,14 +18,8 @@ from PIL import Image
 from hashtagger.cli import cli
 from hashtagger.data import Dataset, Record, load_dataset
 from hashtagger.errors import InputError
-from hashtagger.evaluate.run import (
-    METRIC_KEYS,
-    dataset_vocabulary,
-    evaluate_dataset,
-    load_model,
-    tag_frequencies,
-    truth_matrix,
-)
+from hashtagger.evaluate.rows import METRIC_KEYS, dataset_vocabulary, tag_frequencies, truth_matrix
+from hashtagger.evaluate.run import evaluate_dataset, load_model
 from hashtagger.models.base import Tagger
 from hashtagger.runtime import RunOptions
 

@@ -43,7 +43,7 @@ def _photo_manifest(d: Path, per_split: dict[str, int]) -> Path:
     for split, n in per_split.items():
         for i in range(n):
             label = ("red", "blue")[i % 2]
-            rel = f"{split}/{label}/{i}.jpg"
+            rel = f"{split}/{label}/{split}-{i}.jpg"
             make_photo(d / rel, size=(64, 48), seed=i + 100 * len(rows))
             rows.append(f"{rel},{split},{label}")
     (d / "labels.csv").write_text("\n".join(rows) + "\n")
@@ -53,9 +53,12 @@ def _photo_manifest(d: Path, per_split: dict[str, int]) -> Path:
 def test_every_script_is_run_here() -> None:
     assert set(SCRIPTS) == {
         "bench.py",
+        "bench_ray.py",
+        "bench_runtimes.py",
         "bench_train.py",
         "build_hierse_resources.py",
         "build_zeroshot_resources.py",
+        "serve_screenshot.py",
         "tune_blend.py",
     }, "a new script needs a run in this file"
 
@@ -123,3 +126,35 @@ def test_bench_runtimes_imports() -> None:
     code = "import sys; sys.path.insert(0, 'scripts'); import bench_runtimes; bench_runtimes.bench_runtimes"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_bench_ray(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="needs Ray (pip install '.[ray]')")
+    data = _photo_manifest(tmp_path / "photos", {"train": 4, "validation": 4})
+    r = _run(
+        "bench_ray.py",
+        "--data",
+        str(data),
+        "--photos",
+        "8",
+        "--rounds",
+        "1",
+        "--batch-size",
+        "4",
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "photos: 8" in r.stdout and "1 process" in r.stdout
+
+
+def test_serve_screenshot(tmp_path: Path) -> None:
+    import shutil
+
+    for module in ("fastapi", "uvicorn", "playwright", "skimage"):
+        pytest.importorskip(module, reason=f"needs {module} (the serve extra, playwright, scikit-image)")
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    out = tmp_path / "serve.png"
+    r = _run("serve_screenshot.py", "--out", str(out), "--width", "390", "--top-k", "3", timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

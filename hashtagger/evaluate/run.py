@@ -13,8 +13,6 @@ images: a photo that any model could not read is left out of all rows and report
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,26 +21,23 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 
 from hashtagger.errors import DatasetError, InputError
+from hashtagger.evaluate.rows import (
+    DEFAULT_THRESHOLD,
+    TagFrequencies,
+    dataset_vocabulary,
+    frequencies,
+    metrics_row,
+    model_row,
+    popularity_row,
+    tag_frequencies,
+    truth_matrix,
+)
 from hashtagger.models.base import Tagger
 from hashtagger.progress import ProgressFn
 from hashtagger.runtime import DEFAULT_RUN, RunOptions
 
 if TYPE_CHECKING:
     from hashtagger.data import Dataset, Record
-
-#: Score cut-off of a model without calibrated thresholds (a sigmoid's natural 0.5).
-DEFAULT_THRESHOLD = 0.5
-POPULARITY = "popularity"
-KS = (1, 5, 10)
-#: Keys of every row's "metrics", in order (the JSON/CSV contract).
-METRIC_KEYS = (
-    *(f"{m}@{k}" for k in KS for m in ("precision", "recall", "accuracy", "f1")),
-    "map",
-    "f1_micro",
-    "f1_macro",
-    "map_head",
-    "map_tail",
-)
 
 
 @dataclass(frozen=True)
@@ -60,19 +55,6 @@ class ScoreSet:
 
 
 @dataclass(frozen=True)
-class TagFrequencies:
-    """How often each tag occurs, for the popularity baseline and the head/tail split.
-
-    `source` is 'train' (image counts of the training split; `n_images` is its size) or 'rank'
-    (the dataset's vocabulary file, most frequent first, when there is no training split).
-    """
-
-    counts: dict[str, float]
-    source: str
-    n_images: int = 0
-
-
-@dataclass(frozen=True)
 class _Model:
     """What is kept of a scored model once the model itself is released."""
 
@@ -82,16 +64,6 @@ class _Model:
     scores: ScoreSet
     thresholds: np.ndarray | float
     label: str
-
-
-def truth_matrix(tags: Sequence[Sequence[str]], vocabulary: Sequence[str]) -> np.ndarray:
-    """(N, V) bool: which of each image's tags are in the vocabulary; tags outside it are ignored."""
-    index = {t: j for j, t in enumerate(vocabulary)}
-    out = np.zeros((len(tags), len(vocabulary)), dtype=bool)
-    for i, image_tags in enumerate(tags):
-        cols = [index[t] for t in image_tags if t in index]
-        out[i, cols] = True
-    return out
 
 
 def score_images(
@@ -121,53 +93,6 @@ def score_images(
         else:
             scores[i] = scored.scores
     return ScoreSet(scores, errors)
-
-
-def metrics_row(
-    scores: np.ndarray,
-    targets: np.ndarray,
-    n_true: np.ndarray,
-    *,
-    thresholds: float | np.ndarray | None,
-    frequencies: np.ndarray | None = None,
-) -> dict[str, float | None]:
-    """Every metric of one table row, keys as METRIC_KEYS; None where a metric is undefined.
-
-    `thresholds` None (a model without a score scale, e.g. popularity by rank) leaves F1 micro/macro
-    out; `frequencies` (V,) picks the head tags for map_head/map_tail, else the evaluated positives.
-    """
-    from hashtagger.metrics import average_precision, head_tail_map, ranking_metrics, threshold_metrics
-
-    row: dict[str, float | None] = dict(ranking_metrics(scores, targets, n_true, ks=KS))
-    if thresholds is None:
-        row.update(f1_micro=None, f1_macro=None)
-    else:
-        row.update(threshold_metrics(scores, targets, thresholds))
-    ap = average_precision(scores, targets)
-    if frequencies is None:
-        row.update(head_tail_map(ap, targets=targets))
-    else:
-        row.update(head_tail_map(ap, frequencies=frequencies))
-    return {k: (None if v is None or math.isnan(v) else float(v)) for k, v in row.items()}
-
-
-def tag_frequencies(dataset: Dataset) -> TagFrequencies | None:
-    """Training-split tag counts, else the vocabulary file's rank order, else None (no honest prior)."""
-    if "train" in dataset.splits():
-        return TagFrequencies(dict(dataset.tag_counts("train")), "train", len(dataset.split("train")))
-    if dataset.vocab_file:
-        n = len(dataset.vocab_file)
-        return TagFrequencies({t: float(n - i) for i, t in enumerate(dataset.vocab_file)}, "rank")
-    return None
-
-
-def dataset_vocabulary(dataset: Dataset, tags: Sequence[Sequence[str]]) -> list[str]:
-    """The tags a zero-shot model ranks: the dataset's vocabulary, else the evaluated images' own tags."""
-    vocab = list(dataset.vocabulary())
-    if vocab:
-        return vocab
-    counts = Counter(t for image_tags in tags for t in image_tags)
-    return [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 def load_model(spec: str, vocabulary: Sequence[str], prior_weight: float | None = None) -> Tagger:
@@ -234,8 +159,6 @@ def evaluate_dataset(
     written into its file (see `calibrate`); the rows then use them. Progress and warnings go to
     `err`; the shape of the result is documented in the README ("evaluate --format json").
     """
-    from hashtagger.runtime import prepare
-
     if not specs:
         raise InputError("give at least one --model")
     if calibrate:
@@ -244,14 +167,47 @@ def evaluate_dataset(
     if not records:
         raise DatasetError(f"{dataset.root}: the {split} split has no tagged images")
     val_records = _validation_records(dataset) if calibrate else None
-    paths = [str(r.path) for r in records]
-    tags = [r.tags for r in records]
-    n_true = np.array([len(t) for t in tags], dtype=np.int64)
+    say = _sayer(err)
+    vocab = dataset_vocabulary(dataset, [r.tags for r in records])
+    scored, calibration = _score_models(specs, records, val_records, vocab, prior_weight, run, err)
+    ok, errors = _readable(scored, records, split, say)
+    untagged = sum(1 for r in dataset.records if not r.tags)
+    if untagged:
+        say(f"note: {untagged:,} images of the dataset have no tags and are not scored")
     freqs = tag_frequencies(dataset)
-    vocab = dataset_vocabulary(dataset, tags)
+    result: dict[str, Any] = {
+        "dataset": dataset.name,
+        "path": str(dataset.root),
+        "split": split,
+        "images": int(ok.sum()),
+        "failed_images": len(errors),
+        "untagged_images": untagged,
+        "popularity_source": None if freqs is None else freqs.source,
+        "models": _rows(scored, records, ok, freqs, vocab, split, say),
+        "failures": [{"path": str(records[i].path), "error": errors[i]} for i in sorted(errors)],
+    }
+    if freqs is None:
+        say(f"warning: no popularity baseline: {dataset.root} has no training split and no vocabulary file")
+    if calibration is not None:
+        result["calibration"] = {"model": specs[0], **calibration}
+    return result
+
+
+def _score_models(
+    specs: Sequence[str],
+    records: list[Record],
+    val_records: list[Record] | None,
+    vocab: list[str],
+    prior_weight: float | None,
+    run: RunOptions,
+    err: TextIO | None,
+) -> tuple[list[_Model], dict[str, Any] | None]:
+    """Load, (calibrate,) score and release each model in turn; only its scores stay in memory."""
+    from hashtagger.runtime import prepare
+
     say = _sayer(err)
     runner = _Runner(run.batch_size, run.decode_workers, run.quiet, err)
-
+    paths = [str(r.path) for r in records]
     scored: list[_Model] = []
     calibration: dict[str, Any] | None = None
     for spec in specs:
@@ -271,8 +227,14 @@ def evaluate_dataset(
         thresholds, label = model_thresholds(tagger)
         scored.append(_Model(spec, tagger.kind, list(tagger.vocabulary), scores, thresholds, label))
         del tagger  # one model in memory at a time; only its scores stay
+    return scored, calibration
 
-    ok = np.ones(len(paths), dtype=bool)
+
+def _readable(
+    scored: list[_Model], records: list[Record], split: str, say: Callable[[str], None]
+) -> tuple[np.ndarray, dict[int, str]]:
+    """The images every model could read (all rows are computed on them) and why the others failed."""
+    ok = np.ones(len(records), dtype=bool)
     errors: dict[int, str] = {}
     for m in scored:
         ok &= m.scores.ok
@@ -280,84 +242,37 @@ def evaluate_dataset(
             errors.setdefault(i, e)
     if not ok.any():
         first = errors[min(errors)]
-        raise InputError(f"none of the {len(paths):,} {split} images could be read; first: {first}")
+        raise InputError(f"none of the {len(records):,} {split} images could be read; first: {first}")
     if errors:
-        _report_failures(say, errors, len(paths))
-    keep_tags = [t for t, k in zip(tags, ok, strict=True) if k]
-    untagged = sum(1 for r in dataset.records if not r.tags)
-    if untagged:
-        say(f"note: {untagged:,} images of the dataset have no tags and are not scored")
+        _report_failures(say, errors, len(records))
+    return ok, errors
 
+
+def _rows(
+    scored: list[_Model],
+    records: list[Record],
+    ok: np.ndarray,
+    freqs: TagFrequencies | None,
+    vocab: list[str],
+    split: str,
+    say: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """One row per model, then the popularity baseline's, all on the same readable images."""
+    keep_tags = [r.tags for r, k in zip(records, ok, strict=True) if k]
+    n_true = np.array([len(t) for t in keep_tags], dtype=np.int64)
     rows = []
     for m in scored:
         targets = truth_matrix(keep_tags, m.vocabulary)
         if not targets.any():
             say(f"warning: {m.spec}: none of its {len(m.vocabulary):,} tags is a tag of the {split} images")
-        row_freq = None if freqs is None else _frequencies(freqs, m.vocabulary)
+        row_freq = None if freqs is None else frequencies(freqs, m.vocabulary)
         metrics = metrics_row(
-            m.scores.scores[ok], targets, n_true[ok], thresholds=m.thresholds, frequencies=row_freq
+            m.scores.scores[ok], targets, n_true, thresholds=m.thresholds, frequencies=row_freq
         )
-        rows.append(_row(m.spec, m.kind, m.vocabulary, targets, n_true[ok], m.label, metrics))
-    if freqs is None:
-        say(f"warning: no popularity baseline: {dataset.root} has no training split and no vocabulary file")
-    else:
-        rows.append(_popularity_row(freqs, vocab, keep_tags, n_true[ok]))
-
-    result: dict[str, Any] = {
-        "dataset": dataset.name,
-        "path": str(dataset.root),
-        "split": split,
-        "images": int(ok.sum()),
-        "failed_images": len(errors),
-        "untagged_images": untagged,
-        "popularity_source": None if freqs is None else freqs.source,
-        "models": rows,
-        "failures": [{"path": paths[i], "error": errors[i]} for i in sorted(errors)],
-    }
-    if calibration is not None:
-        result["calibration"] = {"model": specs[0], **calibration}
-    return result
-
-
-def _row(
-    spec: str,
-    kind: str,
-    vocabulary: Sequence[str],
-    targets: np.ndarray,
-    n_true: np.ndarray,
-    thresholds: str | None,
-    metrics: dict[str, float | None],
-) -> dict[str, Any]:
-    covered = float(targets.sum() / n_true.sum()) if n_true.sum() else 0.0
-    return {
-        "model": spec,
-        "kind": kind,
-        "vocabulary_size": len(vocabulary),
-        "truth_in_vocabulary": covered,
-        "thresholds": thresholds,
-        "metrics": {k: metrics[k] for k in METRIC_KEYS},
-    }
-
-
-def _frequencies(freqs: TagFrequencies, vocabulary: Sequence[str]) -> np.ndarray:
-    return np.array([freqs.counts.get(t, 0.0) for t in vocabulary], dtype=np.float64)
-
-
-def _popularity_row(
-    freqs: TagFrequencies, vocab: Sequence[str], tags: Sequence[Sequence[str]], n_true: np.ndarray
-) -> dict[str, Any]:
-    """Always the most frequent tags; as a score, each tag's share of the training images."""
-    from hashtagger.metrics import popularity_scores
-
-    f = _frequencies(freqs, vocab)
-    if freqs.source == "train":
-        shares, thresholds, label = f / max(1, freqs.n_images), DEFAULT_THRESHOLD, str(DEFAULT_THRESHOLD)
-    else:  # ranks carry no probability: no threshold to cut at
-        shares, thresholds, label = f, None, None
-    targets = truth_matrix(tags, vocab)
-    scores = popularity_scores(len(tags), shares)
-    metrics = metrics_row(scores, targets, n_true, thresholds=thresholds, frequencies=f)
-    return _row(POPULARITY, POPULARITY, vocab, targets, n_true, label, metrics)
+        rows.append(model_row(m.spec, m.kind, m.vocabulary, targets, n_true, m.label, metrics))
+    if freqs is not None:
+        rows.append(popularity_row(freqs, vocab, keep_tags, n_true))
+    return rows
 
 
 def _validation_records(dataset: Dataset) -> list[Record]:

@@ -23,7 +23,7 @@ from hashtagger.models.classifier import Classifier, architecture
 from hashtagger.models.registry import get_model, resolve
 from hashtagger.progress import Progress
 from hashtagger.train import checkpointing, distributed
-from hashtagger.train.config import Config, config_to_dict, dump_config
+from hashtagger.train.config import Config, config_to_dict, dump_config, head_dropout
 from hashtagger.train.distributed import DistInfo
 from hashtagger.train.engine import (
     Amp,
@@ -238,7 +238,7 @@ def _model_and_data(ctx: Context, ckpt: dict[str, Any] | None) -> tuple[Classifi
     data = training_data(
         cfg, load_data(cfg, ctx.info), ctx.progress, [str(t) for t in ckpt["vocabulary"]] if ckpt else None
     )
-    model = Classifier(backbone, num_features, len(data.vocab), cfg.model.dropout, cfg.model.freeze_backbone)
+    model = Classifier(backbone, num_features, len(data.vocab), head_dropout(cfg), cfg.model.freeze_backbone)
     if ckpt:
         checkpointing.load_weights(model, ckpt)
     else:

@@ -25,7 +25,14 @@ from hashtagger.models.checkpoint import load_checkpoint
 from hashtagger.models.classifier import Classifier, FeatureHead
 from hashtagger.progress import Progress
 from hashtagger.train import distributed
-from hashtagger.train.config import Config, augmentation, config_to_dict, load_config, uses_feature_cache
+from hashtagger.train.config import (
+    Config,
+    augmentation,
+    config_to_dict,
+    head_lr,
+    load_config,
+    uses_feature_cache,
+)
 from hashtagger.train.distributed import DistInfo
 from hashtagger.train.engine import Amp, TrainingData
 from hashtagger.train.rundir import check_resume_keys
@@ -136,11 +143,11 @@ def channels_last(cfg: Config, device: str) -> bool:
 
 def build_optimizer(cfg: Config, model: Classifier) -> torch.optim.Optimizer:
     """AdamW or SGD; the backbone at lr * backbone_lr_scale; no weight decay on biases and norms."""
-    t = cfg.train
+    t, lr = cfg.train, head_lr(cfg)
     groups: list[dict[str, Any]] = []
-    parts = [(model.head, t.lr)]
+    parts = [(model.head, lr)]
     if not cfg.model.freeze_backbone:
-        parts.append((model.backbone, t.lr * t.backbone_lr_scale))
+        parts.append((model.backbone, lr * t.backbone_lr_scale))
     for module, lr in parts:
         params = [p for p in module.parameters() if p.requires_grad]
         decay = [p for p in params if p.ndim > 1]
@@ -151,8 +158,8 @@ def build_optimizer(cfg: Config, model: Classifier) -> torch.optim.Optimizer:
         ]
     groups = [g for g in groups if g["params"]]
     if t.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=t.lr, momentum=t.momentum, nesterov=t.momentum > 0)
-    return torch.optim.AdamW(groups, lr=t.lr)
+        return torch.optim.SGD(groups, lr=lr, momentum=t.momentum, nesterov=t.momentum > 0)
+    return torch.optim.AdamW(groups, lr=lr)
 
 
 def build_scheduler(cfg: Config, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
