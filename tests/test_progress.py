@@ -85,6 +85,7 @@ def test_predict_counts_against_a_total_when_the_files_are_known(tmp_path: Path,
     from hashtagger.models.checkpoint import save_checkpoint
     from hashtagger.models.classifier import architecture, build_classifier
     from hashtagger.predict.run import run_predict
+    from hashtagger.runtime import RunOptions
 
     model = build_classifier("resnet18", "none", 2, 0.5)
     ckpt = save_checkpoint(
@@ -104,6 +105,7 @@ def test_predict_counts_against_a_total_when_the_files_are_known(tmp_path: Path,
     photos = [str(photo_factory(f"{n}.jpg")) for n in "abc"]
     out, err = io.StringIO(), Terminal()
     torch.manual_seed(0)
-    failed = run_predict(photos, model=str(ckpt), out=out, err=err, fmt="jsonl", workers=0, device="cpu")
+    run = RunOptions(device="cpu", workers=0)
+    failed = run_predict(photos, model=str(ckpt), out=out, err=err, fmt="jsonl", run=run)
     assert failed == 0 and len(out.getvalue().splitlines()) == 3
     assert "/3 [" in err.getvalue()  # a total: 0/3 ... 3/3, never a bare count
