@@ -9,8 +9,6 @@ for the tar, verified). A state file in the folder makes re-runs skip what is do
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import urllib.parse
@@ -23,8 +21,9 @@ from hashtagger.data import load_dataset
 from hashtagger.download.aria2c import run_aria2c
 from hashtagger.download.extract import extract_tar, extract_zip
 from hashtagger.download.http import fetch
+from hashtagger.download.state import count_present, decodes, read_state, sha256_file, write_state
 from hashtagger.download.torrent import Progress, TorrentInfo, bad_pieces, describe_pieces, read_torrent
-from hashtagger.errors import DownloadError, HashtaggerError, ImageError, InputError
+from hashtagger.errors import DownloadError, HashtaggerError, InputError
 from hashtagger.files import atomic_write
 
 GITHUB_BASE = "https://raw.githubusercontent.com/minstone/HARRISON-Dataset/master/HARRISON/"
@@ -35,7 +34,6 @@ TORRENT = "HARRISON_dataset.torrent"
 FIXED_ZIP = "HARRISON_fixed.zip"
 TAR = "HARRISON_full.tar"  # the torrent's one file
 SUBDIR = "HARRISON"  # the tar's top folder; the lists are stored there too
-STATE_FILE = ".hashtagger-download.json"
 CONFIG_FILE = "harrison.yaml"
 # The two photos HARRISON_fixed.zip replaces: the only files of the dataset it may overwrite.
 FIXES = ("instagram_dataset/family/image_2411.jpg", "instagram_dataset/sun/image_99.jpg")
@@ -49,7 +47,6 @@ KNOWN_SHA256 = {
     "vocab_index.txt": "f49b0d0a00d2a79499bfe263e0bb12308c8d8ea090c60227653f3ee2d87071fe",
     "HARRISON_fixed.zip": "17a0de71c847fa01a800353e2c73a4fc12ae046b8548ba54cea9f8c06f7c29e7",
 }
-CHUNK = 1 << 20
 
 
 @dataclass
@@ -99,7 +96,7 @@ def download_harrison(
     """
     src = _sources(directory, archive, mirror, fixes)
     d = src.directory
-    state = _read_state(d)
+    state = read_state(d)
     result = DownloadResult(d, d / SUBDIR, d / CONFIG_FILE, 0, 0)
     if not (src.archive or src.base or src.aria2c or (d / TAR).is_file() or state.get("extracted")):
         raise _no_image_source()
@@ -111,7 +108,7 @@ def download_harrison(
     _write_config(result.config, d, result)
     result.warnings.extend(dataset.warnings)
     result.listed = len(paths)
-    result.present = _count_present(paths)
+    result.present = count_present(paths)
     if result.present < result.listed:
         result.warnings.append(f"{result.listed - result.present:,} listed images are not in the archive")
     return result
@@ -199,7 +196,7 @@ def _images(
 ) -> None:
     """Stage 2, the images: skipped when an earlier run extracted them and they are all still there."""
     d = src.directory
-    if state.get("extracted") == torrent.infohash and _count_present(paths) == len(paths):
+    if state.get("extracted") == torrent.infohash and count_present(paths) == len(paths):
         result.notes.append("images already extracted and verified; nothing to fetch")
         return
     tar = _verified_tar(d, torrent, state, src.archive, src.base, src.aria2c, result, progress)
@@ -207,7 +204,7 @@ def _images(
     exclude = {f"{SUBDIR}/{n}" for n in LISTS if (d / SUBDIR / n).is_file()}
     extract_tar(tar, d, exclude=exclude, progress=progress)
     state["extracted"] = torrent.infohash
-    _write_state(d, state)
+    write_state(d, state)
     result.notes.append(f"extracted {tar.name} into {d}")
 
 
@@ -222,7 +219,7 @@ def _fetch_checked(
     part = fetch(url, target, progress=progress, keep_part=True)
     try:
         known = KNOWN_SHA256.get(name)
-        digest = _sha256(part)
+        digest = sha256_file(part)
         if known and digest != known:
             if name == FIXED_ZIP:
                 raise DownloadError(_not_published(url, digest, known, "refused and removed"))
@@ -266,7 +263,7 @@ def _check_fixes_zip(path: Path) -> None:
     """A fixes zip already in the folder must be the published one (or be passed with --fixes)."""
     known = KNOWN_SHA256.get(FIXED_ZIP)
     if known and path.is_file():
-        digest = _sha256(path)
+        digest = sha256_file(path)
         if digest != known:
             raise DownloadError(_not_published(str(path), digest, known, "delete it to fetch it again"))
 
@@ -299,7 +296,7 @@ def _apply_fixes(src: _Sources, result: DownloadResult) -> None:
     data = result.data_path
     replaced = extract_zip(src.fixes_zip, data, only=FIXES, max_bytes=FIXES_MAX_BYTES)
     if replaced:
-        bad = sum(1 for name in replaced if not _decodes(data / name))
+        bad = sum(1 for name in replaced if not decodes(data / name))
         result.notes.append(
             f"applied {len(replaced)} replacement images from {FIXED_ZIP}"
             + (f"; {bad} of them are truncated and will be skipped as unreadable" if bad else "")
@@ -388,7 +385,7 @@ def _remember_verified(state: dict, d: Path, path: Path, torrent: TorrentInfo) -
         "mtime_ns": st.st_mtime_ns,
         "infohash": torrent.infohash,
     }
-    _write_state(d, state)
+    write_state(d, state)
 
 
 def _no_image_source() -> DownloadError:
@@ -412,41 +409,6 @@ def _mirror_base(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(f"--mirror {url!r}: give an http:// or https:// base URL")
     return url if url.endswith("/") else url + "/"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _count_present(paths: list[Path]) -> int:
-    return sum(1 for p in paths if p.is_file())
-
-
-def _decodes(path: Path) -> bool:
-    from hashtagger.image.load import load_image
-
-    try:
-        load_image(path)
-    except ImageError:
-        return False
-    return True
-
-
-def _read_state(d: Path) -> dict:
-    try:
-        state = json.loads((d / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) else {}
-
-
-def _write_state(d: Path, state: dict) -> None:
-    text = json.dumps(state, indent=1) + "\n"
-    atomic_write(d / STATE_FILE, lambda tmp: Path(tmp).write_text(text))
 
 
 def _write_config(path: Path, d: Path, result: DownloadResult) -> None:
