@@ -42,7 +42,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from hashtagger.models import load_tagger
-    from hashtagger.predict.pipeline import prepare_tagger
+    from hashtagger.runtime import RunOptions, prepare
     from hashtagger.serve.app import ServeSettings, create_app
     from hashtagger.serve.run import background_server
 
@@ -50,7 +50,7 @@ def main() -> None:
     if chromium is None:
         raise SystemExit("no chromium here: apt-get install chromium")
     tagger = load_tagger(args.model)
-    prepare_tagger(tagger, "cpu", "fp32", 0)
+    prepare(tagger, RunOptions(device="cpu", precision="fp32", workers=0))
     with tempfile.TemporaryDirectory() as tmp, background_server(create_app(tagger, ServeSettings())) as url:
         photos = sample_photos(Path(tmp))
         with sync_playwright() as p:
