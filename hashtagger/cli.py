@@ -19,10 +19,20 @@ from hashtagger.train.command import train
 
 
 class _InOrder(click.Group):
-    """Commands listed in data-flow order, as added, not alphabetically."""
+    """Commands listed in data-flow order, as added, not alphabetically; and the endings Click would
+    otherwise turn into exit status 1 with its own messages."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # `| head`: the reader has all it wanted; not an error
+            _quiet_broken_pipe()
+        except KeyboardInterrupt:  # Ctrl-C: the conventional 128 + SIGINT, not Click's "Aborted!" and 1
+            click.echo("interrupted", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=_InOrder, context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,6 +52,10 @@ for _command in (predict, models, train, evaluate, export, serve, download, data
 
 def main() -> None:
     """Console-script entry point."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`): nowhere to put results
+        if sys.stderr is not None:
+            sys.stderr.write("error: standard output is closed; redirect it to a file or to /dev/null\n")
+        sys.exit(1)
     try:
         cli.main(prog_name="hashtagger")
     except BrokenPipeError:
@@ -49,8 +63,12 @@ def main() -> None:
 
 
 def _quiet_broken_pipe() -> None:
+    """Exit 0 with stdout pointed at /dev/null, so that the final flush cannot fail again."""
     import os
 
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
     sys.exit(0)

@@ -17,7 +17,7 @@ import shutil
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from hashtagger.errors import InputError, OutputError
 
@@ -162,3 +162,50 @@ def atomic_update(
             check(tmp)
 
     atomic_write(path, write)
+
+
+def stream_name(stream: TextIO, fallback: str = "standard output") -> str:
+    """Where a stream writes: the file behind its descriptor (Linux /proc), else fallback."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{stream.fileno()}")
+    except (OSError, ValueError, AttributeError):
+        return fallback
+    return target if target.startswith("/") else fallback
+
+
+class GuardedOutput:
+    """Wraps a text stream (predict's stdout) so that a full disk is one OutputError naming the file.
+
+    Once the disk is full, the stream's descriptor is pointed at /dev/null, so the interpreter's
+    final flush of the unwritten rest does not print a second error at exit.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as e:
+            raise self._error(e) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as e:
+            raise self._error(e) from None
+
+    def _error(self, e: OSError) -> OSError:
+        if e.errno not in _FULL or isinstance(e, OutputError):
+            return e
+        name = stream_name(self._stream)
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+        return OutputError(f"no space left on the device for {name}; free some space and run again")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

@@ -160,6 +160,7 @@ def test_closed_pipe_ends_quietly(tmp_path: Path, photo_factory) -> None:
         photo_factory(f"many/{i}.jpg", seed=i)
     cmd = f"{sys.executable} -m hashtagger predict {tmp_path / 'many'} --quiet -b 1 | head -n 1"
     r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr  # not Click's own broken-pipe exit status 1
     assert r.stdout.count("\n") == 1
     assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr
 

@@ -25,6 +25,22 @@ _INTERPOLATIONS = {
 }
 
 
+#: The largest input side a checkpoint may ask for: the biggest common backbones use 600.
+MAX_SIZE = 1024
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _three(name: str, value: Any) -> tuple[float, float, float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(_is_number(v) for v in value):
+        raise CheckpointError(
+            f"preprocessing.{name} must be 3 finite numbers (one per RGB channel), got {value!r}"
+        )
+    return (float(value[0]), float(value[1]), float(value[2]))
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """Resize the shorter side to size / crop_pct, centre-crop size x size, scale by mean/std."""
@@ -48,19 +64,35 @@ class Preprocessing:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Preprocessing:
-        try:
-            return cls(
-                size=int(d["size"]),
-                crop_pct=float(d["crop_pct"]),
-                interpolation=str(d["interpolation"]),
-                mean=tuple(float(x) for x in d["mean"]),  # type: ignore[arg-type]
-                std=tuple(float(x) for x in d["std"]),  # type: ignore[arg-type]
-                draft=bool(d.get("draft", True)),
-                extra=dict(d.get("extra", {})),
+    def from_dict(cls, d: Any) -> Preprocessing:
+        """Rebuild from a checkpoint's entry, checking every field (a one-line CheckpointError names it)."""
+        if not isinstance(d, dict):
+            raise CheckpointError(f"preprocessing must be a mapping, got {type(d).__name__}")
+        missing = [k for k in ("size", "crop_pct", "interpolation", "mean", "std") if k not in d]
+        if missing:
+            raise CheckpointError(f"preprocessing lacks {', '.join(missing)}")
+        size = d["size"]
+        if not _is_number(size) or size != int(size) or not 1 <= size <= MAX_SIZE:
+            raise CheckpointError(
+                f"preprocessing.size must be a whole number from 1 to {MAX_SIZE}, got {size!r}"
             )
-        except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"preprocessing entry is malformed ({e})") from None
+        crop = d["crop_pct"]
+        if not _is_number(crop) or not 0.05 <= crop <= 1:
+            raise CheckpointError(f"preprocessing.crop_pct must be a number from 0.05 to 1, got {crop!r}")
+        if d["interpolation"] not in _INTERPOLATIONS:
+            known = ", ".join(_INTERPOLATIONS)
+            raise CheckpointError(
+                f"preprocessing.interpolation must be one of {known}, got {d['interpolation']!r}"
+            )
+        mean, std = _three("mean", d["mean"]), _three("std", d["std"])
+        if min(std) <= 0:
+            raise CheckpointError(f"preprocessing.std must be above 0 in every channel, got {list(std)}")
+        draft, extra = d.get("draft", True), d.get("extra", {})
+        if not isinstance(draft, bool) or not isinstance(extra, dict):
+            raise CheckpointError(
+                "preprocessing.draft must be true or false and preprocessing.extra a mapping"
+            )
+        return cls(int(size), float(crop), d["interpolation"], mean, std, draft, dict(extra))
 
     def resize_crop(self, im: Image.Image) -> Image.Image:
         """Shorter side to resize_size, then centre crop: the evaluation geometry.

@@ -80,13 +80,9 @@ def cached_embeddings(
     """
     key = hashlib.sha256("\n".join(key_parts).encode()).hexdigest()[:24]
     path = cache_dir() / f"vocab-{namespace}-{key}.npy"
-    if path.exists():
-        try:
-            arr = np.load(path, allow_pickle=False)
-            if arr.shape[0] == rows:
-                return arr
-        except (OSError, ValueError):
-            pass
+    cached = _read_cache(path, rows)
+    if cached is not None:
+        return cached
     arr = compute()
     from hashtagger.files import atomic_write
 
@@ -98,6 +94,27 @@ def cached_embeddings(
         atomic_write(path, write)
     except OSError:
         pass
+    return arr
+
+
+def _read_cache(path: Path, rows: int) -> np.ndarray | None:
+    """The cached (rows, D) float array, or None when it is missing, damaged or not what is expected.
+
+    A cache is only ever a copy: whatever is wrong with it (cut short, overwritten, an .npz, NaN),
+    it is recomputed and rewritten, never reported as an error.
+    """
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception:  # noqa: BLE001 - any unreadable cache file is simply recomputed
+        return None
+    if (
+        not isinstance(arr, np.ndarray)
+        or arr.ndim != 2
+        or arr.shape[0] != rows
+        or arr.dtype.kind != "f"
+        or not np.isfinite(arr).all()
+    ):
+        return None
     return arr
 
 

@@ -68,7 +68,8 @@ def decode_stream(
             yield (item.path, item.error) if isinstance(item, Failed) else (_name(item), _decode(pre, item))
         return
     pending: deque[tuple[str, Future[np.ndarray | str] | str]] = deque()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
+    try:  # stopped early (Ctrl-C, a closed pipe): drop queued photos instead of decoding them all
         for item in items:
             if isinstance(item, Failed):
                 pending.append((item.path, item.error))
@@ -80,6 +81,8 @@ def decode_stream(
         while pending:
             path, fut = pending.popleft()
             yield path, fut if isinstance(fut, str) else fut.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def score_paths(

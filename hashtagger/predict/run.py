@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
+from hashtagger.files import GuardedOutput
 from hashtagger.predict.hashtags import predict_paths
 from hashtagger.predict.inputs import argument_error, expand_inputs, is_single_file
 from hashtagger.predict.output import Prediction, Writer, text_path
@@ -53,6 +54,7 @@ def run_predict(
     from hashtagger.progress import StderrProgress
 
     inputs = list(inputs)
+    out = GuardedOutput(out)  # type: ignore[assignment]
     single = len(inputs) == 1 and is_single_file(inputs[0])
     library = LibraryWriter(writers or WriterSettings(), top_k=top_k)
     writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix)
@@ -75,7 +77,7 @@ def run_predict(
         predictions = _local(items, options, run)
     else:
         predictions = _ray(items, options, run, ray_address, ray_cpus_per_actor)
-    failed = 0
+    failed, warned = 0, False
     with StderrProgress(err, quiet=run.quiet) as progress:
         for p in counted(predictions, progress, ("tagging", total)):
             p = library.apply(p, progress.message)
@@ -85,6 +87,9 @@ def run_predict(
                 failed += 1
                 if early.get(p.path) != p.error:
                     progress.message(f"error: {text_path(p.error)}")
+            elif threshold is not None and not p.hashtags and not warned:
+                warned = True
+                progress.message(threshold_warning(threshold, p.path, model))
             writer.write(p)
     writer.close()
     if skipped:
@@ -162,3 +167,16 @@ def counted(items: Iterable[Any], progress: ProgressFn, stage: tuple[str, int | 
     for done, item in enumerate(items, 1):
         yield item
         progress(label, done, total)
+
+
+def threshold_warning(threshold: float, path: str, model: str) -> str:
+    """Said once per run, the first time --threshold leaves a photo without any hashtag."""
+    from hashtagger.models.registry import model_names
+
+    line = f"warning: --threshold {threshold:g} removed every hashtag of {text_path(path)}"
+    if model in model_names("builtin"):
+        line += (
+            "; zero-shot scores share 1.0 among all tags of the vocabulary, so useful thresholds are "
+            "near 2 / (number of tags), e.g. 0.002 for the default 997 tags; or leave it out and keep --top-k"
+        )
+    return line

@@ -1,0 +1,140 @@
+"""How predict ends: closed pipes, Ctrl-C, a full disk, a closed stdout, thresholds that remove everything.
+
+A tiny fake tagger stands in for the model (see test_predict_inputs.py); test_predict.py runs the
+real command end to end, including `| head -n 1`.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from hashtagger.cli import cli, main
+from hashtagger.errors import OutputError
+from hashtagger.files import GuardedOutput
+from hashtagger.image.preprocess import Preprocessing
+from hashtagger.models.base import Tagger
+from hashtagger.predict.output import Writer
+from hashtagger.predict.run import run_predict
+from hashtagger.runtime import RunOptions
+
+
+class FakeTagger(Tagger):
+    """Scores three tags from the mean colour: deterministic, no weights."""
+
+    kind = "fake"
+
+    def __init__(self) -> None:
+        self.vocabulary = ["red", "green", "blue"]
+        self.preprocessing = Preprocessing(size=8)
+
+    def tag(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch.float().mean(dim=(2, 3)) / 255.0
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeTagger:
+    tagger = FakeTagger()
+    monkeypatch.setattr("hashtagger.models.load_tagger", lambda spec, **kw: tagger)
+    return tagger
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, ["predict", *args, "--quiet", "--workers", "0"])
+
+
+def test_closed_pipe_exits_0_quietly(photo_factory, fake_model, monkeypatch: pytest.MonkeyPatch) -> None:
+    def closed(self, p):  # noqa: ANN001, ANN202
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(Writer, "write", closed)
+    r = run(str(photo_factory("a.jpg")))
+    assert r.exit_code == 0 and r.stderr == ""
+
+
+def test_ctrl_c_exits_130(photo_factory, fake_model, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(batch):  # noqa: ANN001, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fake_model, "tag", interrupted)
+    r = run(str(photo_factory("a.jpg")))
+    assert r.exit_code == 130 and r.stderr.strip() == "interrupted" and "Aborted" not in r.output
+
+
+def _predict(paths: list[str], out) -> int:  # noqa: ANN001
+    return run_predict(paths, model="fake", out=out, err=io.StringIO(), run=RunOptions(workers=0, quiet=True))
+
+
+def test_full_disk_names_the_output_file(tmp_path: Path, photo_factory, fake_model) -> None:
+    target = tmp_path / "tags.txt"
+
+    class FullDisk(io.TextIOWrapper):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    with open(target, "wb") as raw, FullDisk(raw, encoding="utf-8") as out:
+        with pytest.raises(OutputError, match=f"^no space left on the device for {target}; free some space"):
+            _predict([str(photo_factory("a.jpg"))], out)
+
+
+def test_full_device_through_the_cli(photo_factory, fake_model, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full is not available on this system")
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        with pytest.raises(OutputError, match="^no space left on the device for /dev/full"):
+            _predict([str(photo_factory("a.jpg"))], full)
+    other = GuardedOutput(io.StringIO())
+    other.write("ordinary streams pass through")
+    assert other.getvalue() == "ordinary streams pass through"
+
+
+def test_closed_stdout_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "argv", ["hashtagger", "predict", "x.jpg"])
+    with pytest.raises(SystemExit) as e:
+        main()
+    assert e.value.code == 1
+    assert (
+        capsys.readouterr().err == "error: standard output is closed; redirect it to a file or to /dev/null\n"
+    )
+
+
+def test_threshold_that_removes_everything_warns_once(photo_factory, fake_model) -> None:
+    paths = [str(photo_factory(f"{i}.jpg", seed=i)) for i in range(3)]
+    r = run(*paths, "--threshold", "2")
+    assert r.exit_code == 0
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1  # once per run, naming the first photo left without tags
+    assert warnings[0].startswith(f"warning: --threshold 2 removed every hashtag of {paths[0]}; ")
+    assert "zero-shot scores share 1.0 among all tags" in warnings[0]  # the fake is a built-in model
+    r = run(*paths, "--threshold", "0.1")
+    assert "warning" not in r.stderr
+
+
+def test_corrupt_embedding_cache_is_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hashtagger.models.textembed import cached_embeddings
+
+    monkeypatch.setenv("HASHTAGGER_CACHE", str(tmp_path))
+    calls: list[int] = []
+
+    def compute() -> np.ndarray:
+        calls.append(1)
+        return np.full((3, 4), 0.5, dtype=np.float32)
+
+    np.testing.assert_array_equal(cached_embeddings(["k"], "plain", 3, compute), compute())
+    (cache,) = tmp_path.glob("vocab-plain-*.npy")
+    good = cache.read_bytes()
+    buf = io.BytesIO()
+    np.save(buf, np.full((3, 4), np.nan, dtype=np.float32))
+    for damaged in (b"garbage", good[: len(good) // 2], b"PK\x03\x04" + b"\0" * 40, buf.getvalue()):
+        cache.write_bytes(damaged)
+        before = len(calls)
+        assert cached_embeddings(["k"], "plain", 3, compute).tolist() == compute().tolist()
+        assert len(calls) == before + 2  # recomputed (plus the comparison's own call)
+        assert np.load(cache).tolist() == compute().tolist()  # and rewritten
