@@ -184,3 +184,28 @@ def test_default_model_sees_the_subject(tmp_path: Path, name: str, expected: set
     r = run(str(p), "--top-k", "5", "--no-hash")
     assert r.exit_code == 0, r.stderr
     assert expected & set(r.stdout.split()), r.stdout
+
+
+def test_json_hashtags_carry_their_parts_and_why_prints_them(photo_factory) -> None:
+    p = photo_factory("a.png", size=(64, 48))
+    r = run(str(p), "--format", "jsonl", "-k", "10")
+    assert r.exit_code == 0, r.stderr
+    tags = json.loads(r.stdout)["hashtags"]
+    for h in tags:
+        assert abs(h["visual"] + h["cooccurrence"] + h["popularity"] - h["social"] - h["visual"]) < 2e-4
+        assert h["kind"] in ("content", "reach")
+    assert tags[0]["kind"] == "content"
+    why = run(str(p), "--why", "-k", "4")
+    lines = why.stdout.splitlines()
+    assert why.exit_code == 0 and len(lines) == 5 and lines[0].startswith("#")
+    first = tags[0]
+    assert lines[1].split()[0] == "#" + first["tag"] and f"visual {first['visual']:.4f}" in lines[1]
+
+
+def test_only_content_leaves_out_reach_tags(photo_factory) -> None:
+    p = photo_factory("a.png", size=(64, 48))
+    every = [h for h in json.loads(run(str(p), "--format", "jsonl", "-k", "10").stdout)["hashtags"]]
+    r = run(str(p), "--format", "jsonl", "-k", "10", "--only", "content")
+    content = json.loads(r.stdout)["hashtags"]
+    assert len(content) == 10 and all(h["kind"] == "content" for h in content)
+    assert [h["tag"] for h in content][:3] == [h["tag"] for h in every if h["kind"] == "content"][:3]

@@ -50,13 +50,18 @@ def test_restrict_gives_neutral_prior_to_unknown_tags() -> None:
     np.testing.assert_allclose(cond.sum(1), 1.0, rtol=1e-5)
 
 
-def test_blend_is_a_distribution_and_prior_weight_zero_is_plain_conse() -> None:
+def test_ranking_parts_and_prior_weight_zero_is_plain_conse() -> None:
     model = load_tagger("zeroshot")
     sims = torch.rand(2, len(model.vocabulary))
-    out = model.blend_scores(sims)
-    torch.testing.assert_close(out.sum(1), torch.ones(2), rtol=1e-4, atol=1e-4)
+    q = (sims / model.blend.tau).softmax(-1).numpy()
+    r = model.rank_similarities(sims)
+    w = model.blend.prior_weight
+    np.testing.assert_allclose(r.visual, (1 - w) * q, rtol=1e-5)
+    np.testing.assert_allclose((r.visual + r.cooccurrence + r.popularity).sum(1), [1.0, 1.0], rtol=1e-4)
     plain = load_tagger("zeroshot", prior_weight=0.0)
-    torch.testing.assert_close(plain.blend_scores(sims), (sims / plain.blend.tau).softmax(-1))
+    p = plain.rank_similarities(sims)
+    np.testing.assert_allclose(p.visual, q, rtol=1e-5)
+    assert not p.cooccurrence.any() and not p.popularity.any() and not p.reach.any()
 
 
 def test_read_vocab_file(tmp_path: Path) -> None:

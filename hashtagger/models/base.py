@@ -40,6 +40,10 @@ class Tagger(ABC):
 
         return self.tag(torch.from_numpy(batch)).float().cpu().numpy()
 
+    def score_explained(self, batch: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Scores and, for models that rank with tag statistics, their parts (a hashtagger.rank.Ranked)."""
+        return self.score(batch), None
+
     def to(self, device: str) -> Tagger:  # noqa: B027 - optional hook
         """Move weights to a device; models without weights ignore it."""
         return self

@@ -1,13 +1,11 @@
-"""Zero-shot tagging: ConSE (Norouzi et al., 2014) blended with how people tag photos.
+"""Zero-shot tagging: ConSE (Norouzi et al., 2014), ranked with how people tag photos.
 
 visual:  an ImageNet classifier's top-T class probabilities weight the classes' text embeddings;
-         the mean embedding's cosine similarity with each tag's embedding is the visual score s_t.
-blend:   q = softmax(s / tau)                              what the photo shows, as a distribution
-         c = q @ P(t | v)                                   tags people use alongside those tags
-         pi = tag popularity                                tags people use on any photo
-         score = (1 - w) * q + w * (beta * c + (1 - beta) * pi)
-w (prior_weight) = 0 is plain ConSE. The defaults and how they were chosen are in BLEND below and
-scripts/tune_blend.py. HierSE differs only in the label embeddings (see hierse.py).
+         the mean embedding's cosine similarity with each tag's embedding is the visual score s_t,
+         and q = softmax(s / tau) is what the photo shows, as a distribution over the tags.
+ranking: hashtagger.rank blends q with tag popularity and co-occurrence (HARRISON's, or a user's
+         own with --profile), keeps reach tags (#love) after content and near-duplicates apart.
+prior_weight = 0 is plain ConSE. HierSE differs only in the label embeddings (see hierse.py).
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from hashtagger.errors import InputError
 from hashtagger.image.preprocess import EFFICIENTNET_LITE, Preprocessing
 from hashtagger.models.base import Tagger
 from hashtagger.models.labels import load_npz
-from hashtagger.models.tagstats import load_tag_stats
+from hashtagger.rank import Ranked, Ranker, Ranking, SocialPrior
 
 if TYPE_CHECKING:
     import torch
@@ -29,12 +27,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Blend:
-    """Blend parameters; see scripts/tune_blend.py for how the defaults were chosen."""
+    """ConSE and ranking parameters; see scripts/tune_blend.py for how the defaults were chosen."""
 
     top_classes: int = 10  # T in ConSE
     tau: float = 0.25  # softmax temperature on cosine similarities
-    prior_weight: float = 0.25  # w: share of the social (tag statistics) part
-    cooc_share: float = 0.5  # beta: co-occurrence vs plain popularity inside the social part
+    ranking: Ranking = Ranking()
+
+    @property
+    def prior_weight(self) -> float:
+        return self.ranking.prior_weight
 
 
 BLEND = Blend()
@@ -52,6 +53,7 @@ class ZeroShotTagger(Tagger):
         blend: Blend = BLEND,
         preprocessing: Preprocessing = EFFICIENTNET_LITE,
         kind: str = "zeroshot",
+        social: SocialPrior | None = None,
     ) -> None:
         import torch
 
@@ -68,14 +70,19 @@ class ZeroShotTagger(Tagger):
         self.precision = "fp32"
         self._class_emb = torch.from_numpy(_unit(class_embeddings))
         self._label_emb = torch.from_numpy(_unit(label_embeddings))
-        prior, cond = load_tag_stats().restrict(vocabulary)
-        self._prior = torch.from_numpy(prior)
-        self._cond = torch.from_numpy(cond)
+        self.social = social or SocialPrior.harrison(vocabulary)
+        self.ranker = Ranker(blend.ranking, self.social, label_embeddings)
+
+    def with_social(self, social: SocialPrior) -> ZeroShotTagger:
+        """Rank with other tag statistics (a user's profile); the visual side is unchanged."""
+        self.social = social
+        self.ranker = self.ranker.with_social(social)
+        return self
 
     def to(self, device: str) -> ZeroShotTagger:
         self.device = device
         self.classifier.to(device)
-        for name in ("_class_emb", "_label_emb", "_prior", "_cond"):
+        for name in ("_class_emb", "_label_emb"):
             setattr(self, name, getattr(self, name).to(device))
         return self
 
@@ -104,16 +111,36 @@ class ZeroShotTagger(Tagger):
         return mixed @ self._label_emb.T
 
     def tag(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.blend_scores(self.visual_scores(batch))
+        import torch
+
+        return torch.from_numpy(self.rank_similarities(self.visual_scores(batch)).score)
+
+    def score_explained(self, batch: np.ndarray) -> tuple[np.ndarray, Ranked]:
+        import torch
+
+        ranked = self.rank_similarities(self.visual_scores(torch.from_numpy(batch)))
+        return ranked.score, ranked
 
     def blend_scores(self, sims: torch.Tensor) -> torch.Tensor:
-        """Mix visual similarities with tag statistics into one score per tag (a distribution)."""
-        b = self.blend
-        q = (sims / b.tau).softmax(dim=-1)
-        if b.prior_weight <= 0:
+        """The plain blend, visual + co-occurrence + popularity, in torch ops: what an export computes.
+
+        The ranking rules (reach tags after content, diversity) run in numpy after it, in `tag`.
+        """
+        import torch
+
+        r = self.blend.ranking
+        q = (sims / self.blend.tau).softmax(dim=-1)
+        if r.prior_weight <= 0:
             return q
-        social = b.cooc_share * (q @ self._cond) + (1.0 - b.cooc_share) * self._prior
-        return (1.0 - b.prior_weight) * q + b.prior_weight * social
+        prior = torch.from_numpy(self.social.prior).to(q.device)
+        cond = torch.from_numpy(self.social.cond).to(q.device)
+        social = r.cooc_share * (q @ cond) + (1.0 - r.cooc_share) * prior
+        return (1.0 - r.prior_weight) * q + r.prior_weight * social
+
+    def rank_similarities(self, sims: torch.Tensor) -> Ranked:
+        """Visual similarities -> q = softmax(s / tau) -> ranked with the tag statistics."""
+        q = (sims.float() / self.blend.tau).softmax(dim=-1).cpu().numpy()
+        return self.ranker.rank(q)
 
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "prior_weight": self.blend.prior_weight}
@@ -147,7 +174,9 @@ def load_builtin(
 
     if prior_weight is not None and not 0.0 <= prior_weight <= 1.0:
         raise InputError(f"--prior-weight {prior_weight}: must be between 0 and 1")
-    blend = BLEND if prior_weight is None else replace(BLEND, prior_weight=float(prior_weight))
+    blend = BLEND
+    if prior_weight is not None:
+        blend = replace(BLEND, ranking=replace(BLEND.ranking, prior_weight=float(prior_weight)))
     if name == "hierse":
         from hashtagger.models.hierse import hierse_embeddings
 

@@ -9,6 +9,7 @@ import click
 
 from hashtagger.models.registry import model_names
 from hashtagger.options import domain_errors, run_options, writer_options
+from hashtagger.predict.ranking_options import ranking_options
 from hashtagger.predict.scale_options import scale_options
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ _BUILTINS = ", ".join(model_names("builtin"))
 )
 @writer_options
 @run_options
+@ranking_options
 @scale_options
 @domain_errors
 def predict(

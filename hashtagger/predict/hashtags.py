@@ -9,6 +9,9 @@ import numpy as np
 from hashtagger.models.base import Tagger
 from hashtagger.predict.output import Hashtag, Prediction
 from hashtagger.predict.pipeline import Encoded, Failed, Scored, score_paths
+from hashtagger.rank import Ranked
+
+ONLY = ("content",)
 
 
 def select_hashtags(
@@ -17,21 +20,31 @@ def select_hashtags(
     top_k: int = 10,
     threshold: float | None = None,
     thresholds: list[float] | None = None,
+    parts: Ranked | None = None,
+    only: str | None = None,
 ) -> list[Hashtag]:
     """Top-k tags, best first (ties: earlier vocabulary entry first), minus those under the cut-off.
 
     `threshold` (the user's) wins over per-tag calibrated `thresholds` stored with the model.
+    `parts` (one photo's ranking parts) explain each tag; `only="content"` skips reach tags (#love)
+    and fills the list with the next content tags.
     """
     from hashtagger.metrics import top_k_indices
 
-    idx = top_k_indices(scores[None, :], min(top_k, len(vocabulary)))[0]
-    out = []
+    skip = parts.reach if (only == "content" and parts is not None) else None
+    depth = len(vocabulary) if skip is not None else min(top_k, len(vocabulary))
+    idx = top_k_indices(scores[None, :], depth)[0]
+    out: list[Hashtag] = []
     for i in idx:
+        if len(out) == top_k:
+            break
+        if skip is not None and skip[i]:
+            continue
         s = float(scores[i])
         cut = threshold if threshold is not None else (thresholds[i] if thresholds is not None else None)
         if cut is not None and s < cut:
             continue
-        out.append(Hashtag(vocabulary[i], s))
+        out.append(Hashtag(vocabulary[i], s, parts.explain(int(i), vocabulary) if parts is not None else {}))
     return out
 
 
@@ -44,6 +57,7 @@ def predict_paths(
     use_calibration: bool = True,
     batch_size: int = 32,
     workers: int | None = None,
+    only: str | None = None,
 ) -> Iterator[Prediction]:
     """Stream predictions in input order (see pipeline.score_paths for batching)."""
     thresholds = tagger.thresholds if use_calibration else None
@@ -52,6 +66,7 @@ def predict_paths(
         if scored.error is not None or scored.scores is None:
             yield Prediction(scored.path, error=scored.error or "no scores")
         else:
-            yield Prediction(
-                scored.path, select_hashtags(scored.scores, tagger.vocabulary, top_k, threshold, thresholds)
+            tags = select_hashtags(
+                scored.scores, tagger.vocabulary, top_k, threshold, thresholds, scored.parts, only
             )
+            yield Prediction(scored.path, tags)

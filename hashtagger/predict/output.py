@@ -52,8 +52,11 @@ def text_path(path: str) -> str:
 
 @dataclass(frozen=True)
 class Hashtag:
+    """A suggested tag, its ranking score and, for ranked models, the parts that explain it."""
+
     tag: str
     score: float
+    parts: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,15 +75,42 @@ def prediction_record(p: Prediction, digits: int = 4) -> dict[str, object]:
     where: dict[str, object] = {"path": path} if p.index is None else {"path": path, "index": p.index}
     if p.error is not None:
         return {**where, "error": safe_text(p.error)}
-    tags = [{"tag": h.tag, "score": round(h.score, digits)} for h in p.hashtags]
-    return {**where, "hashtags": tags}
+    return {**where, "hashtags": [hashtag_record(h, digits) for h in p.hashtags]}
+
+
+def hashtag_record(h: Hashtag, digits: int = 4) -> dict[str, object]:
+    """{tag, score} plus the parts (visual, social, cooccurrence, popularity, kind, ...), rounded."""
+    parts = {k: round(v, digits) if isinstance(v, float) else v for k, v in h.parts.items()}
+    return {"tag": h.tag, "score": round(h.score, digits), **parts}
+
+
+def why_lines(p: Prediction, prefix: str = "#") -> list[str]:
+    """`--why`: one readable line per hashtag saying where its score comes from."""
+    width = max((len(prefix + h.tag) for h in p.hashtags), default=0)
+    lines = []
+    for h in p.hashtags:
+        line = f"  {prefix + h.tag:<{width}}  {h.score:.4f}"
+        if h.parts:
+            line += (
+                f"  = visual {h.parts['visual']:.4f} + social {h.parts['social']:.4f}"
+                f" (co-occurrence {h.parts['cooccurrence']:.4f}, popularity {h.parts['popularity']:.4f})"
+            )
+            if h.parts.get("kind") == "reach":
+                line += f"; reach tag, lift {h.parts.get('lift', 1.0):.2f}"
+            if "similar_to" in h.parts:
+                line += f"; less {h.parts['discount']:.4f}, close to {prefix}{h.parts['similar_to']}"
+        lines.append(line)
+    return lines
 
 
 class Writer:
     """Streams one format to a text stream; `close` finishes documents such as a JSON array."""
 
-    def __init__(self, fmt: str, out: TextIO, *, single: bool = False, hash_prefix: bool = True) -> None:
+    def __init__(
+        self, fmt: str, out: TextIO, *, single: bool = False, hash_prefix: bool = True, why: bool = False
+    ) -> None:
         self.fmt, self.out, self.single, self.prefix = fmt, out, single, "#" if hash_prefix else ""
+        self.why = why
         self.count = 0
         self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
         if self._csv:
@@ -102,6 +132,8 @@ class Writer:
         elif p.error is None:
             tags = " ".join(self.prefix + hashtag(h.tag) for h in p.hashtags)
             self.out.write(tags + "\n" if self.single else f"{text_path(p.path)}\t{tags}\n")
+            if self.why:
+                self.out.write("".join(line + "\n" for line in why_lines(p, self.prefix)))
         self.count += 1
         self.out.flush()
 

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,7 @@ class Scored:
     path: str
     scores: np.ndarray | None = None
     error: str | None = None
+    parts: Any = None  # hashtagger.rank.Ranked for this photo, from models that rank with tag statistics
 
 
 def _name(item: str | Encoded) -> str:
@@ -113,13 +115,13 @@ def score_paths(
 
 def _flush(tagger: Tagger, window: list[tuple[str, np.ndarray | str]]) -> Iterator[Scored]:
     good = [a for _, a in window if not isinstance(a, str)]
-    scores = None
+    scores = parts = None
     if good:
-        scores = tagger.score(np.stack(good))
+        scores, parts = tagger.score_explained(np.stack(good))
     row = 0
     for path, decoded in window:
         if isinstance(decoded, str):
             yield Scored(path, error=decoded)
         else:
-            yield Scored(path, scores=scores[row])  # type: ignore[index]
+            yield Scored(path, scores=scores[row], parts=None if parts is None else parts.row(row))  # type: ignore[index]
             row += 1

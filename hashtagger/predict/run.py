@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
+from hashtagger.errors import InputError
 from hashtagger.files import GuardedOutput
 from hashtagger.predict.hashtags import predict_paths
 from hashtagger.predict.inputs import argument_error, expand_inputs, is_single_file
@@ -43,6 +44,10 @@ def run_predict(
     ray_address: str | None = None,
     ray_cpus_per_actor: int = 1,
     writers: WriterSettings | None = None,
+    why: bool = False,
+    only: str | None = None,
+    profile: str | None = None,
+    profile_weight: float = 0.5,
 ) -> int:
     """The whole `predict` command: results to `out` as they come, one line per failure to `err`.
 
@@ -57,7 +62,7 @@ def run_predict(
     out = GuardedOutput(out)  # type: ignore[assignment]
     single = len(inputs) == 1 and is_single_file(inputs[0])
     library = LibraryWriter(writers or WriterSettings(), top_k=top_k)
-    writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix)
+    writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix, why=why)
     # Typos are reported before the model loads (seconds); stdin and patterns stream later.
     early, all_bad = _early_errors(inputs, shard, err)
     if all_bad:
@@ -73,7 +78,10 @@ def run_predict(
         model=model, top_k=library.fetch_k(top_k), threshold=threshold, use_calibration=use_calibration
     )
     options.update(vocab=vocab, prior_weight=prior_weight)
+    if engine != "local" and (profile is not None or only is not None):
+        raise InputError(f"--profile and --only run with the local engine only, not --engine {engine}")
     if engine == "local":
+        options.update(only=only, profile=profile, profile_weight=profile_weight)
         predictions = _local(items, options, run)
     else:
         predictions = _ray(items, options, run, ray_address, ray_cpus_per_actor)
@@ -137,6 +145,10 @@ def _local(items: Iterable[str | Failed], options: dict[str, Any], run: RunOptio
     from hashtagger.runtime import prepare
 
     tagger = load_tagger(options["model"], vocab=options["vocab"], prior_weight=options["prior_weight"])
+    if options.get("profile") is not None:
+        from hashtagger.profile import apply_profile
+
+        tagger = apply_profile(tagger, options["profile"], options["profile_weight"])
     prepare(tagger, run)
     return predict_paths(
         tagger,
@@ -146,6 +158,7 @@ def _local(items: Iterable[str | Failed], options: dict[str, Any], run: RunOptio
         use_calibration=options["use_calibration"],
         batch_size=run.batch_size,
         workers=run.decode_workers,
+        only=options.get("only"),
     )
 
 

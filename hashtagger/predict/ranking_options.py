@@ -1,0 +1,45 @@
+"""`predict` options that explain and personalise the ranking (see hashtagger.rank and hashtagger.profile)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def ranking_options(func: F) -> F:
+    """--why, --only, --profile, --profile-weight."""
+    options = [
+        click.option(
+            "--why",
+            is_flag=True,
+            help="Text format: under each photo, one line per hashtag with its parts "
+            "(visual, social = co-occurrence + popularity, reach tag, diversity discount).",
+        ),
+        click.option(
+            "--only",
+            type=click.Choice(["content"]),
+            default=None,
+            help="content: leave out reach tags (popular tags the photo does not show, e.g. #love).",
+        ),
+        click.option(
+            "--profile",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Your past posts (one line of hashtags per post) or a manifest of your tagged photos: "
+            "rank with your own tag popularity and co-occurrence (checkpoints: re-rank).",
+        ),
+        click.option(
+            "--profile-weight",
+            type=click.FloatRange(0, 1),
+            default=0.5,
+            show_default=True,
+            help="Share of your statistics against HARRISON's (1 = yours only).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

@@ -1,0 +1,135 @@
+"""Your own tagging habits (`--profile`): a user's past posts -> a personal social prior.
+
+Denton et al. (2015) condition hashtag prediction on the user. Here the user's history gives tag
+popularity and co-occurrence exactly as HARRISON's tag lists do for everyone (hashtagger.rank); the
+personal statistics are mixed with HARRISON's, `weight` 1 replacing them. Built-in zero-shot models rank
+with the mix; any other model (a trained checkpoint) is re-ranked: its scores, normalised to a
+distribution, take the place of the visual part.
+
+A profile is a text file, one post per line, its hashtags separated by spaces or commas ('#' optional),
+or a manifest of the user's tagged photos (.csv, .tsv, .jsonl, as for training; only the tags are read).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hashtagger.errors import DatasetError, InputError
+from hashtagger.models.base import Tagger
+from hashtagger.rank import DEFAULT_RANKING, Ranked, Ranker, Ranking, SocialPrior
+
+if TYPE_CHECKING:
+    import torch
+
+MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl")
+DEFAULT_WEIGHT = 0.5
+
+
+def read_profile(path: str | os.PathLike[str]) -> list[tuple[str, ...]]:
+    """The user's posts as tag tuples (normalised like every tag); raises InputError in one line."""
+    from hashtagger.data.records import parse_tags
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise InputError(f"--profile {p}: no such file")
+    if p.suffix.lower() in MANIFEST_SUFFIXES:
+        from hashtagger.data.formats import read_manifest
+
+        try:
+            posts = [tags for tags, _ in read_manifest(p).entries.values()]
+        except DatasetError as e:
+            raise InputError(f"--profile {e}") from None
+    else:
+        try:
+            lines = p.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as e:
+            raise InputError(f"--profile {p}: not UTF-8 text (byte {e.start})") from None
+        except OSError as e:
+            raise InputError(f"--profile {p}: cannot read ({e.strerror or e})") from None
+        posts = [parse_tags(line.replace(",", " ").split()) for line in lines]
+    posts = [t for t in posts if t]
+    if not posts:
+        raise InputError(f"--profile {p}: no hashtags (expected one post per line, e.g. '#dog #beach')")
+    return posts
+
+
+def personal_prior(posts: list[tuple[str, ...]], vocabulary: list[str], name: str = "profile") -> SocialPrior:
+    """Popularity and co-occurrence of the user's tags over a model's vocabulary.
+
+    Tags the user never used get no personal popularity; as a condition, a tag the user never used
+    falls back to the personal popularity. Raises InputError when no post uses a vocabulary tag.
+    """
+    index = {t: i for i, t in enumerate(vocabulary)}
+    v = len(vocabulary)
+    counts = np.zeros(v, dtype=np.float64)
+    cooc = np.zeros((v, v), dtype=np.float64)
+    for tags in posts:
+        ids = sorted({index[t] for t in tags if t in index})
+        if ids:
+            counts[ids] += 1
+            cooc[np.ix_(ids, ids)] += 1
+    if counts.sum() == 0:
+        used = len({t for tags in posts for t in tags})
+        raise InputError(
+            f"--profile {name}: none of its {used:,} tags is in the model's vocabulary of {v:,} tags"
+        )
+    prior = counts / counts.sum()
+    cond = np.tile(prior, (v, 1))
+    seen = counts > 0
+    cond[seen] = cooc[seen] / counts[seen, None]
+    cond /= cond.sum(axis=1, keepdims=True)
+    return SocialPrior(prior.astype(np.float32), cond.astype(np.float32), f"profile {name}")
+
+
+class RerankedTagger(Tagger):
+    """Any model re-ranked with a social prior: its scores, as a distribution, are the content part."""
+
+    def __init__(self, inner: Tagger, social: SocialPrior, ranking: Ranking = DEFAULT_RANKING) -> None:
+        self.inner = inner
+        self.uses_torch = inner.uses_torch
+        self.kind, self.name = inner.kind, inner.name
+        self.vocabulary, self.preprocessing = inner.vocabulary, inner.preprocessing
+        self.thresholds = None  # calibrated on the model's own scale, which re-ranking changes
+        self.default_threshold = 2.0 / len(inner.vocabulary)
+        self.social = social
+        self.ranker = Ranker(ranking, social)
+
+    def tag(self, batch: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        return torch.from_numpy(self.score_explained(batch.cpu().numpy())[0])
+
+    def score_explained(self, batch: np.ndarray) -> tuple[np.ndarray, Ranked]:
+        ranked = self.ranker.rank(self.inner.score(batch))
+        return ranked.score, ranked
+
+    def score(self, batch: np.ndarray) -> np.ndarray:
+        return self.score_explained(batch)[0]
+
+    def to(self, device: str) -> Tagger:
+        self.inner.to(device)
+        return self
+
+    def set_precision(self, precision: str) -> None:
+        self.inner.set_precision(precision)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.inner.describe(), "social": self.social.source}
+
+
+def apply_profile(tagger: Tagger, path: str | os.PathLike[str], weight: float = DEFAULT_WEIGHT) -> Tagger:
+    """Rank `tagger`'s suggestions with the user's habits mixed into HARRISON's statistics."""
+    if not 0.0 <= weight <= 1.0:
+        raise InputError(f"--profile-weight {weight}: must be between 0 and 1")
+    posts = read_profile(path)
+    vocabulary = list(tagger.vocabulary)
+    mine = personal_prior(posts, vocabulary, Path(path).name)
+    with_social = getattr(tagger, "with_social", None)
+    base = getattr(tagger, "social", None)
+    if with_social is not None and isinstance(base, SocialPrior):
+        return with_social(base.mixed(mine, weight))
+    return RerankedTagger(tagger, SocialPrior.harrison(vocabulary).mixed(mine, weight))

@@ -1,0 +1,114 @@
+"""--profile: a user's own posts become a personal tag prior that re-ranks suggestions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from hashtagger.cli import cli
+from hashtagger.errors import InputError
+from hashtagger.image.preprocess import Preprocessing
+from hashtagger.models.base import Tagger
+from hashtagger.profile import RerankedTagger, apply_profile, personal_prior, read_profile
+from hashtagger.rank import SocialPrior
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, ["predict", *args, "--quiet", "--workers", "1"])
+
+
+def test_posts_file_and_manifest_are_read(tmp_path: Path) -> None:
+    posts = tmp_path / "posts.txt"
+    posts.write_text("#Dog #beach\n\n dog, sunset \n", encoding="utf-8")
+    assert read_profile(posts) == [("dog", "beach"), ("dog", "sunset")]
+    manifest = tmp_path / "mine.csv"
+    manifest.write_text("path,tags\na.jpg,dog beach\nb.jpg,#cat\n", encoding="utf-8")
+    assert sorted(read_profile(manifest)) == [("cat",), ("dog", "beach")]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("empty.txt", "\n  \n", "no hashtags"),
+        ("bad.csv", "foo,bar\nx,y\n", "needs a path column"),
+        ("latin1.txt", b"caf\xe9\n", "not UTF-8"),
+    ],
+)
+def test_bad_profiles_are_one_line(tmp_path: Path, name: str, text: str | bytes, message: str) -> None:
+    p = tmp_path / name
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(InputError, match=message) as e:
+        read_profile(p)
+    assert "\n" not in str(e.value)
+    with pytest.raises(InputError, match="no such file"):
+        read_profile(tmp_path / "missing.txt")
+
+
+def test_personal_prior_by_hand() -> None:
+    social = personal_prior([("dog", "beach"), ("dog",), ("zzz",)], ["dog", "beach", "cat"])
+    np.testing.assert_allclose(social.prior, [2 / 3, 1 / 3, 0.0], rtol=1e-6)
+    # P(. | dog) = [2, 1, 0] / 2, normalised; P(. | beach) = [1, 1, 0]; cat never used -> the prior
+    np.testing.assert_allclose(social.cond[0], [2 / 3, 1 / 3, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(social.cond[1], [0.5, 0.5, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(social.cond[2], social.prior, rtol=1e-6)
+    with pytest.raises(InputError, match="none of its 2 tags is in the model's vocabulary"):
+        personal_prior([("zzz", "yyy")], ["dog"])
+
+
+class _Fixed(Tagger):
+    """A trained model stand-in: the same scores for every photo."""
+
+    def __init__(self, vocabulary: list[str], scores: list[float]) -> None:
+        self.kind, self.name, self.vocabulary = "classifier", "fixed", vocabulary
+        self.preprocessing = Preprocessing(size=8)
+        self.scores = torch.tensor([scores])
+
+    def tag(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.scores.repeat(batch.shape[0], 1)
+
+
+def test_checkpoints_are_re_ranked_towards_the_users_tags(tmp_path: Path) -> None:
+    vocab = [f"t{i}" for i in range(40)]
+    model = _Fixed(vocab, [0.9, 0.8, 0.7] + [0.1] * 37)
+    posts = tmp_path / "posts.txt"
+    posts.write_text("t30 t31\nt30\nt30 t2\n" * 5, encoding="utf-8")
+    reranked = apply_profile(model, posts, weight=1.0)
+    assert isinstance(reranked, RerankedTagger) and reranked.thresholds is None
+    scores, parts = reranked.score_explained(np.zeros((1, 3, 8, 8), dtype=np.uint8))
+    top = [vocab[i] for i in np.argsort(-scores[0])[:3]]
+    assert {"t0", "t30"} <= set(top)  # what the model sees, and the user's habit
+    assert parts.popularity[0, 30] > parts.popularity[0, 1]
+
+
+def test_zeroshot_profile_raises_the_users_tags(photo_factory, tmp_path: Path) -> None:
+    photo = photo_factory("p.png", size=(64, 48))
+    posts = tmp_path / "posts.txt"
+    posts.write_text("#guitar #music\n#guitar\n" * 10, encoding="utf-8")
+    plain = run(str(photo), "-k", "10", "--no-hash")
+    mine = run(str(photo), "-k", "10", "--no-hash", "--profile", str(posts), "--profile-weight", "1")
+    assert plain.exit_code == 0 and mine.exit_code == 0, mine.stderr
+    assert "guitar" not in plain.stdout.split() and "guitar" in mine.stdout.split()
+    r = run(str(photo), "-k", "3", "--format", "jsonl", "--profile", str(posts))
+    rec = json.loads(r.stdout)
+    assert all({"visual", "social", "cooccurrence", "popularity", "kind"} <= set(h) for h in rec["hashtags"])
+
+
+def test_bad_profile_on_the_command_line(photo_factory, tmp_path: Path) -> None:
+    photo = photo_factory("p.png")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    r = run(str(photo), "--profile", str(empty))
+    assert r.exit_code == 1 and r.stderr.count("\n") == 1 and "no hashtags" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_mixed_social_prior_keeps_harrison_reach_tags() -> None:
+    vocab = ["love", "dog", "skateboard"]
+    harrison = SocialPrior.harrison(vocab)
+    mixed = harrison.mixed(personal_prior([("skateboard",)], vocab), 1.0)
+    np.testing.assert_allclose(mixed.reach_prior, harrison.prior)
