@@ -24,7 +24,7 @@ SKLEARN = Requirement("scikit-learn", "pip install 'hashtagger[bovw]'", module="
 register_model(
     "zeroshot",
     role="builtin",
-    description="ConSE zero-shot over EfficientNet-Lite0 ImageNet classes, blended with Instagram tag stats",
+    description="ConSE zero-shot over EfficientNet-Lite0 ImageNet classes, ranked with Instagram tag stats",
     loader="hashtagger.models.zeroshot:load_conse",
     vocab_requires=TEXT_MODEL,
 )

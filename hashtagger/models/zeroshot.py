@@ -1,6 +1,7 @@
 """Zero-shot tagging: ConSE (Norouzi et al., 2014), ranked with how people tag photos.
 
-visual:  an ImageNet classifier's top-T class probabilities weight the classes' text embeddings;
+visual:  an ImageNet classifier's top-T class probabilities weight the classes' text embeddings
+         (each class with its WordNet ancestors, as HierSE embeds it; each hashtag by its plain words);
          the mean embedding's cosine similarity with each tag's embedding is the visual score s_t,
          and q = softmax(s / tau) is what the photo shows, as a distribution over the tags.
 ranking: hashtagger.rank blends q with tag popularity and co-occurrence (HARRISON's, or a user's
@@ -152,7 +153,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def load_conse(*, vocabulary: list[str] | None = None, prior_weight: float | None = None) -> ZeroShotTagger:
-    """The registry's `zeroshot`: ConSE with plain label embeddings, optionally over your own tags."""
+    """The registry's `zeroshot`: ConSE, classes with their WordNet ancestors, hashtags by their words."""
     return load_builtin("zeroshot", vocabulary=vocabulary, prior_weight=prior_weight)
 
 
@@ -183,7 +184,9 @@ def load_builtin(
         class_emb, vocabulary, label_emb = hierse_embeddings(vocabulary)
     else:
         data = load_npz("conse_embeddings.npz")
-        class_emb = data["class_embeddings"]
+        # classes with their WordNet ancestors (HierSE's side that helps: 'tabby' also means cat, animal),
+        # hashtags by their plain words (WordNet's first sense of a hashtag is often wrong: fashion -> manner)
+        class_emb = load_npz("hierse_embeddings.npz")["class_embeddings"]
         if vocabulary is None:
             vocabulary = [str(t) for t in data["vocabulary"]]
             label_emb = data["vocab_embeddings"]
