@@ -68,7 +68,12 @@ def demo_part(folder: Path, top_k: int = 5) -> list[str]:
     return lines
 
 
-def dataset_part(name: str, path: Path, split: str, limit: int | None) -> list[str]:
+MODELS = ("zeroshot", "hierse", "visual only")
+
+
+def dataset_part(
+    name: str, path: Path, split: str, limit: int | None, models: tuple[str, ...] = MODELS
+) -> list[str]:
     """evaluate's rows over the set's own vocabulary: zeroshot, hierse, visual only, popularity."""
     from hashtagger.data import load_dataset
     from hashtagger.errors import HashtaggerError
@@ -83,7 +88,7 @@ def dataset_part(name: str, path: Path, split: str, limit: int | None) -> list[s
         return load_model("zeroshot", vocab, 0.0) if spec == "visual only" else load_model(spec, vocab)
 
     lines = []
-    for spec in ("zeroshot", "hierse", "visual only"):
+    for spec in models:
         try:
             result = evaluate_dataset(
                 dataset, split, [spec], loader=loader, quiet=True, err=io.StringIO(), workers=2
@@ -92,7 +97,7 @@ def dataset_part(name: str, path: Path, split: str, limit: int | None) -> list[s
             lines.append(row([name, spec, f"skipped: {e}", "", "", ""]))
             continue
         for m in result["models"]:
-            if m["model"] == "popularity" and spec != "zeroshot":
+            if m["model"] == "popularity" and spec != models[0]:
                 continue
             label = m["model"]
             x = m["metrics"]
@@ -152,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--images", type=int, default=3000, help="HARRISON tag lists in the ranking simulation")
     ap.add_argument("--users", type=int, default=300, help="simulated users in the profile simulation")
     ap.add_argument("--skip", action="append", choices=PARTS, default=[], help="leave out a part")
+    ap.add_argument("--models", default=",".join(MODELS), help="models of the datasets part, comma-separated")
     args = ap.parse_args(argv)
 
     out = ["| part | | | | | |", "|---|---|---|---|---|---|"]
@@ -170,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
             ("clothing-small", args.clothing, "validation"),
         ):
             if path.is_file():
-                out += dataset_part(name, path, split, args.limit)
+                out += dataset_part(name, path, split, args.limit, tuple(args.models.split(",")))
             else:
                 print(f"skipping {name}: {path} not found", file=sys.stderr)
     has_harrison = (args.harrison / "tag_list.txt").is_file() and (args.harrison / "data_list.txt").is_file()
