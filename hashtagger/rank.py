@@ -100,6 +100,7 @@ class Ranked:
     similar_to: np.ndarray  # int: index of the chosen tag that discounted this one, -1 if none
     discount: np.ndarray  # diversity discount subtracted from the blend
     lift: np.ndarray  # co-occurrence part over what a photo showing nothing in particular gets
+    held: np.ndarray  # bool: scored below its value to keep the order (a reach tag held after content)
 
     def row(self, i: int) -> Ranked:
         """One photo's arrays."""
@@ -116,6 +117,8 @@ class Ranked:
         }
         if self.reach[col]:
             parts["lift"] = float(self.lift[col])
+        if self.held[col]:
+            parts["held"] = True
         other = int(self.similar_to[col])
         if other >= 0 and self.discount[col] > 0:
             parts["similar_to"] = vocabulary[other]
@@ -184,13 +187,13 @@ class Ranker:
             if self.ranking.reach_lift > 0:
                 order_value = np.where(reach, blend * lift**self.ranking.reach_lift, blend)
             unexplained = reach & (lift < self.ranking.reach_min_lift)
-        score, similar_to, discount = self._order(order_value.astype(np.float32), reach, unexplained)
+        score, similar_to, discount, held = self._order(order_value.astype(np.float32), reach, unexplained)
         pop = np.ascontiguousarray(pop)
-        return Ranked(score, visual, cooc, pop, reach, similar_to, discount, lift.astype(np.float32))
+        return Ranked(score, visual, cooc, pop, reach, similar_to, discount, lift.astype(np.float32), held)
 
     def _order(
         self, blend: np.ndarray, reach: np.ndarray, unexplained: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Greedy order (reach spacing, diversity) -> decreasing scores, discounting partner, discount."""
         r = self.ranking
         n, v = blend.shape
@@ -200,6 +203,7 @@ class Ranker:
         chosen = np.zeros((n, v), dtype=bool)
         score = np.empty((n, v), dtype=np.float32)
         discount = np.zeros((n, v), dtype=np.float32)
+        held = np.zeros((n, v), dtype=bool)
         n_reach = np.zeros(n, dtype=np.int64)
         last = np.full(n, np.inf, dtype=np.float32)
         spacing = r.reach_slots > 0 and r.reach_window > 0 and reach.any()
@@ -217,6 +221,7 @@ class Ranker:
             pick = obj.argmax(axis=1)
             s = np.minimum(value[rows, pick], np.nextafter(last, np.float32(-np.inf)))
             score[rows, pick] = s
+            held[rows, pick] = s < value[rows, pick] * (1 - 1e-5)
             discount[rows, pick] = blend[rows, pick] - value[rows, pick]
             last = s
             chosen[rows, pick] = True
@@ -230,4 +235,4 @@ class Ranker:
         rest = np.minimum(value, np.nextafter(last, np.float32(-np.inf))[:, None])
         score = np.where(chosen, score, rest).astype(np.float32)
         discount = np.where(chosen, discount, blend - value).astype(np.float32)
-        return score, partner, discount
+        return score, partner, discount, held

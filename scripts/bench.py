@@ -479,13 +479,46 @@ def bench_training(quick: bool) -> None:
         print(f"g. training                         MISSED ({err})")
 
 
+def bench_ranking(folder: Path, batch: int, repeat: int) -> None:
+    """j. The ranking rules (reach tags, diversity; hashtagger.rank) against the forward pass they follow."""
+    import numpy as np
+    import torch
+
+    from hashtagger.models import load_tagger
+    from hashtagger.runtime import cpu_has_fast_bf16
+
+    model = load_tagger("zeroshot")
+    model.set_precision("bf16" if cpu_has_fast_bf16() else "fp32")
+    paths = sorted(folder.rglob("*.jpg"))[:batch]
+    x = torch.from_numpy(np.stack([model.preprocessing.load_array(p) for p in paths]))
+    forward, blend, ranking = [], [], []
+    for _ in range(max(repeat, 3)):
+        t = time.perf_counter()
+        sims = model.visual_scores(x)
+        forward.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        model.blend_scores(sims)
+        blend.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        model.rank_similarities(sims)
+        ranking.append(time.perf_counter() - t)
+    f, b, r = (statistics.median(v) * 1000 for v in (forward, blend, ranking))
+    line(
+        f"j. ranking rules (batch of {len(paths)})",
+        f"forward + ConSE {f:.0f} ms, plain blend {b:.1f} ms, ranking {r:.1f} ms",
+        (f + r) / (f + b),
+        "report",
+        True,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "clothing-small")
     ap.add_argument("--quick", action="store_true", help="small sets and one repeat (CI-sized)")
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--only", default="abcdefghi", help="which figures to run, e.g. 'ac'")
+    ap.add_argument("--only", default="abcdefghij", help="which figures to run, e.g. 'ac'")
     ap.add_argument("--photos", type=int, default=None, help="photos in the small set (a smoke test: 8)")
     args = ap.parse_args()
     if not (args.data / "labels.csv").exists():
@@ -539,6 +572,8 @@ def main() -> None:
             import bench as imported  # figure i reports through the module `bench`, not this __main__
 
             MISSED.extend(m for m in imported.MISSED if m not in MISSED)
+        if "j" in args.only:
+            bench_ranking(small, args.batch_size, repeat)
     if MISSED:
         print(f"{len(MISSED)} target(s) missed: {', '.join(MISSED)}", flush=True)
         sys.exit(1)

@@ -91,14 +91,17 @@ def why_lines(p: Prediction, prefix: str = "#") -> list[str]:
     for h in p.hashtags:
         line = f"  {prefix + h.tag:<{width}}  {h.score:.4f}"
         if h.parts:
-            line += (
-                f"  = visual {h.parts['visual']:.4f} + social {h.parts['social']:.4f}"
-                f" (co-occurrence {h.parts['cooccurrence']:.4f}, popularity {h.parts['popularity']:.4f})"
-            )
+            parts = f"visual {h.parts['visual']:.4f} + social {h.parts['social']:.4f}"
+            detail = f"co-occurrence {h.parts['cooccurrence']:.4f}, popularity {h.parts['popularity']:.4f}"
             if h.parts.get("kind") == "reach":
-                line += f"; reach tag, lift {h.parts.get('lift', 1.0):.2f}"
+                lift = float(h.parts.get("lift", 1.0))  # type: ignore[arg-type]
+                line += f"  = ({parts}) x lift {lift:.2f}^2 ({detail}); reach tag"
+            else:
+                line += f"  = {parts} ({detail})"
             if "similar_to" in h.parts:
                 line += f"; less {h.parts['discount']:.4f}, close to {prefix}{h.parts['similar_to']}"
+            if h.parts.get("held"):
+                line += "; held back to keep content first"
         lines.append(line)
     return lines
 
