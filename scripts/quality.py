@@ -42,11 +42,11 @@ def demo_part(folder: Path, top_k: int = 5) -> list[str]:
     from hashtagger.models.tagstats import load_tag_stats
     from hashtagger.predict.hashtags import predict_paths
     from hashtagger.predict.inputs import expand_inputs
-    from hashtagger.predict.pipeline import prepare_tagger
+    from hashtagger.runtime import RunOptions, prepare
 
     popular = set(load_tag_stats().vocabulary[:10])
     tagger = load_tagger("zeroshot")
-    prepare_tagger(tagger, "cpu", "auto", 2)
+    prepare(tagger, RunOptions(device="cpu", workers=2, quiet=True))
     lists = {}
     for p in predict_paths(tagger, expand_inputs([str(folder)]), top_k=top_k, workers=2):
         if p.error is None:
@@ -77,29 +77,30 @@ def dataset_part(
     """evaluate's rows over the set's own vocabulary: zeroshot, hierse, visual only, popularity."""
     from hashtagger.data import load_dataset
     from hashtagger.errors import HashtaggerError
-    from hashtagger.evaluate.run import evaluate_dataset, load_model
+    from hashtagger.evaluate.run import evaluate_dataset
+    from hashtagger.runtime import RunOptions
 
     dataset = load_dataset(path, write_split_file=False)
     if limit:
         records = dataset.split(split)[:limit]
         dataset.split = lambda s, _r=records: _r  # type: ignore[method-assign]
 
-    def loader(spec: str, vocab):  # noqa: ANN001, ANN202
-        return load_model("zeroshot", vocab, 0.0) if spec == "visual only" else load_model(spec, vocab)
-
     lines = []
     for spec in models:
         try:
+            visual = spec == "visual only"
+            run = RunOptions(device="cpu", workers=2, quiet=True)
             result = evaluate_dataset(
-                dataset, split, [spec], loader=loader, quiet=True, err=io.StringIO(), workers=2
-            )
+                dataset, split, ["zeroshot" if visual else spec], prior_weight=0.0 if visual else None,
+                run=run, err=io.StringIO(),
+            )  # fmt: skip
         except HashtaggerError as e:
             lines.append(row([name, spec, f"skipped: {e}", "", "", ""]))
             continue
         for m in result["models"]:
             if m["model"] == "popularity" and spec != models[0]:
                 continue
-            label = m["model"]
+            label = "visual only" if visual and m["model"] != "popularity" else m["model"]
             x = m["metrics"]
             lines.append(
                 row(
