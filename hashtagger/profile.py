@@ -2,9 +2,10 @@
 
 Denton et al. (2015) condition hashtag prediction on the user. Here the user's history gives tag
 popularity and co-occurrence exactly as HARRISON's tag lists do for everyone (hashtagger.rank); the
-personal statistics are mixed with HARRISON's, `weight` 1 replacing them. Built-in zero-shot models rank
-with the mix; any other model (a trained checkpoint) is re-ranked: its scores, normalised to a
-distribution, take the place of the visual part.
+personal statistics are mixed with HARRISON's: a history of n posts gets the share weight * n / (n + 20),
+so that a handful of posts cannot outvote everyone's statistics; `weight` 1 replaces them outright.
+Built-in zero-shot models rank with the mix; any other model (a trained checkpoint) is re-ranked: its
+scores, normalised to a distribution, take the place of the visual part.
 
 A profile is a text file, one post per line, its hashtags separated by spaces or commas ('#' optional),
 or a manifest of the user's tagged photos (.csv, .tsv, .jsonl, as for training; only the tags are read).
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
 
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl")
 DEFAULT_WEIGHT = 0.5
+#: A history of n posts gets weight * n / (n + PRIOR_POSTS): a few posts must not outvote 57,383 photos.
+PRIOR_POSTS = 20
+
+
+def profile_share(weight: float, posts: int) -> float:
+    """The share the user's statistics get in the mix; weight 1 replaces HARRISON's whatever the size."""
+    return 1.0 if weight >= 1.0 else weight * posts / (posts + PRIOR_POSTS)
 
 
 def read_profile(path: str | os.PathLike[str]) -> list[tuple[str, ...]]:
@@ -128,8 +136,9 @@ def apply_profile(tagger: Tagger, path: str | os.PathLike[str], weight: float = 
     posts = read_profile(path)
     vocabulary = list(tagger.vocabulary)
     mine = personal_prior(posts, vocabulary, Path(path).name)
+    share = profile_share(weight, len(posts))
     with_social = getattr(tagger, "with_social", None)
     base = getattr(tagger, "social", None)
     if with_social is not None and isinstance(base, SocialPrior):
-        return with_social(base.mixed(mine, weight))
-    return RerankedTagger(tagger, SocialPrior.harrison(vocabulary).mixed(mine, weight))
+        return with_social(base.mixed(mine, share))
+    return RerankedTagger(tagger, SocialPrior.harrison(vocabulary).mixed(mine, share))

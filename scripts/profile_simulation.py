@@ -6,7 +6,8 @@ HARRISON has no user ids, so a user is simulated: two interests (two crawl folde
 #beach), 40 posts drawn from them half and half, their real tag lists kept as they are. 30 posts are the
 history (the --profile file), 10 are held out. Each held-out photo's visual side is simulated as in
 scripts/tune_blend.py (rho = 0.2: the share of the ConSE embedding that comes from what the photo shows).
-It is then ranked with HARRISON's statistics alone and with the user's history mixed in, and its real tags
+It is then ranked with HARRISON's statistics alone and with the user's history mixed in as --profile mixes
+it (--profile-weight 0.5: share 0.5 * 30 / (30 + 20) = 0.3; 1: the history alone), and its real tags
 are scored: P@1, R@5, A@5 and the mean rank of its tags (1 = first). The users' habits here are their
 interests' tags, not personal quirks, so this measures the co-occurrence and popularity a history adds.
 """
@@ -33,7 +34,7 @@ def simulate_profiles(
 
     from hashtagger.metrics import ranking_metrics
     from hashtagger.models.zeroshot import BLEND
-    from hashtagger.profile import personal_prior
+    from hashtagger.profile import personal_prior, profile_share
     from hashtagger.rank import Ranker, SocialPrior
 
     vocab, label, classes = model_embeddings()
@@ -62,7 +63,8 @@ def simulate_profiles(
         truth.append(targets_of([tag_lists[i] for i in test], vocab))
         mine = personal_prior([tuple(tag_lists[i]) for i in history], vocab, "simulated")
         for name, weight in settings.items():
-            ranker = base if weight is None else base.with_social(harrison_prior.mixed(mine, weight))
+            share = profile_share(weight, len(history)) if weight is not None else 0.0
+            ranker = base if weight is None else base.with_social(harrison_prior.mixed(mine, share))
             scores[name].append(ranker.rank(q).score)
     targets = np.concatenate(truth)
     out = {}

@@ -107,6 +107,12 @@ def test_bad_profile_on_the_command_line(photo_factory, tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+def test_a_short_history_gets_a_small_share() -> None:
+    from hashtagger.profile import profile_share
+
+    assert profile_share(0.5, 20) == 0.25 and profile_share(0.5, 2) < 0.05 and profile_share(1.0, 2) == 1.0
+
+
 def test_mixed_social_prior_keeps_harrison_reach_tags() -> None:
     vocab = ["love", "dog", "skateboard"]
     harrison = SocialPrior.harrison(vocab)

@@ -37,7 +37,8 @@ def ranking_options(func: F) -> F:
             type=click.FloatRange(0, 1),
             default=0.5,
             show_default=True,
-            help="Share of your statistics against HARRISON's (1 = yours only).",
+            help="Weight of your statistics against HARRISON's; a history of n posts gets weight*n/(n+20) "
+            "(1 = yours only).",
         ),
     ]
     for option in reversed(options):
