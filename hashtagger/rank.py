@@ -212,10 +212,10 @@ class Ranker:
             obj = np.where(chosen, -np.inf, value)
             if spacing:
                 allowed = ((pos + 1) * r.reach_slots) // r.reach_window
-                held = reach & (n_reach >= allowed)[:, None] & ~chosen
+                blocked = reach & (n_reach >= allowed)[:, None] & ~chosen
                 if pos < r.reach_window:
-                    held |= unexplained
-                free = np.where(held, -np.inf, obj)
+                    blocked |= unexplained
+                free = np.where(blocked, -np.inf, obj)
                 # a vocabulary of reach tags only: take the best one rather than nothing
                 obj = np.where(np.isfinite(free).any(axis=1, keepdims=True), free, obj)
             pick = obj.argmax(axis=1)

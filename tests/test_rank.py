@@ -44,6 +44,8 @@ def test_reach_tags_never_first_and_at_most_two_in_five() -> None:
     assert len({0, 1, 2} & set(order[:5])) == 2 and order[2] in (0, 1, 2) and order[4] in (0, 1, 2)
     ranked = new.rank(np.asarray([q], dtype=np.float32))
     assert ranked.reach[0, :3].all() and not ranked.reach[0, 3:].any()
+    assert ranked.row(0).explain(order[2], [str(i) for i in range(60)])["held"] is True  # beat content
+    assert not ranked.held[0, order[:2]].any()
 
 
 def test_reach_tag_the_photo_does_not_explain_stays_out_of_the_window() -> None:
