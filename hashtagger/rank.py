@@ -48,7 +48,9 @@ class Ranking:
     reach_lift: float = 2.0  # reach tags are ordered by blend * lift**reach_lift
     reach_min_lift: float = 1.0  # reach tags with a lower lift stay out of the window
     diversity: float = 0.5  # MMR: how much a near-duplicate of a chosen tag is discounted
-    similar_from: float = 0.5  # label cosine at which the discount starts
+    similar_from: float = (
+        0.7  # label cosine at which the discount starts (dog/puppy 0.80, shirt/t-shirt 0.84)
+    )
     greedy: int = 30  # positions ordered greedily; the rest by discounted blend
 
 

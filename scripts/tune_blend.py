@@ -4,8 +4,8 @@
 
 The HARRISON images are not available here, only their real tag lists (57,383 Instagram photos).
 So each photo's ConSE embedding is simulated the way ConSE builds it, from ImageNet class embeddings
-(the `zeroshot` model's own: each class with its WordNet ancestors): the photo was crawled for a hashtag
-(its folder); a perfect ImageNet classifier would put its mass on the classes closest to that hashtag
+(the `zeroshot` model's own: mostly each class with its WordNet ancestors): the photo was crawled for a
+hashtag (its folder); a perfect ImageNet classifier would put its mass on the classes closest to that hashtag
 (softmax over class-label similarity, top 10), an unreliable one on an unrelated class:
 e = rho * related + (1 - rho) * random class, for rho in {0.1, 0.2, 0.3}. Abstract crawl tags (#bored,
 #truth) have no related class, as in real life. On 29 real HARRISON photos the previous blend beat
@@ -41,10 +41,10 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def model_embeddings() -> tuple[list[str], np.ndarray, np.ndarray]:
     """The built-in model's vocabulary, hashtag embeddings and ImageNet class embeddings."""
     from hashtagger.models.labels import load_npz
+    from hashtagger.models.zeroshot import class_embeddings
 
     conse = load_npz("conse_embeddings.npz")
-    classes = load_npz("hierse_embeddings.npz")["class_embeddings"]
-    return [str(t) for t in conse["vocabulary"]], _unit(conse["vocab_embeddings"]), _unit(classes)
+    return [str(t) for t in conse["vocabulary"]], _unit(conse["vocab_embeddings"]), class_embeddings()
 
 
 def read_lists(harrison: Path) -> tuple[list[str], list[list[str]]]:
