@@ -152,9 +152,9 @@ class Ranker:
             v = len(self.social.prior)
             self._base_cooc = self._blend(np.full((1, v), 1.0 / v, dtype=np.float32))[1][0]
 
-    def with_social(self, social: SocialPrior | None) -> Ranker:
-        """The same ranking with other tag statistics (the label similarities are kept, not recomputed)."""
-        other = Ranker(self.ranking, social)
+    def with_social(self, social: SocialPrior | None, ranking: Ranking | None = None) -> Ranker:
+        """Other tag statistics (or parameters); the label similarities are kept, not recomputed."""
+        other = Ranker(ranking or self.ranking, social)
         other.similarity = self.similarity
         return other
 

@@ -47,7 +47,7 @@ def simulate_profiles(
         raise SystemExit(f"{harrison}: too few photos per crawl folder to simulate users")
     rng = np.random.default_rng(seed)
     harrison_prior = SocialPrior.harrison(vocab)
-    base = Ranker(BLEND.ranking, harrison_prior, label)
+    base = Ranker(BLEND.rules(), harrison_prior, label)
     settings = {"HARRISON only": None, "profile weight 0.5": 0.5, "profile weight 1": 1.0}
     scores: dict[str, list[np.ndarray]] = {k: [] for k in settings}
     truth = []

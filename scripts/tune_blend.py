@@ -107,7 +107,7 @@ def compare_rankings(harrison: Path, images: int = 3000, seed: int = 0) -> dict[
     pick = rng.permutation(len(folders))[:images]
     targets = targets_of([tag_lists[i] for i in pick], vocab)
     social = SocialPrior.harrison(vocab)
-    ranking = BLEND.ranking
+    ranking = BLEND.rules()
     default = Ranker(ranking, social, label)
     previous = Ranker(replace(ranking, reach_slots=0, diversity=0.0), social)
     out: dict[float, dict[str, tuple]] = {}

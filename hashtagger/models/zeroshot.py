@@ -11,7 +11,7 @@ prior_weight = 0 is plain ConSE. HierSE differs only in the label embeddings (se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,11 +32,12 @@ class Blend:
 
     top_classes: int = 10  # T in ConSE
     tau: float = 0.25  # softmax temperature on cosine similarities
-    ranking: Ranking = Ranking()
+    prior_weight: float = 0.25  # w: share of the social part
+    ranking: Ranking = Ranking()  # the rules after the blend; its prior_weight is this Blend's
 
-    @property
-    def prior_weight(self) -> float:
-        return self.ranking.prior_weight
+    def rules(self) -> Ranking:
+        """The ranking parameters with this blend's prior weight."""
+        return replace(self.ranking, prior_weight=self.prior_weight)
 
 
 BLEND = Blend()
@@ -62,7 +63,7 @@ class ZeroShotTagger(Tagger):
         self.name = kind
         self.vocabulary = vocabulary
         self.preprocessing = preprocessing
-        self.blend = blend
+        self._blend = blend
         self.thresholds = None
         # scores form a distribution over the vocabulary: a tag counts as predicted at twice the uniform share
         self.default_threshold = 2.0 / len(vocabulary)
@@ -72,12 +73,22 @@ class ZeroShotTagger(Tagger):
         self._class_emb = torch.from_numpy(_unit(class_embeddings))
         self._label_emb = torch.from_numpy(_unit(label_embeddings))
         self.social = social or SocialPrior.harrison(vocabulary)
-        self.ranker = Ranker(blend.ranking, self.social, label_embeddings)
+        self.ranker = Ranker(blend.rules(), self.social, label_embeddings)
+
+    @property
+    def blend(self) -> Blend:
+        return self._blend
+
+    @blend.setter
+    def blend(self, value: Blend) -> None:
+        """A new blend (e.g. another prior weight for one request) takes effect in the ranking at once."""
+        self._blend = value
+        self.ranker = self.ranker.with_social(self.social, value.rules())
 
     def with_social(self, social: SocialPrior) -> ZeroShotTagger:
         """Rank with other tag statistics (a user's profile); the visual side is unchanged."""
         self.social = social
-        self.ranker = self.ranker.with_social(social)
+        self.ranker = self.ranker.with_social(social, self._blend.rules())
         return self
 
     def to(self, device: str) -> ZeroShotTagger:
@@ -129,7 +140,7 @@ class ZeroShotTagger(Tagger):
         """
         import torch
 
-        r = self.blend.ranking
+        r = self.blend.rules()
         q = (sims / self.blend.tau).softmax(dim=-1)
         if r.prior_weight <= 0:
             return q
@@ -189,9 +200,7 @@ def load_builtin(
 
     if prior_weight is not None and not 0.0 <= prior_weight <= 1.0:
         raise InputError(f"--prior-weight {prior_weight}: must be between 0 and 1")
-    blend = BLEND
-    if prior_weight is not None:
-        blend = replace(BLEND, ranking=replace(BLEND.ranking, prior_weight=float(prior_weight)))
+    blend = BLEND if prior_weight is None else replace(BLEND, prior_weight=float(prior_weight))
     if name == "hierse":
         from hashtagger.models.hierse import hierse_embeddings
 
