@@ -73,15 +73,11 @@ def run_predict(
     skipped: Counter[str] = Counter()
     selection = ShardSelection(shard) if shard is not None else None
     items, total = _items(inputs, stdin, selection, skipped, library.pending)
-    # a few more tags than top_k when filters will drop some
-    options = dict(
-        model=model, top_k=library.fetch_k(top_k), threshold=threshold, use_calibration=use_calibration
-    )
-    options.update(vocab=vocab, prior_weight=prior_weight)
-    if engine != "local" and (profile is not None or only is not None):
-        raise InputError(f"--profile and --only run with the local engine only, not --engine {engine}")
+    options = dict(  # a few more tags than top_k when filters will drop some
+        model=model, top_k=library.fetch_k(top_k), threshold=threshold, use_calibration=use_calibration,
+        vocab=vocab, prior_weight=prior_weight, only=only, profile=profile, profile_weight=profile_weight,
+    )  # fmt: skip
     if engine == "local":
-        options.update(only=only, profile=profile, profile_weight=profile_weight)
         predictions = _local(items, options, run)
     else:
         predictions = _ray(items, options, run, ray_address, ray_cpus_per_actor)
@@ -168,6 +164,9 @@ def _ray(
     """Predictions from Ray actors running the same pipeline (see ray_engine)."""
     from hashtagger.predict.ray_engine import ray_predictions
 
+    if options.pop("profile") is not None or options.pop("only") is not None:
+        raise InputError("--profile and --only run with the local engine only, not --engine ray")
+    options.pop("profile_weight")
     options = {**options, "device": run.device, "precision": run.precision, "workers": run.workers}
     return ray_predictions(
         items, options, address=address, batch_size=run.batch_size, cpus_per_actor=cpus, quiet=run.quiet
