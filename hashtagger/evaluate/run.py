@@ -206,7 +206,7 @@ def _score_models(
     from hashtagger.runtime import prepare
 
     say = _sayer(err)
-    runner = _Runner(run.batch_size, run.decode_workers, run.quiet, err)
+    runner = _Runner(run.batch_size, run.workers, run.quiet, err)
     paths = [str(r.path) for r in records]
     scored: list[_Model] = []
     calibration: dict[str, Any] | None = None
@@ -290,7 +290,7 @@ class _Runner:
     """How to score: batch size, decoding threads, and where progress goes."""
 
     batch_size: int
-    workers: int
+    workers: int | None  # None: decode_threads(the model's device)
     quiet: bool
     err: TextIO | None
 

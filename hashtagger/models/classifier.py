@@ -161,14 +161,14 @@ class ClassifierTagger(Tagger):
 
     def tag(self, batch: torch.Tensor) -> torch.Tensor:
         """uint8 NCHW -> (N, V) sigmoid probabilities (float32, on the CPU)."""
-        from hashtagger.runtime import autocast, device_type
+        from hashtagger.runtime import autocast, device_type, forward
 
         with torch.inference_mode():
             x = self.preprocessing.normalize(batch.to(self.device, non_blocking=True))
             if device_type(self.device) != "mps":
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(self.device, self.precision):
-                logits = self.model(x)
+                logits = forward(self.model, x, self.device)
             return self.scores_from_logits(logits).cpu()
 
     @staticmethod

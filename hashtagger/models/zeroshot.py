@@ -105,11 +105,11 @@ class ZeroShotTagger(Tagger):
         """ConSE cosine similarity of each photo with each label, (N, V) in [-1, 1]."""
         import torch
 
-        from hashtagger.runtime import autocast
+        from hashtagger.runtime import autocast, forward
 
         x = self.preprocessing.normalize(batch.to(self.device)).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), autocast(self.device, self.precision):
-            logits = self.classifier(x)
+            logits = forward(self.classifier, x, self.device)
         return self.conse(logits)
 
     def conse(self, logits: torch.Tensor) -> torch.Tensor:

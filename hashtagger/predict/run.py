@@ -145,7 +145,7 @@ def _local(items: Iterable[str | Failed], options: dict[str, Any], run: RunOptio
         from hashtagger.profile import apply_profile
 
         tagger = apply_profile(tagger, options["profile"], options["profile_weight"])
-    prepare(tagger, run)
+    device = prepare(tagger, run)
     return predict_paths(
         tagger,
         items,
@@ -153,7 +153,7 @@ def _local(items: Iterable[str | Failed], options: dict[str, Any], run: RunOptio
         threshold=options["threshold"],
         use_calibration=options["use_calibration"],
         batch_size=run.batch_size,
-        workers=run.decode_workers,
+        workers=run.decode_workers(device),
         only=options.get("only"),
     )
 
