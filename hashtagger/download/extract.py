@@ -3,22 +3,22 @@
 Every member is checked before anything is written, so a hostile archive (absolute paths,
 '..', links, device files, a zip declaring more bytes than allowed, a name it may not replace)
 is refused whole. Data is streamed, never read whole into memory, and never past the member's
-declared size. Each file is written to a temporary name and renamed, so an interrupted
-extraction leaves whole files only and a re-run just continues.
+declared size. Each file is written through files.atomic_write (a temporary name, then a rename),
+so an interrupted extraction leaves whole files only and a re-run just continues.
 """
 
 from __future__ import annotations
 
-import os
 import stat
 import tarfile
 import zipfile
-from collections.abc import Collection
+from collections import defaultdict
+from collections.abc import Collection, Iterable
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from hashtagger.errors import DownloadError
-from hashtagger.files import write_error
+from hashtagger.files import atomic_write, remove_stale_temps
 from hashtagger.progress import ProgressFn as Progress
 
 
@@ -62,6 +62,7 @@ def extract_tar(
                     )
                 if name:
                     plan.append((name, m))
+            _clear_stale_temps(dest, (name for name, m in plan if m.isfile()))
             written = 0
             for i, (name, m) in enumerate(plan, 1):
                 target = _target(dest, name, archive)
@@ -92,6 +93,7 @@ def extract_zip(
     try:
         with zipfile.ZipFile(archive) as zf:
             plan = _zip_plan(zf, archive, only, max_bytes)
+            _clear_stale_temps(dest, (name for name, _ in plan))
             written = []
             for name, zi in plan:
                 target = _target(dest, name, archive)
@@ -159,6 +161,19 @@ def _target(dest: Path, name: str, archive: Path) -> Path:
     return target
 
 
+def _clear_stale_temps(dest: Path, names: Iterable[str]) -> None:
+    """Remove temp files a killed extraction left for these members: one listing per folder
+    (atomic_write's sole_writer would list it once per file); never through a link out of dest."""
+    by_folder: dict[Path, set[str]] = defaultdict(set)
+    for name in names:
+        target = dest / name
+        by_folder[target.parent].add(target.name)
+    root = dest.resolve()
+    for folder, targets in by_folder.items():
+        if folder.resolve().is_relative_to(root):
+            remove_stale_temps(folder, targets)
+
+
 def _same_size(path: Path, size: int) -> bool:
     try:
         st = path.stat()
@@ -168,12 +183,9 @@ def _same_size(path: Path, size: int) -> bool:
 
 
 def _write_atomic(src: IO[bytes], target: Path, limit: int | None = None) -> None:
-    """Stream src through a temporary name (never more than limit bytes), then rename.
+    """Stream src into target through files.atomic_write, never more than limit bytes."""
 
-    A fixed temporary name: a killed extraction leaves one, which the re-run overwrites.
-    """
-    tmp = target.with_name(f".{target.name}.part")
-    try:
+    def copy(tmp: str) -> None:
         with open(tmp, "wb") as out:
             copied = 0
             while chunk := src.read(1 << 20):
@@ -181,10 +193,5 @@ def _write_atomic(src: IO[bytes], target: Path, limit: int | None = None) -> Non
                 if limit is not None and copied > limit:
                     raise DownloadError(f"{target.name}: the archive member is longer than it declares")
                 out.write(chunk)
-        os.replace(tmp, target)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise write_error(target, e) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    atomic_write(target, copy)
