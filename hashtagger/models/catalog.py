@@ -52,19 +52,19 @@ register_model(
     train_requires=(SKLEARN,),
     trainer="hashtagger.train.run:train_bovw_kind",
 )
-register_model(
-    "onnx",
-    role="exported",
-    description="a model file written by `hashtagger export --format onnx`, run by ONNX Runtime (no torch)",
-    loader="hashtagger.models.exported:load_exported",
-    requires=(Requirement("ONNX Runtime", "pip install 'hashtagger[onnx]'", module="onnxruntime"),),
-    matches="hashtagger.models.exported:is_onnx_path",
-)
-register_model(
-    "openvino",
-    role="exported",
-    description="a folder written by `hashtagger export --format openvino`, run by OpenVINO (no torch)",
-    loader="hashtagger.models.exported:load_exported",
-    requires=(Requirement("OpenVINO", "pip install 'hashtagger[openvino]'", module="openvino"),),
-    matches="hashtagger.models.exported:is_openvino_path",
-)
+
+
+def _register_exported(kind: str, what: str, runtime: str, module: str) -> None:
+    """The exported formats differ only in what they are, which runtime runs them and its extra."""
+    register_model(
+        kind,
+        role="exported",
+        description=f"{what} written by `hashtagger export --format {kind}`, run by {runtime} (no torch)",
+        loader="hashtagger.models.exported:load_exported",
+        requires=(Requirement(runtime, f"pip install 'hashtagger[{kind}]'", module=module),),
+        matches=f"hashtagger.models.exported:is_{kind}_path",
+    )
+
+
+_register_exported("onnx", "a model file", "ONNX Runtime", "onnxruntime")
+_register_exported("openvino", "a folder", "OpenVINO", "openvino")
