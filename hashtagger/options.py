@@ -26,6 +26,24 @@ def domain_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def model_option(*, multiple: bool = False) -> Callable[[F], F]:
+    """-m/--model of every command that runs a model (predict, evaluate, serve): one help text.
+
+    multiple: repeatable and required, reaching the command as `models` (evaluate compares them);
+    otherwise one `model`, zeroshot by default.
+    """
+    from hashtagger.models.registry import model_names
+
+    text = (
+        f"Built-in model ({', '.join(model_names('builtin'))}), a checkpoint from `hashtagger train`, "
+        "or an export (.onnx file or OpenVINO folder from `hashtagger export`)"
+    )
+    if multiple:
+        text += "; repeat to compare models side by side"
+        return click.option("-m", "--model", "models", multiple=True, required=True, help=f"{text}.")
+    return click.option("-m", "--model", default="zeroshot", show_default=True, help=f"{text}.")
+
+
 def run_options(func: F) -> F:
     """Options of every command that runs a model over photos (predict, evaluate, serve).
 

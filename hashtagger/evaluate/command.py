@@ -7,25 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hashtagger.models.registry import model_names
-from hashtagger.options import domain_errors, run_options
+from hashtagger.options import domain_errors, model_option, run_options
 
 if TYPE_CHECKING:
     from hashtagger.runtime import RunOptions
 
-_BUILTINS = ", ".join(model_names("builtin"))
-
 
 @click.command()
-@click.option(
-    "-m",
-    "--model",
-    "models",
-    multiple=True,
-    required=True,
-    help=f"Built-in model ({_BUILTINS}), checkpoint or export (.onnx, OpenVINO folder); repeat to "
-    "compare models side by side.",
-)
+@model_option(multiple=True)
 @click.option(
     "-d",
     "--data",

@@ -7,27 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hashtagger.models.registry import model_names
-from hashtagger.options import domain_errors, run_options, writer_options
+from hashtagger.options import domain_errors, model_option, run_options, writer_options
 from hashtagger.predict.ranking_options import ranking_options
 from hashtagger.predict.scale_options import scale_options
 
 if TYPE_CHECKING:
     from hashtagger.runtime import RunOptions
 
-_BUILTINS = ", ".join(model_names("builtin"))
-
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option(
-    "-m",
-    "--model",
-    default="zeroshot",
-    show_default=True,
-    help=f"Built-in model ({_BUILTINS}), a checkpoint from `hashtagger train`, or an export "
-    "(.onnx file or OpenVINO folder from `hashtagger export`).",
-)
+@model_option()
 @click.option(
     "-k", "--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hashtags per photo."
 )

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import click
 
-from hashtagger.options import domain_errors
+from hashtagger.options import domain_errors, model_option
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0: everyone).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "-m",
-    "--model",
-    default="zeroshot",
-    show_default=True,
-    help="Built-in model, a checkpoint, an .onnx file or an OpenVINO folder.",
-)
+@model_option()
 @click.option(
     "--vocab", type=click.Path(dir_okay=False), default=None, help="Zero-shot models: your own vocabulary."
 )
