@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,36 @@ class ColourTagger(Tagger):
     def tag(self, batch: torch.Tensor) -> torch.Tensor:
         self.calls += 1
         return batch.float().mean(dim=(2, 3)) / 255.0
+
+
+@dataclass
+class FakeModel:
+    """What the fake_model fixture gives a test: the one tagger every load returns, and the specs loaded."""
+
+    tagger: ColourTagger
+    loaded: list[str]
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeModel:
+    """Replace model loading by a ColourTagger, so predict's CLI tests run in milliseconds."""
+    fake = FakeModel(ColourTagger(), [])
+
+    def load(spec, **kw):  # noqa: ANN001, ANN003, ANN202
+        fake.loaded.append(str(spec))
+        return fake.tagger
+
+    monkeypatch.setattr("hashtagger.models.load_tagger", load)
+    return fake
+
+
+def run_predict_cli(*args: str, input: str | bytes | None = None):  # noqa: A002, ANN201
+    """`hashtagger predict ARGS --quiet --workers 0` through click's test runner."""
+    from click.testing import CliRunner
+
+    from hashtagger.cli import cli
+
+    return CliRunner().invoke(cli, ["predict", *args, "--quiet", "--workers", "0"], input=input)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -82,30 +113,33 @@ def shared_path(*parts: str) -> Path:
 TINY_VOCAB = ["beach", "sun", "dog", "cat", "food", "city"]
 
 
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real classifier checkpoint (random ResNet-18, 32x32 inputs, 6 tags): fast to load anywhere,
-    including in other processes such as Ray workers, which load it by path like a user's checkpoint."""
-    import torch
-
-    from hashtagger.image.preprocess import Preprocessing
+def save_classifier_checkpoint(path: Path, vocabulary: list[str], **extra: object) -> Path:
+    """A real classifier checkpoint: random ResNet-18 (seed 0) at 32x32 inputs over vocabulary;
+    extra adds payload keys (thresholds, tag_counts, ...)."""
     from hashtagger.models.checkpoint import save_checkpoint
     from hashtagger.models.classifier import architecture, build_classifier
 
     torch.manual_seed(0)
-    model = build_classifier("resnet18", "none", len(TINY_VOCAB), 0.7)
+    model = build_classifier("resnet18", "none", len(vocabulary), 0.7)
     payload = {
         "kind": "classifier",
         "arch": architecture(model, "resnet18"),
         "state_dict": model.state_dict(),
-        "vocabulary": TINY_VOCAB,
+        "vocabulary": vocabulary,
         "preprocessing": Preprocessing(size=32).to_dict(),
         "config": {"model": {"backbone": "resnet18"}},
-        "tag_counts": [1] * len(TINY_VOCAB),
-        "epoch": 1,
-        "metrics": {},
+        **extra,
     }
-    return save_checkpoint(tmp_path_factory.mktemp("tiny") / "tiny.pt", payload)
+    return save_checkpoint(path, payload)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real classifier checkpoint (random ResNet-18, 32x32 inputs, 6 tags): fast to load anywhere,
+    including in other processes such as Ray workers, which load it by path like a user's checkpoint."""
+    path = tmp_path_factory.mktemp("tiny") / "tiny.pt"
+    n = len(TINY_VOCAB)
+    return save_classifier_checkpoint(path, TINY_VOCAB, tag_counts=[1] * n, epoch=1, metrics={})
 
 
 EXPORT_VOCAB = ["beach", "sun", "dog", "cat", "food", "city", "snow", "car", "tree", "sky", "night", "art"]
@@ -114,24 +148,9 @@ EXPORT_VOCAB = ["beach", "sun", "dog", "cat", "food", "city", "snow", "car", "tr
 @pytest.fixture(scope="session")
 def calibrated_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight ResNet-18 classifier over EXPORT_VOCAB at 32x32, with per-tag thresholds."""
-    import torch
-
-    from hashtagger.image.preprocess import Preprocessing
-    from hashtagger.models.checkpoint import save_checkpoint
-    from hashtagger.models.classifier import architecture, build_classifier
-
-    torch.manual_seed(0)
-    model = build_classifier("resnet18", "none", len(EXPORT_VOCAB), 0.7)
-    payload = {
-        "kind": "classifier",
-        "arch": architecture(model, "resnet18"),
-        "state_dict": model.state_dict(),
-        "vocabulary": EXPORT_VOCAB,
-        "preprocessing": Preprocessing(size=32).to_dict(),
-        "config": {"model": {"backbone": "resnet18"}},
-        "thresholds": torch.linspace(0.1, 0.6, len(EXPORT_VOCAB)),
-    }
-    return save_checkpoint(tmp_path_factory.mktemp("calibrated") / "tiny.pt", payload)
+    path = tmp_path_factory.mktemp("calibrated") / "tiny.pt"
+    thresholds = torch.linspace(0.1, 0.6, len(EXPORT_VOCAB))
+    return save_classifier_checkpoint(path, EXPORT_VOCAB, thresholds=thresholds)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """How predict ends: closed pipes, Ctrl-C, a full disk, a closed stdout, thresholds that remove everything.
 
-A tiny fake tagger stands in for the model (see test_predict_inputs.py); test_predict.py runs the
+A tiny fake tagger stands in for the model (conftest's fake_model); test_predict.py runs the
 real command end to end, including `| head -n 1`.
 """
 
@@ -12,41 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from click.testing import CliRunner
+from conftest import run_predict_cli as run
 
-from hashtagger.cli import cli, main
+from hashtagger.cli import main
 from hashtagger.errors import OutputError
 from hashtagger.files import GuardedOutput
-from hashtagger.image.preprocess import Preprocessing
-from hashtagger.models.base import Tagger
 from hashtagger.predict.output import Writer
 from hashtagger.predict.run import run_predict
 from hashtagger.runtime import RunOptions
-
-
-class FakeTagger(Tagger):
-    """Scores three tags from the mean colour: deterministic, no weights."""
-
-    kind = "fake"
-
-    def __init__(self) -> None:
-        self.vocabulary = ["red", "green", "blue"]
-        self.preprocessing = Preprocessing(size=8)
-
-    def tag(self, batch: torch.Tensor) -> torch.Tensor:
-        return batch.float().mean(dim=(2, 3)) / 255.0
-
-
-@pytest.fixture
-def fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeTagger:
-    tagger = FakeTagger()
-    monkeypatch.setattr("hashtagger.models.load_tagger", lambda spec, **kw: tagger)
-    return tagger
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, ["predict", *args, "--quiet", "--workers", "0"])
 
 
 def test_closed_pipe_exits_0_quietly(photo_factory, fake_model, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,7 +35,7 @@ def test_ctrl_c_exits_130(photo_factory, fake_model, monkeypatch: pytest.MonkeyP
     def interrupted(batch):  # noqa: ANN001, ANN202
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fake_model, "tag", interrupted)
+    monkeypatch.setattr(fake_model.tagger, "tag", interrupted)
     r = run(str(photo_factory("a.jpg")))
     assert r.exit_code == 130 and r.stderr.strip() == "interrupted" and "Aborted" not in r.output
 

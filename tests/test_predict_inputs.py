@@ -1,7 +1,7 @@
 """predict's inputs and outputs under attack: symlink loops, long and non-UTF-8 names, empty inputs.
 
-A tiny fake tagger stands in for the model so that these run in milliseconds; the real models are
-covered by test_predict.py.
+A tiny fake tagger (conftest's fake_model) stands in for the model so that these run in
+milliseconds; the real models are covered by test_predict.py.
 """
 
 from __future__ import annotations
@@ -12,46 +12,12 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
-from click.testing import CliRunner
+from conftest import run_predict_cli as run
 
-from hashtagger.cli import cli
-from hashtagger.image.preprocess import Preprocessing
 from hashtagger.image.walk import iter_glob
-from hashtagger.models.base import Tagger
 from hashtagger.predict.inputs import expand_inputs
 from hashtagger.predict.output import Hashtag, Prediction, Writer, safe_text, text_path
 from hashtagger.predict.pipeline import Failed
-
-
-class FakeTagger(Tagger):
-    """Scores three tags from the mean colour: deterministic, no weights."""
-
-    kind = "fake"
-
-    def __init__(self) -> None:
-        self.vocabulary = ["red", "green", "blue"]
-        self.preprocessing = Preprocessing(size=8)
-
-    def tag(self, batch: torch.Tensor) -> torch.Tensor:
-        return batch.float().mean(dim=(2, 3)) / 255.0
-
-
-@pytest.fixture
-def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Replace model loading by FakeTagger; the list records each model that was loaded."""
-    loaded: list[str] = []
-
-    def load(spec, **kw):  # noqa: ANN001, ANN003, ANN202
-        loaded.append(str(spec))
-        return FakeTagger()
-
-    monkeypatch.setattr("hashtagger.models.load_tagger", load)
-    return loaded
-
-
-def run(*args: str, input: str | bytes | None = None):  # noqa: A002
-    return CliRunner().invoke(cli, ["predict", *args, "--quiet", "--workers", "0"], input=input)
 
 
 def _loop_tree(tmp_path: Path, photo_factory) -> Path:
@@ -177,14 +143,14 @@ def test_empty_inputs_follow_one_rule(tmp_path: Path, fake_model) -> None:
 
 def test_missing_paths_are_reported_before_the_model_loads(tmp_path: Path, photo_factory, fake_model) -> None:
     r = run(str(tmp_path / "typo.jpg"), str(tmp_path / "other.jpg"), "--format", "jsonl")
-    assert r.exit_code == 1 and fake_model == []  # the model was never loaded
+    assert r.exit_code == 1 and fake_model.loaded == []  # the model was never loaded
     assert [json.loads(x)["path"] for x in r.stdout.splitlines()] == [
         str(tmp_path / "typo.jpg"),
         str(tmp_path / "other.jpg"),
     ]
     good = photo_factory("ok.jpg")
     r = run(str(tmp_path / "typo.jpg"), str(good))
-    assert r.exit_code == 1 and fake_model == ["zeroshot"]
+    assert r.exit_code == 1 and fake_model.loaded == ["zeroshot"]
     assert r.stderr.count("typo.jpg: no such file or folder") == 1  # reported once, early
     assert r.stdout.startswith(str(good))
 
