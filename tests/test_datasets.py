@@ -287,6 +287,21 @@ def test_folder_per_tag_and_split_folders(tmp_path):
     assert not (tmp_path / "split" / SPLIT_FILE).exists()
 
 
+def test_folder_per_tag_follows_linked_folders_once_like_predict(tmp_path):
+    for name in ("D/dog/a.jpg", "D/dog/sub/b.jpg", "D/cat/d.jpg", "elsewhere/c.jpg"):
+        _jpeg(tmp_path / name)
+    os.symlink("../../elsewhere", tmp_path / "D" / "dog" / "more")  # a linked folder: followed
+    os.symlink("..", tmp_path / "D" / "dog" / "sub" / "back")  # a loop back up: entered once
+    ds = load_dataset(tmp_path / "D", test_size=1, val_fraction=0, write_split_file=False)
+    found = {r.path.relative_to(tmp_path / "D").as_posix(): r.tags for r in ds.records}
+    assert found == {
+        "cat/d.jpg": ("cat",),
+        "dog/a.jpg": ("dog",),
+        "dog/more/c.jpg": ("dog",),
+        "dog/sub/b.jpg": ("dog",),
+    }
+
+
 def test_vocabulary_is_frequency_ordered_over_train_only_with_alphabetical_ties(tmp_path):
     records = [
         Record(tmp_path / "1.jpg", ("b", "a"), "train"),

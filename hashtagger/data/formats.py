@@ -17,6 +17,7 @@ from hashtagger.data.records import SPLIT_ALIASES, Dataset, Record, normalize_sp
 from hashtagger.data.splits import SPLIT_FILE, load_or_make_split, resolve_test_size, split_cache_file
 from hashtagger.errors import DatasetError
 from hashtagger.image.load import is_image_path
+from hashtagger.image.walk import walk_files
 
 HARRISON_LISTS = ("data_list.txt", "tag_list.txt")
 HARRISON_VOCAB = "vocab_index.txt"
@@ -148,12 +149,10 @@ def read_folder(root: Path) -> Source:
     for split, base in groups:
         for tag_dir in sorted(p for p in base.iterdir() if p.is_dir() and _visible(p)):
             tag = normalize_tag(tag_dir.name)
-            for dirpath, dirnames, filenames in os.walk(tag_dir):
-                dirnames[:] = sorted(d for d in dirnames if _visible(Path(d)))
-                for fname in sorted(filenames):
-                    if fname.startswith(".") or not is_image_path(Path(fname)):
-                        continue
-                    rel = Path(dirpath, fname).relative_to(root).as_posix()
+            # predict's walker: linked folders are followed, each real one entered once (no loops)
+            for path in walk_files(str(tag_dir), _is_image_name, enter=lambda name: _visible(Path(name))):
+                if isinstance(path, str):  # an unlistable subfolder is skipped, as before
+                    rel = Path(path).relative_to(root).as_posix()
                     src.add(rel, (tag,) if tag else (), split, str(root))
     if not src.entries:
         raise DatasetError(f"{root}: no images in its subfolders: expected {LAYOUTS}")
@@ -214,6 +213,10 @@ def load_dataset(
         split_info=info,
         warnings=src.warnings,
     )
+
+
+def _is_image_name(name: str) -> bool:
+    return is_image_path(Path(name))
 
 
 def _visible(p: Path) -> bool:

@@ -55,11 +55,15 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
 
 
 def walk_files(
-    folder: str, keep: Callable[[str], bool], visited: set[tuple[int, int]] | None = None
+    folder: str,
+    keep: Callable[[str], bool],
+    visited: set[tuple[int, int]] | None = None,
+    enter: Callable[[str], bool] | None = None,
 ) -> Iterator[str | WalkError]:
     """Files under folder whose name passes keep(name), depth first: a folder's files, then its subfolders.
 
     visited: (st_dev, st_ino) of folders already entered; shared by a caller that walks several roots.
+    enter: subfolders whose name fails enter(name) are skipped (datasets skip archive debris).
     """
     visited = set() if visited is None else visited
     key = _dir_key(folder)
@@ -77,6 +81,8 @@ def walk_files(
         for entry in entries:
             path = os.path.join(current, entry.name)
             if _is_dir(entry):
+                if enter is not None and not enter(entry.name):
+                    continue
                 sub = _dir_key(path)
                 if sub is not None and sub not in visited:
                     visited.add(sub)
