@@ -107,7 +107,24 @@ def _metrics(runtimes: list[tuple[str, list[str]]], labels_csv: Path) -> dict[st
     return out
 
 
+#: Photos for the throughput part: enough that even the fastest runtime takes seconds more on the whole
+#: folder than on its first quarter, so that every rate is a steady-state rate (start-up cancels out).
+RUNTIME_PHOTOS = 1024
+
+
+def _photo_set(data: Path, work: Path, n: int) -> Path:
+    folder = work / "runtimes"
+    photos = sorted((data / "validation").rglob("*.jpg")) + sorted((data / "train").rglob("*.jpg"))
+    for i, p in enumerate(photos[:n]):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i:05d}.jpg").symlink_to(p)
+    return folder
+
+
 def bench_runtimes(data: Path, small: Path, photo: Path, work: Path, repeat: int, batch: int) -> None:
+    """`small` is used as it is when it is a smoke-test set (under 100 photos), else RUNTIME_PHOTOS photos."""
+    if count(small) >= 100:
+        small = _photo_set(data, work, RUNTIME_PHOTOS)
     vocab = work / "clothing_vocab.txt"
     from hashtagger.data import load_dataset
 

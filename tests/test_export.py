@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import EXPORT_VOCAB
 
 from hashtagger.cli import cli
-from hashtagger.errors import ExportError, InputError, MissingDependencyError
+from hashtagger.errors import CheckpointError, ExportError, InputError, MissingDependencyError
 from hashtagger.export.parity import TOLERANCE, compare, other_top_k_rows, synthetic_batch
 from hashtagger.models import load_tagger
 
@@ -107,7 +107,10 @@ def test_openvino_folder_matches_pytorch(calibrated_checkpoint: Path, tmp_path: 
 
 
 def test_zeroshot_exports_whole_scoring_path(tmp_path: Path) -> None:
-    """Backbone, ConSE mixing and the blend in one graph: scores match PyTorch within 1e-4."""
+    """Backbone, ConSE mixing and the blend in one graph (`scores`, for any tool), plus `content`, which
+    hashtagger ranks with the model's own rules: the export answers what PyTorch answers, parts included."""
+    import onnxruntime as ort
+
     out = tmp_path / "zs.onnx"
     r = CliRunner().invoke(cli, ["export", "zeroshot", "-o", str(out), "--prior-weight", "0.4"])
     assert r.exit_code == 0, r.output
@@ -117,9 +120,33 @@ def test_zeroshot_exports_whole_scoring_path(tmp_path: Path) -> None:
     assert exported.default_threshold == pytest.approx(ref.default_threshold)
     batch = synthetic_batch(ref.preprocessing, 3, seed=7)
     blend = ref.blend_scores(ref.visual_scores(torch.from_numpy(batch))).numpy()  # before the ranking rules
-    p = compare(blend, exported.score(batch))
+    raw = ort.InferenceSession(str(out)).run(["scores"], {"images": batch})[0]
+    assert compare(blend, raw).ok and np.allclose(raw.sum(axis=1), 1.0, atol=1e-4)  # still a distribution
+    ranked, parts = ref.score_explained(batch)
+    mine, my_parts = exported.score_explained(batch)
+    p = compare(ranked, mine)
     assert p.ok, p.line()
-    assert np.allclose(exported.score(batch).sum(axis=1), 1.0, atol=1e-4)  # still a distribution
+    assert np.array_equal(parts.reach, my_parts.reach)  # reach tags held back the same way
+    top = int(np.argmax(mine[0]))
+    assert (
+        my_parts.row(0).explain(top, exported.vocabulary).keys()
+        == parts.row(0).explain(top, ref.vocabulary).keys()
+    )
+
+
+def test_profile_reranks_a_zeroshot_export_like_the_pytorch_model(tmp_path: Path) -> None:
+    from hashtagger.profile import apply_profile
+
+    out = tmp_path / "zs.onnx"
+    assert CliRunner().invoke(cli, ["export", "zeroshot", "-o", str(out)]).exit_code == 0
+    posts = tmp_path / "posts.txt"
+    posts.write_text("#surf #beach #sunset\n#surf #wave\n#surf #ocean #beach\n" * 5)
+    ref = apply_profile(load_tagger("zeroshot"), posts)
+    exported = apply_profile(load_tagger(out), posts)
+    batch = synthetic_batch(ref.preprocessing, 2, seed=3)
+    p = compare(ref.score(batch), exported.score(batch))
+    assert p.ok, p.line()
+    assert exported.describe()["kind"] == "zeroshot" and exported.social.source != "HARRISON"
 
 
 def test_int8_export_is_asked_for_and_labelled(
@@ -232,3 +259,15 @@ def test_evaluate_runs_an_export_and_refuses_to_calibrate_it(
     assert row["kind"] == "classifier" and row["vocabulary_size"] == 12 and row["thresholds"] == "calibrated"
     r = CliRunner().invoke(cli, [*args, "--calibrate", "-q"])
     assert r.exit_code == 1 and "is an export" in r.output
+
+
+def test_damaged_ranking_metadata_is_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "zs.onnx"
+    assert CliRunner().invoke(cli, ["export", "zeroshot", "-o", str(out)]).exit_code == 0
+    model = onnx.load(str(out))
+    for prop in model.metadata_props:
+        if prop.key == "hashtagger.label_embeddings":
+            prop.value = '{"shape": [3, 2], "float32_base64": "not base64!"}'
+    onnx.save(model, str(out))
+    with pytest.raises(CheckpointError, match="label_embeddings is damaged"):
+        load_tagger(out)

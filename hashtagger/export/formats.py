@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from hashtagger.errors import ExportError, MissingDependencyError
-from hashtagger.models.exported import INPUT, IR_NAME, OUTPUT, SIDECAR, encode_metadata
+from hashtagger.models.exported import INPUT, IR_NAME, SIDECAR, encode_metadata
 
 OPSET = 17
 
@@ -41,8 +41,8 @@ def trace_to_onnx(graph: Any, example: np.ndarray, path: Path) -> None:
             str(path),
             dynamo=False,
             input_names=[INPUT],
-            output_names=[OUTPUT],
-            dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+            output_names=list(graph.outputs),
+            dynamic_axes={INPUT: {0: "batch"}, **{name: {0: "batch"} for name in graph.outputs}},
             opset_version=OPSET,
             do_constant_folding=True,
         )

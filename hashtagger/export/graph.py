@@ -18,7 +18,7 @@ from hashtagger.models.base import Tagger
 
 
 class ScoringGraph(nn.Module):
-    """uint8 NCHW `images` -> float32 (N, V) `scores`."""
+    """uint8 NCHW `images` -> float32 (N, V) `scores` (and for zero-shot models (N, V) `content`)."""
 
     def __init__(
         self, net: nn.Module, preprocessing: Preprocessing, head: Callable[[torch.Tensor], torch.Tensor]
@@ -27,11 +27,12 @@ class ScoringGraph(nn.Module):
         self.net = net
         self.preprocessing = preprocessing
         self.head = head
+        self.outputs: tuple[str, ...] = ("scores",)
         # The exporter restores the module's own mode afterwards: it must be eval, or the shared
         # network (the loaded tagger's) would be left in training mode (dropout on).
         self.eval()
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         return self.head(self.net(self.preprocessing.normalize(images)))
 
 
@@ -41,9 +42,13 @@ def scoring_graph(tagger: Tagger) -> ScoringGraph:
     from hashtagger.models.zeroshot import ZeroShotTagger
 
     if isinstance(tagger, ZeroShotTagger):
-        return ScoringGraph(
-            tagger.classifier, tagger.preprocessing, lambda logits: tagger.blend_scores(tagger.conse(logits))
-        )
+
+        def head(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return tagger.export_outputs(tagger.conse(logits))
+
+        graph = ScoringGraph(tagger.classifier, tagger.preprocessing, head)
+        graph.outputs = ("scores", "content")
+        return graph
     if isinstance(tagger, ClassifierTagger):
         return ScoringGraph(tagger.model, tagger.preprocessing, tagger.scores_from_logits)
     raise ExportError(

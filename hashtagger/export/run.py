@@ -65,6 +65,23 @@ def export_metadata(spec: str, tagger: Tagger, weights: str) -> dict[str, Any]:
         "default_threshold": float(tagger.default_threshold),
         "preprocessing": tagger.preprocessing.to_dict(),
         "weights": weights,
+        **ranking_metadata(tagger),
+    }
+
+
+def ranking_metadata(tagger: Tagger) -> dict[str, Any]:
+    """For zero-shot models: the ranking rules and label embeddings, so that hashtagger ranks an export's
+    `content` output exactly as PyTorch ranks (reach tags after content, diversity, the parts of --why)."""
+    from dataclasses import asdict
+
+    from hashtagger.models.exported import encode_array
+    from hashtagger.models.zeroshot import ZeroShotTagger
+
+    if not isinstance(tagger, ZeroShotTagger):
+        return {}
+    return {
+        "ranking": asdict(tagger.ranker.ranking),
+        "label_embeddings": encode_array(tagger._label_emb.cpu().numpy()),
     }
 
 
@@ -149,7 +166,7 @@ def export_model(
         if fmt == "openvino":
             built = work / "openvino"
             onnx_to_openvino(onnx_path, built, meta)
-        parity = [compare(_graph_scores(graph, b), load_exported(built).score(b)) for b in batches]
+        parity = [compare(_reference(tagger, graph, b), load_exported(built).score(b)) for b in batches]
         meta["parity"] = [p.to_dict() for p in parity]
         _finish_metadata(built, fmt, meta)
         if weights == "fp32" and not all(p.ok for p in parity):
@@ -164,11 +181,14 @@ def export_model(
     return ExportResult(target, fmt, weights, len(tagger.vocabulary), parity)
 
 
-def _graph_scores(graph: Any, batch: np.ndarray) -> np.ndarray:
-    """The traced graph run by PyTorch: the reference an export must match."""
+def _reference(tagger: Tagger, graph: Any, batch: np.ndarray) -> np.ndarray:
+    """What PyTorch fp32 answers, the reference an export must match: the ranked scores of a zero-shot
+    model (its export is ranked by the same rules after the graph), the graph's scores otherwise."""
     import torch
 
     with torch.inference_mode():
+        if "content" in graph.outputs:
+            return tagger.score(batch)
         return graph(torch.from_numpy(batch)).float().numpy()
 
 

@@ -2,6 +2,8 @@
 
 An export holds the whole scoring path (normalisation, network, ConSE mixing and blend for the
 zero-shot models) as one graph: uint8 NCHW `images` in, float32 (N, V) `scores` out, dynamic batch.
+A zero-shot export also outputs `content` (the visual distribution q) and carries its ranking rules
+and label embeddings, so hashtagger ranks it exactly as the PyTorch model (hashtagger.rank, numpy).
 Everything else a Tagger needs travels with it as JSON: in the ONNX file's metadata_props (one key
 per item, see `METADATA_KEYS`) or in `hashtagger.json` beside the OpenVINO IR. Preprocessing runs in
 Pillow + numpy (`Preprocessing.load_array`), so tagging a photo with an export never imports torch.
@@ -9,8 +11,10 @@ Pillow + numpy (`Preprocessing.load_array`), so tagging a photo with an export n
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,7 @@ from hashtagger.models.base import Tagger
 
 FORMAT = "hashtagger-export"
 FORMAT_VERSION = 1
-INPUT, OUTPUT = "images", "scores"
+INPUT, OUTPUT, CONTENT = "images", "scores", "content"
 SIDECAR = "hashtagger.json"
 IR_NAME = "model.xml"
 #: metadata_props keys (each value is JSON); `hashtagger.` prefixed so other tools' keys never clash.
@@ -39,6 +43,8 @@ METADATA_KEYS = (
     "preprocessing",
     "weights",
     "parity",
+    "ranking",
+    "label_embeddings",
 )
 PREFIX = "hashtagger."
 RUNTIMES = {"onnx": "ONNX Runtime", "openvino": "OpenVINO"}
@@ -89,6 +95,36 @@ def decode_metadata(props: dict[str, str], source: Path) -> dict[str, Any]:
     return check_metadata(meta, source)
 
 
+def encode_array(a: np.ndarray) -> dict[str, Any]:
+    """A float32 array as JSON: shape and base64 of its little-endian bytes (exact, unlike decimals)."""
+    a = np.ascontiguousarray(a, dtype="<f4")
+    return {"shape": list(a.shape), "float32_base64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def decode_array(d: Any, source: Path, key: str) -> np.ndarray:
+    """The inverse of encode_array; a one-line CheckpointError when the entry is damaged."""
+    try:
+        shape = tuple(int(n) for n in d["shape"])
+        a = np.frombuffer(base64.b64decode(d["float32_base64"], validate=True), dtype="<f4")
+        return a.reshape(shape).astype(np.float32)
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{source}: export metadata {key} is damaged ({type(e).__name__})") from None
+
+
+def _check_ranking(meta: dict[str, Any], source: Path) -> None:
+    from hashtagger.rank import Ranking
+
+    rk = meta.get("ranking")
+    known = {f.name for f in fields(Ranking)}
+    if not isinstance(rk, dict) or not set(rk) <= known:
+        names = ", ".join(sorted(known))
+        raise CheckpointError(f"{source}: export metadata ranking must be a mapping of {names}")
+    emb = decode_array(meta.get("label_embeddings"), source, "label_embeddings")
+    if emb.ndim != 2 or emb.shape[0] != len(meta["vocabulary"]):
+        tags = len(meta["vocabulary"])
+        raise CheckpointError(f"{source}: export label_embeddings do not match its {tags} tags")
+
+
 def check_metadata(meta: dict[str, Any], source: Path) -> dict[str, Any]:
     """Validate the fields a Tagger is rebuilt from."""
     if meta.get("format") != FORMAT:
@@ -105,6 +141,8 @@ def check_metadata(meta: dict[str, Any], source: Path) -> dict[str, Any]:
         raise CheckpointError(f"{source}: export has thresholds that do not match its {len(vocab)} tags")
     if not isinstance(meta.get("preprocessing"), dict):
         raise CheckpointError(f"{source}: export metadata lacks its preprocessing")
+    if "ranking" in meta:
+        _check_ranking(meta, source)
     return meta
 
 
@@ -130,6 +168,14 @@ class ExportedTagger(Tagger):
         self._run: Any = session
         if session is None:
             self._compile()
+        self.social: Any = None
+        self.ranker: Any = None
+        if "ranking" in meta:
+            from hashtagger.rank import Ranker, Ranking, SocialPrior
+
+            self.social = SocialPrior.harrison(self.vocabulary)
+            emb = decode_array(meta["label_embeddings"], path, "label_embeddings")
+            self.ranker = Ranker(Ranking(**meta["ranking"]), self.social, emb)
 
     def _compile(self) -> None:
         if self.runtime == "onnx":
@@ -137,14 +183,30 @@ class ExportedTagger(Tagger):
         else:
             self._run = _openvino_compiled(self.path, self.precision)
 
-    def score(self, batch: np.ndarray) -> np.ndarray:
-        """uint8 NCHW -> float32 (N, V) scores."""
+    def _output(self, batch: np.ndarray, name: str) -> np.ndarray:
         x = np.ascontiguousarray(batch, dtype=np.uint8)
         if self.runtime == "onnx":
-            out = self._run.run([OUTPUT], {INPUT: x})[0]
+            out = self._run.run([name], {INPUT: x})[0]
         else:
-            out = self._run(x)[0]
+            out = self._run(x)[self._run.output(name)]
         return np.asarray(out, dtype=np.float32)
+
+    def score_explained(self, batch: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Scores and, for zero-shot exports, the ranking parts (the same rules as the PyTorch model)."""
+        if self.ranker is None:
+            return self._output(batch, OUTPUT), None
+        ranked = self.ranker.rank(self._output(batch, CONTENT))
+        return ranked.score, ranked
+
+    def score(self, batch: np.ndarray) -> np.ndarray:
+        """uint8 NCHW -> float32 (N, V) scores, as `predict` ranks them."""
+        return self.score_explained(batch)[0]
+
+    def with_social(self, social: Any) -> ExportedTagger:
+        """Rank with other tag statistics (a user's --profile), as the PyTorch zero-shot model does."""
+        self.social = social
+        self.ranker = self.ranker.with_social(social)
+        return self
 
     def tag(self, batch: Any) -> Any:
         """The Tagger interface for callers holding a torch tensor: same scores, as a tensor."""

@@ -149,6 +149,11 @@ class ZeroShotTagger(Tagger):
         social = r.cooc_share * (q @ cond) + (1.0 - r.cooc_share) * prior
         return (1.0 - r.prior_weight) * q + r.prior_weight * social
 
+    def export_outputs(self, sims: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What an export computes: the plain blend (`scores`, for any tool that reads the file) and the
+        content distribution q (`content`, which hashtagger ranks with these rules after the graph)."""
+        return self.blend_scores(sims), (sims.float() / self.blend.tau).softmax(dim=-1)
+
     def rank_similarities(self, sims: torch.Tensor) -> Ranked:
         """Visual similarities -> q = softmax(s / tau) -> ranked with the tag statistics."""
         q = (sims.float() / self.blend.tau).softmax(dim=-1).cpu().numpy()
