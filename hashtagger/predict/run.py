@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from hashtagger.errors import InputError
 from hashtagger.files import GuardedOutput
@@ -18,6 +18,10 @@ from hashtagger.predict.shard import Shard, ShardSelection
 from hashtagger.predict.writers.settings import WriterSettings
 from hashtagger.progress import ProgressFn
 from hashtagger.runtime import DEFAULT_RUN, RunOptions
+
+if TYPE_CHECKING:
+    from hashtagger.predict.writers.library import LibraryWriter
+    from hashtagger.progress import StderrProgress
 
 #: Up to this many photos are listed before tagging starts, so that progress has a total and an ETA;
 #: beyond it (or with paths on stdin) the photos stream and progress counts without a total.
@@ -81,26 +85,46 @@ def run_predict(
         predictions = _local(items, options, run)
     else:
         predictions = _ray(items, options, run, ray_address, ray_cpus_per_actor)
-    failed, warned = 0, False
     with StderrProgress(err, quiet=run.quiet) as progress:
-        for p in counted(predictions, progress, ("tagging", total)):
-            p = library.apply(p, progress.message)
-            if selection is not None:
-                p = dataclasses.replace(p, index=selection.position(p.path))
-            if p.error is not None:
-                failed += 1
-                if early.get(p.path) != p.error:
-                    progress.message(f"error: {text_path(p.error)}")
-            elif threshold is not None and not p.hashtags and not warned:
-                warned = True
-                progress.message(threshold_warning(threshold, p.path, model))
-            writer.write(p)
+        results = counted(predictions, progress, ("tagging", total))
+        failed = _write_all(results, writer, library, selection, early, progress, threshold, model)
     writer.close()
     if skipped:
         counts = ", ".join(f"{n} {ext}" for ext, n in sorted(skipped.items()))
         err.write(f"skipped {sum(skipped.values())} photos this installation cannot decode ({counts})\n")
     for line in library.summary():
         err.write(line + "\n")
+    return failed
+
+
+def _write_all(
+    predictions: Iterable[Prediction],
+    writer: Writer,
+    library: LibraryWriter,
+    selection: ShardSelection | None,
+    early: dict[str, str],
+    progress: StderrProgress,
+    threshold: float | None,
+    model: str,
+) -> int:
+    """Write each prediction as it comes (library writers and shard numbering first); count failures.
+
+    An error not already said before the model loaded is said on stderr; so is the first photo that
+    --threshold leaves without hashtags (the warning's advice depends on the model).
+    """
+    failed, warned = 0, False
+    for p in predictions:
+        p = library.apply(p, progress.message)
+        if selection is not None:
+            p = dataclasses.replace(p, index=selection.position(p.path))
+        if p.error is not None:
+            failed += 1
+            if early.get(p.path) != p.error:
+                progress.message(f"error: {text_path(p.error)}")
+        elif threshold is not None and not p.hashtags and not warned:
+            warned = True
+            progress.message(threshold_warning(threshold, p.path, model))
+        writer.write(p)
     return failed
 
 
