@@ -135,16 +135,7 @@ def train_one_epoch(
             if n:
                 x = prepare(batch.inputs)
                 y = batch.targets.to(device, non_blocking=True)
-                with amp.autocast():
-                    logits = model(x)
-                loss = loss_fn(logits, y)
-                value = float(loss.detach())
-                if not math.isfinite(value):
-                    raise NonFiniteLossError(
-                        f"the loss became {value} at epoch {epoch + 1}, step {step + 1}; training stopped "
-                        "(try a lower train.lr, train.grad_clip=1.0 or train.precision=fp32; the last "
-                        "complete epoch is in last.pt)"
-                    )
+                loss, value = _finite_loss(model, loss_fn, x, y, amp, (epoch, step))
                 optimizer.zero_grad(set_to_none=True)
                 _backward_step(loss, optimizer, model, amp, grad_clip)
                 lr = optimizer.param_groups[0]["lr"]
@@ -161,6 +152,25 @@ def train_one_epoch(
     finally:
         state.seconds += time.perf_counter() - started
     return StepResult(state, step, interrupted, lr)
+
+
+def _finite_loss(
+    model: nn.Module, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: Amp, at: tuple[int, int]
+) -> tuple[torch.Tensor, float]:
+    """The batch's loss and its value; a NaN/inf raises NonFiniteLossError (naming at: epoch, step)
+    before it can reach the weights."""
+    with amp.autocast():
+        logits = model(x)
+    loss = loss_fn(logits, y)
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        epoch, step = at
+        raise NonFiniteLossError(
+            f"the loss became {value} at epoch {epoch + 1}, step {step + 1}; training stopped "
+            "(try a lower train.lr, train.grad_clip=1.0 or train.precision=fp32; the last "
+            "complete epoch is in last.pt)"
+        )
+    return loss, value
 
 
 def _backward_step(
