@@ -105,37 +105,46 @@ def static_file(name: str) -> bytes:
     return resources.files("hashtagger.serve").joinpath("static", name).read_bytes()
 
 
-def create_app(tagger: Tagger, settings: ServeSettings | None = None) -> FastAPI:
-    """The FastAPI application over one loaded, prepared tagger."""
-    settings = settings or ServeSettings()
-    service = ModelService(tagger, settings)
-    app = FastAPI(title="hashtagger", docs_url=None, redoc_url=None, openapi_url=None)
+def _error(status: int, detail: str, **headers: str) -> JSONResponse:
+    """An error answer: {"detail": ...} with the status (and headers, such as WWW-Authenticate)."""
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
 
-    def error(status: int, detail: str, **headers: str) -> JSONResponse:
-        return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
 
-    def authorised(request: Request) -> bool:
-        if settings.api_key is None:
-            return True
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), settings.api_key)
+def _authorised(request: Request, api_key: str | None) -> bool:
+    """Whether the request carries 'Authorization: Bearer KEY' (always, when no key is set)."""
+    if api_key is None:
+        return True
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), api_key)
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Any:
-        if request.url.path.startswith("/v1/") and not authorised(request):
-            return error(
-                401, "missing or wrong API key (Authorization: Bearer KEY)", **{"WWW-Authenticate": "Bearer"}
-            )
-        response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        return response
 
+def _add_static_pages(app: FastAPI) -> None:
+    """The web page's files, served from the package as they are (no build step)."""
     for route, (name, media) in STATIC.items():
 
         def page(name: str = name, media: str = media) -> Response:
             return Response(static_file(name), media_type=media, headers={"Cache-Control": "no-cache"})
 
         app.add_api_route(route, page, methods=["GET"], include_in_schema=False)
+
+
+def create_app(tagger: Tagger, settings: ServeSettings | None = None) -> FastAPI:
+    """The FastAPI application over one loaded, prepared tagger."""
+    settings = settings or ServeSettings()
+    service = ModelService(tagger, settings)
+    app = FastAPI(title="hashtagger", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Any:
+        if request.url.path.startswith("/v1/") and not _authorised(request, settings.api_key):
+            return _error(
+                401, "missing or wrong API key (Authorization: Bearer KEY)", **{"WWW-Authenticate": "Bearer"}
+            )
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    _add_static_pages(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
@@ -153,10 +162,10 @@ def create_app(tagger: Tagger, settings: ServeSettings | None = None) -> FastAPI
         prior_weight: float | None = Query(None, ge=0.0, le=1.0),
     ) -> Any:
         if prior_weight is not None and not service.supports_prior_weight():
-            return error(422, "prior_weight applies to zero-shot models run by PyTorch only")
+            return _error(422, "prior_weight applies to zero-shot models run by PyTorch only")
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > settings.max_upload_bytes:
-            return error(413, f"upload over the limit of {settings.max_upload_bytes / 1e6:g} MB")
+            return _error(413, f"upload over the limit of {settings.max_upload_bytes / 1e6:g} MB")
         from python_multipart.exceptions import MultipartParseError
 
         try:
@@ -167,11 +176,11 @@ def create_app(tagger: Tagger, settings: ServeSettings | None = None) -> FastAPI
                 settings.max_files,
             )
         except TooLarge as e:
-            return error(413, str(e))
+            return _error(413, str(e))
         except NoFile as e:
-            return error(422, str(e))
+            return _error(422, str(e))
         except MultipartParseError as e:
-            return error(422, f"malformed multipart body ({e})")
+            return _error(422, f"malformed multipart body ({e})")
         try:
             return await run_in_threadpool(service.predict, folder, top_k, threshold, prior_weight)
         finally:
