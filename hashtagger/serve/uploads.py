@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from hashtagger.errors import InputError
 
@@ -48,7 +49,7 @@ class UploadFolder:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hashtagger-serve-")))
     files: list[Upload] = field(default_factory=list)
 
-    def new_file(self, filename: str | None) -> tuple[Upload, object]:
+    def new_file(self, filename: str | None) -> tuple[Upload, IO[bytes]]:
         index = len(self.files)
         path = self.root / f"{index:04d}.upload"
         handle = open(path, "xb")  # noqa: SIM115 - closed by the parser at the part's end
@@ -58,6 +59,61 @@ class UploadFolder:
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class _Parts:
+    """The multipart parser's callbacks: each part of the 'file' field streams into a new file of folder."""
+
+    CALLBACKS = (
+        "on_header_field",
+        "on_header_value",
+        "on_header_end",
+        "on_headers_finished",
+        "on_part_data",
+        "on_part_end",
+    )
+
+    def __init__(self, folder: UploadFolder, max_files: int) -> None:
+        self.folder = folder
+        self.max_files = max_files
+        self.headers: dict[bytes, bytes] = {}
+        self.field = b""
+        self.handle: IO[bytes] | None = None
+
+    def callbacks(self) -> dict[str, Callable[..., None]]:
+        return {name: getattr(self, name) for name in self.CALLBACKS}
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        key = self.field.lower()
+        self.headers[key] = self.headers.get(key, b"") + data[start:end]
+
+    def on_header_end(self) -> None:
+        self.field = b""
+
+    def on_headers_finished(self) -> None:
+        from python_multipart.multipart import parse_options_header
+
+        _, disp = parse_options_header(self.headers.get(b"content-disposition", b""))
+        if disp.get(b"name") == FIELD.encode():
+            if len(self.folder.files) >= self.max_files:
+                raise TooLarge(f"more than {self.max_files} photos in one request")
+            filename = disp.get(b"filename", b"").decode("utf-8", "replace")
+            self.handle = self.folder.new_file(filename)[1]
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.handle is not None:
+            self.handle.write(data[start:end])
+
+    def on_part_end(self) -> None:
+        self.close_file()
+        self.headers, self.field, self.handle = {}, b"", None
+
+    def close_file(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
 
 
 async def receive_uploads(
@@ -72,47 +128,8 @@ async def receive_uploads(
     if ctype != b"multipart/form-data" or not boundary:
         raise NoFile(f"send photos as multipart/form-data, field '{FIELD}'")
     folder = UploadFolder()
-    state: dict[str, object] = {"headers": {}, "field": b"", "handle": None}
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["field"] = state["field"] + data[start:end]  # type: ignore[operator]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        headers = state["headers"]
-        key = state["field"].lower()  # type: ignore[union-attr]
-        headers[key] = headers.get(key, b"") + data[start:end]  # type: ignore[union-attr]
-
-    def on_header_end() -> None:
-        state["field"] = b""
-
-    def on_headers_finished() -> None:
-        _, disp = parse_options_header(state["headers"].get(b"content-disposition", b""))  # type: ignore[union-attr]
-        if disp.get(b"name") == FIELD.encode():
-            if len(folder.files) >= max_files:
-                raise TooLarge(f"more than {max_files} photos in one request")
-            filename = disp.get(b"filename", b"").decode("utf-8", "replace")
-            state["handle"] = folder.new_file(filename)[1]
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        if state["handle"] is not None:
-            state["handle"].write(data[start:end])  # type: ignore[union-attr]
-
-    def on_part_end() -> None:
-        if state["handle"] is not None:
-            state["handle"].close()  # type: ignore[union-attr]
-        state.update(headers={}, field=b"", handle=None)
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-        },
-    )
+    parts = _Parts(folder, max_files)
+    parser = MultipartParser(boundary, parts.callbacks())
     received = 0
     try:
         async for chunk in body:
@@ -122,8 +139,7 @@ async def receive_uploads(
             parser.write(chunk)
         parser.finalize()
     except BaseException:
-        if state["handle"] is not None:
-            state["handle"].close()  # type: ignore[union-attr]
+        parts.close_file()
         folder.close()
         raise
     if not folder.files:
