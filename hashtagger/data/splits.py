@@ -127,12 +127,22 @@ def load_or_make_split(
     info = f"seeded random split (seed {seed})"
     if not write:
         return assignment, info
+    return assignment, info + _save_split(split_file, assignment, (seed, test_count, val_fraction), warnings)
+
+
+def _save_split(
+    split_file: Path, assignment: dict[str, str], params: tuple[int, int, float], warnings: list[str]
+) -> str:
+    """Save a seeded split (params: seed, test count, val_fraction) where load_or_make_split finds it;
+    returns what its description gains. A read-only or failing folder is a warning, never an error:
+    the split is deterministic, so it is the same when computed again."""
+    seed, test_count, val_fraction = params
     if split_file.parent.exists() and not folder_is_writable(split_file.parent):
         warnings.append(
             f"{split_file.parent} is read-only: the seeded split (seed {seed}) was computed in memory "
             "and not saved; it is deterministic, so every command computes the same one"
         )
-        return assignment, info + ", not saved (read-only folder)"
+        return ", not saved (read-only folder)"
     payload = {
         "format": SPLIT_FORMAT,
         "version": 1,
@@ -147,8 +157,8 @@ def load_or_make_split(
         atomic_write(split_file, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     except OSError as e:
         warnings.append(f"{split_file}: cannot save the split ({e.strerror or e}); computed in memory")
-        return assignment, info + ", not saved"
-    return assignment, info + f", saved in {split_file}"
+        return ", not saved"
+    return f", saved in {split_file}"
 
 
 def _read_split_file(path: Path, warnings: list[str]) -> tuple[dict[str, str], dict] | None:
