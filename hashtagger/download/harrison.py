@@ -2,7 +2,7 @@
 
 HARRISON's images exist only as one 6 GB tar behind a torrent, so whatever serves the tar
 (a BitTorrent client, a mirror, a copy the user already has) it is checked piece by piece
-against the official torrent's SHA-1 hashes before anything is extracted. HTTP downloads
+against the official torrent's SHA-1 hashes before anything is extracted (see tar.py). HTTP downloads
 resume with Range requests into a `.part` file that is renamed only once complete (and,
 for the tar, verified). A state file in the folder makes re-runs skip what is done.
 """
@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from hashtagger.data import load_dataset
-from hashtagger.download.aria2c import run_aria2c
 from hashtagger.download.extract import extract_tar, extract_zip
 from hashtagger.download.http import fetch
 from hashtagger.download.state import count_present, decodes, read_state, sha256_file, write_state
-from hashtagger.download.torrent import Progress, TorrentInfo, bad_pieces, describe_pieces, read_torrent
+from hashtagger.download.tar import check_space, no_image_source, verified_tar
+from hashtagger.download.torrent import Progress, TorrentInfo, read_torrent
 from hashtagger.errors import DownloadError, HashtaggerError, InputError
 from hashtagger.files import atomic_write
 
@@ -99,7 +99,7 @@ def download_harrison(
     state = read_state(d)
     result = DownloadResult(d, d / SUBDIR, d / CONFIG_FILE, 0, 0)
     if not (src.archive or src.base or src.aria2c or (d / TAR).is_file() or state.get("extracted")):
-        raise _no_image_source()
+        raise no_image_source()
     d.mkdir(parents=True, exist_ok=True)
     torrent, dataset = _metadata(src, result, expected_infohash or HARRISON_INFOHASH, progress)
     paths = [r.path for r in dataset.records]
@@ -199,8 +199,10 @@ def _images(
     if state.get("extracted") == torrent.infohash and count_present(paths) == len(paths):
         result.notes.append("images already extracted and verified; nothing to fetch")
         return
-    tar = _verified_tar(d, torrent, state, src.archive, src.base, src.aria2c, result, progress)
-    _check_space(d, torrent.length, "extracting the images")
+    tar, fetched = verified_tar(d, torrent, state, src.archive, src.base, src.aria2c, d / TORRENT, progress)
+    if fetched:
+        result.fetched.append(torrent.name)
+    check_space(d, torrent.length, "extracting the images")
     exclude = {f"{SUBDIR}/{n}" for n in LISTS if (d / SUBDIR / n).is_file()}
     extract_tar(tar, d, exclude=exclude, progress=progress)
     state["extracted"] = torrent.infohash
@@ -300,107 +302,6 @@ def _apply_fixes(src: _Sources, result: DownloadResult) -> None:
         result.notes.append(
             f"applied {len(replaced)} replacement images from {FIXED_ZIP}"
             + (f"; {bad} of them are truncated and will be skipped as unreadable" if bad else "")
-        )
-
-
-def _verified_tar(
-    d: Path,
-    torrent: TorrentInfo,
-    state: dict,
-    archive: Path | None,
-    base: str | None,
-    aria2c: str | None,
-    result: DownloadResult,
-    progress: Progress | None,
-) -> Path:
-    """Return a tar proven to match the torrent, fetching it when none is at hand."""
-    if archive is not None:
-        bad = _verify(archive, torrent, state, d, progress)
-        if bad:
-            pieces = describe_pieces(bad, torrent.piece_count)
-            raise DownloadError(
-                f"{archive}: does not match the official torrent ({pieces} differ); left as it is"
-            )
-        return archive
-    tar = d / torrent.name
-    if tar.is_file():
-        bad = _verify(tar, torrent, state, d, progress)
-        if not bad:
-            return tar
-        tar.unlink()
-        pieces = describe_pieces(bad, torrent.piece_count)
-        raise DownloadError(f"{tar}: failed verification ({pieces} differ); removed, run again to fetch it")
-    if not (base or aria2c):
-        raise _no_image_source()
-    part = tar.with_name(tar.name + ".part")
-    have = part.stat().st_size if part.is_file() else 0
-    _check_space(d, torrent.length - have + torrent.length, f"{torrent.name} and its extraction")
-    if base:
-        fetch(base + torrent.name, tar, progress=progress, expected_size=torrent.length, keep_part=True)
-        source = base + torrent.name
-    else:
-        run_aria2c(str(aria2c), d / TORRENT, part, torrent, progress)
-        source = "the torrent (aria2c)"
-    if not part.is_file():
-        raise DownloadError(f"{source}: finished without producing {part}")
-    try:
-        bad = bad_pieces(part, torrent, progress)
-    except DownloadError:
-        part.unlink()
-        raise
-    if bad:
-        part.unlink()
-        raise DownloadError(
-            f"{torrent.name} from {source} failed verification: {describe_pieces(bad, torrent.piece_count)} "
-            "do not match the torrent's SHA-1; the download was removed"
-        )
-    os.replace(part, tar)
-    _remember_verified(state, d, tar, torrent)
-    result.fetched.append(torrent.name)
-    return tar
-
-
-def _verify(path: Path, torrent: TorrentInfo, state: dict, d: Path, progress: Progress | None) -> list[int]:
-    """Piece-check path unless this very file (path, size, mtime) was verified before."""
-    st = path.stat()
-    mark = state.get("verified", {})
-    if mark == {
-        "path": str(path),
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "infohash": torrent.infohash,
-    }:
-        return []
-    bad = bad_pieces(path, torrent, progress)
-    if not bad:
-        _remember_verified(state, d, path, torrent)
-    return bad
-
-
-def _remember_verified(state: dict, d: Path, path: Path, torrent: TorrentInfo) -> None:
-    st = path.stat()
-    state["verified"] = {
-        "path": str(path),
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "infohash": torrent.infohash,
-    }
-    write_state(d, state)
-
-
-def _no_image_source() -> DownloadError:
-    return DownloadError(
-        "HARRISON's images come only as a 6 GB tar from its torrent; give one of: "
-        "install aria2c (BitTorrent client) and run again, --archive PATH to a HARRISON_full.tar "
-        "you have, or --mirror URL serving the dataset files"
-    )
-
-
-def _check_space(d: Path, need: int, what: str) -> None:
-    free = shutil.disk_usage(d).free
-    if need > free:
-        raise DownloadError(
-            f"{d}: not enough free space for {what}: need {need / 1e9:.1f} GB, {free / 1e9:.1f} GB free"
         )
 
 
