@@ -26,7 +26,6 @@ from hashtagger.rank import DEFAULT_RANKING, Ranked, Ranker, Ranking, SocialPrio
 if TYPE_CHECKING:
     import torch
 
-MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl")
 DEFAULT_WEIGHT = 0.5
 #: A history of n posts gets weight * n / (n + PRIOR_POSTS): a few posts must not outvote 57,383 photos.
 PRIOR_POSTS = 20
@@ -39,26 +38,19 @@ def profile_share(weight: float, posts: int) -> float:
 
 def read_profile(path: str | os.PathLike[str]) -> list[tuple[str, ...]]:
     """The user's posts as tag tuples (normalised like every tag); raises InputError in one line."""
+    from hashtagger.data.formats import MANIFEST_SUFFIXES, read_lines, read_manifest
     from hashtagger.data.records import parse_tags
 
     p = Path(path).expanduser()
     if not p.is_file():
         raise InputError(f"--profile {p}: no such file")
-    if p.suffix.lower() in MANIFEST_SUFFIXES:
-        from hashtagger.data.formats import read_manifest
-
-        try:
+    try:
+        if p.suffix.lower() in MANIFEST_SUFFIXES:
             posts = [tags for tags, _ in read_manifest(p).entries.values()]
-        except DatasetError as e:
-            raise InputError(f"--profile {e}") from None
-    else:
-        try:
-            lines = p.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as e:
-            raise InputError(f"--profile {p}: not UTF-8 text (byte {e.start})") from None
-        except OSError as e:
-            raise InputError(f"--profile {p}: cannot read ({e.strerror or e})") from None
-        posts = [parse_tags(line.replace(",", " ").split()) for line in lines]
+        else:
+            posts = [parse_tags(line.replace(",", " ").split()) for line in read_lines(p)]
+    except DatasetError as e:
+        raise InputError(f"--profile {e}") from None
     posts = [t for t in posts if t]
     if not posts:
         raise InputError(f"--profile {p}: no hashtags (expected one post per line, e.g. '#dog #beach')")

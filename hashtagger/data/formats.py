@@ -85,8 +85,8 @@ def detect_format(path: Path) -> tuple[str, Path]:
 
 def read_harrison(root: Path) -> Source:
     """Read HARRISON's aligned data_list.txt / tag_list.txt and its vocab_index.txt if present."""
-    paths = _read_lines(root / HARRISON_LISTS[0])
-    tag_lines = _read_lines(root / HARRISON_LISTS[1])
+    paths = read_lines(root / HARRISON_LISTS[0])
+    tag_lines = read_lines(root / HARRISON_LISTS[1])
     if len(paths) != len(tag_lines):
         raise DatasetError(
             f"{root}: data_list.txt has {len(paths):,} lines but tag_list.txt has {len(tag_lines):,}; "
@@ -224,7 +224,7 @@ def _visible(p: Path) -> bool:
     return not p.name.startswith(".") and p.name != "__MACOSX"
 
 
-def _read_lines(path: Path) -> list[str]:
+def read_lines(path: Path) -> list[str]:
     """Lines of a text list, trailing blank lines dropped (files end with a newline)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -275,7 +275,7 @@ def _table_rows(path: Path):
 
 
 def _jsonl_rows(path: Path):
-    for n, line in enumerate(_read_lines(path), 1):
+    for n, line in enumerate(read_lines(path), 1):
         if not line.strip():
             continue
         try:
