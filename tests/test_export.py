@@ -157,6 +157,19 @@ def test_int8_export_is_asked_for_and_labelled(
     out = tmp_path / "q.onnx"
     r = CliRunner().invoke(cli, ["export", str(calibrated_checkpoint), "-o", str(out), "--precision", "int8"])
     assert r.exit_code != 0 and "--calibration" in r.output
+    ov = [
+        "export",
+        str(calibrated_checkpoint),
+        "-o",
+        str(tmp_path / "ov"),
+        "-f",
+        "openvino",
+        "--precision",
+        "int8",
+    ]
+    r = CliRunner().invoke(cli, [*ov, "--calibration", str(tmp_path / "calib")])
+    assert r.exit_code != 0 and "ONNX exports only" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "ov").exists()
     r = CliRunner().invoke(
         cli,
         [

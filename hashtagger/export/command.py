@@ -24,7 +24,7 @@ from hashtagger.options import domain_errors
     type=click.Choice(["fp32", "int8"]),
     default="fp32",
     show_default=True,
-    help="int8: post-training quantisation calibrated on --calibration photos.",
+    help="int8 (ONNX only): post-training quantisation calibrated on --calibration photos.",
 )
 @click.option(
     "--calibration",
