@@ -61,7 +61,7 @@ def run_options(func: F) -> F:
             "--workers",
             type=click.IntRange(min=0),
             default=None,
-            help="Decoding threads (default: one per core).",
+            help="Decoding threads (default: 1 per 4 cores with the model on the CPU, else 1 per core).",
         ),
         click.option(
             "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True

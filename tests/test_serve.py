@@ -263,3 +263,20 @@ def test_prior_weight_reaches_a_zero_shot_blend_for_one_request_only(photo_facto
     default = c.post("/v1/predict?top_k=1", files=files).json()
     assert default[0]["hashtags"] == [{"tag": "visual", "score": 0.75}] and t.blend == Blend()
     assert c.post("/v1/predict?prior_weight=1.5", files=files).status_code == 422
+
+
+def test_serve_command_loads_the_model_once_and_binds_to_loopback(
+    tiny_onnx: Path, photo_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command itself (not only the app): options reach the model and uvicorn gets 127.0.0.1."""
+    import uvicorn
+
+    started: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
+    r = CliRunner().invoke(cli, ["serve", "--model", str(tiny_onnx), "--port", "9123", "-b", "4"])
+    assert r.exit_code == 0, r.output
+    assert started["host"] == "127.0.0.1" and started["port"] == 9123
+    answer = TestClient(started["app"]).post(
+        "/v1/predict", files=[("file", ("a.jpg", jpeg(photo_factory, "a.jpg"), "image/jpeg"))]
+    )
+    assert answer.status_code == 200 and answer.json()[0]["hashtags"]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from hashtagger.options import domain_errors, model_option
+from hashtagger.options import domain_errors, model_option, run_options
+
+if TYPE_CHECKING:
+    from hashtagger.runtime import RunOptions
 
 
 @click.command()
@@ -30,14 +35,7 @@ from hashtagger.options import domain_errors, model_option
 @click.option(
     "--max-files", default=64, show_default=True, type=click.IntRange(min=1), help="Photos per request."
 )
-@click.option("-b", "--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option("--workers", type=click.IntRange(min=0), default=None, help="Decoding threads.")
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
-)
-@click.option(
-    "--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True
-)
+@run_options
 @domain_errors
 def serve(
     host: str,
@@ -47,10 +45,8 @@ def serve(
     api_key: str | None,
     max_upload_mb: float,
     max_files: int,
-    batch_size: int,
-    workers: int | None,
-    device: str,
-    precision: str,
+    prior_weight: float | None,
+    run: RunOptions,
 ) -> None:
     """Serve an HTTP API and a web page for tagging photos (needs hashtagger[serve]).
 
@@ -69,9 +65,7 @@ def serve(
         api_key=api_key or None,
         max_upload_bytes=int(max_upload_mb * 1e6),
         max_files=max_files,
-        batch_size=batch_size,
-        workers=workers,
-        device=device,
-        precision=precision,
+        prior_weight=prior_weight,
+        run=run,
         say=lambda msg: click.echo(msg, err=True),
     )

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from hashtagger.errors import MissingDependencyError
+from hashtagger.runtime import DEFAULT_RUN, RunOptions
 
 
 def run_server(
@@ -19,10 +20,8 @@ def run_server(
     api_key: str | None = None,
     max_upload_bytes: int = 20_000_000,
     max_files: int = 64,
-    batch_size: int = 32,
-    workers: int | None = None,
-    device: str = "auto",
-    precision: str = "auto",
+    prior_weight: float | None = None,
+    run: RunOptions = DEFAULT_RUN,
     say: Callable[[str], None] = lambda _: None,
 ) -> None:
     """Serve until interrupted."""
@@ -35,13 +34,12 @@ def run_server(
             f"hashtagger serve needs {e.name}: pip install 'hashtagger[serve]'"
         ) from None
     from hashtagger.models import load_tagger
-    from hashtagger.predict.pipeline import default_workers, prepare_tagger
+    from hashtagger.runtime import prepare
     from hashtagger.serve.app import ServeSettings, create_app
 
-    workers = min(2, default_workers()) if workers is None else workers
-    tagger = load_tagger(model, vocab=vocab)
-    prepare_tagger(tagger, device, precision, workers)
-    settings = ServeSettings(api_key, max_upload_bytes, max_files, batch_size, workers)
+    tagger = load_tagger(model, vocab=vocab, prior_weight=prior_weight)
+    device = prepare(tagger, run)
+    settings = ServeSettings(api_key, max_upload_bytes, max_files, run.batch_size, run.decode_workers(device))
     if not _loopback(host) and api_key is None:
         say(f"warning: serving on {host} to the network without an API key (--api-key)")
     say(f"hashtagger: {tagger.name} on http://{host}:{port}/ (Ctrl-C stops)")
