@@ -1,10 +1,9 @@
 """hashtagger's speed and memory, each figure a ratio against a reference measured in the same run.
 
     python scripts/bench.py            # full run (about 15-25 minutes on 2 cores)
-    python scripts/bench.py --quick    # CI-sized run (about 2 minutes on 2 cores): too few photos for
-                                       # steady rates, so its throughput lines fall back to whole-command
-                                       # rates (start-up included) and are not the figures targets are
-                                       # judged on
+    python scripts/bench.py --quick    # smoke run (3.5 minutes on 2 cores): too few photos for steady
+                                       # rates, so its throughput lines fall back to whole-command rates
+                                       # (start-up included) and their targets are reported, not judged
 
 The exit status is 1 when any figure missed its target (each such line ends with MISSED).
 
@@ -28,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -170,7 +170,18 @@ def head_of(folder: Path, fraction: float = 0.25) -> Path:
 MIN_GAP_S = 1.0  # a steady rate needs the larger folder to take at least this much longer
 
 
-def steady_rates(cmd_a, cmd_b, full: Path, repeat: int) -> tuple[float, float]:  # noqa: ANN001
+class Rates(NamedTuple):
+    a: float
+    b: float
+    steady: bool  # False: whole-command rates (too few photos), so targets are reported, not judged
+
+
+def judged(target: str, rates: Rates) -> str:
+    """The target as printed: a whole-command rate is start-up dominated, so its target is only reported."""
+    return target if rates.steady else "report"
+
+
+def steady_rates(cmd_a, cmd_b, full: Path, repeat: int) -> Rates:  # noqa: ANN001
     """Photos/s of A and of B once started (see the module docstring), run in turn A B A B."""
     head = full.with_name(full.name + "_head")
     if not head.exists():
@@ -189,9 +200,12 @@ def steady_rates(cmd_a, cmd_b, full: Path, repeat: int) -> tuple[float, float]: 
     if min(gap_a, gap_b) < MIN_GAP_S:
         # Too few photos (e.g. --quick) for the difference to rise above the noise: fall back to
         # whole-command rates, which include start-up, and say so.
-        print(f"   note: under {MIN_GAP_S:.0f} s between {head.name} and {full.name}: whole-command rates")
-        return count(full) / med[("a", full)], count(full) / med[("b", full)]
-    return n / gap_a, n / gap_b
+        print(
+            f"   note: under {MIN_GAP_S:.0f} s between {head.name} and {full.name}: whole-command rates, "
+            "targets reported only"
+        )
+        return Rates(count(full) / med[("a", full)], count(full) / med[("b", full)], False)
+    return Rates(n / gap_a, n / gap_b, True)
 
 
 #: Names of the figures that missed their target in this run; the exit status is 1 when any did.
@@ -247,15 +261,16 @@ def bench_throughput(folder: Path, precision: str, batch: int, repeat: int, work
     def minimal(f: Path) -> list[str]:
         return [PY, str(loop), str(f), precision, str(batch), "loop"]
 
-    rp, rm = steady_rates(predict, minimal, folder, repeat)
+    rates = steady_rates(predict, minimal, folder, repeat)
+    rp, rm = rates.a, rates.b
     ratio = rp / rm
     target = 1.3 if label == "1080x1080" else 1.0
     line(
         f"a. throughput {label}",
         f"predict {rp:6.1f} photos/s, minimal loop {rm:6.1f} photos/s ({count(folder)} photos)",
         ratio,
-        f">={target}",
-        ratio >= target,
+        judged(f">={target}", rates),
+        ratio >= target or not rates.steady,
     )
     out = subprocess.run(
         [PY, str(loop), str(folder), precision, str(batch), "forward"],
@@ -288,7 +303,7 @@ def bench_precision(folder: Path, labels_csv: Path, batch: int, repeat: int, wor
         out = work / f"pred_{prec}.jsonl"
         wall(predict_cmd(folder, prec, batch), out)
         runs[prec] = out
-    r32, r16 = steady_rates(
+    r32, r16, _ = steady_rates(
         lambda f: predict_cmd(f, "fp32", batch),
         lambda f: predict_cmd(f, "bf16", batch),
         folder,
@@ -410,13 +425,14 @@ def bench_evaluate(folder: Path, repeat: int) -> None:
     def predict(f: Path) -> list[str]:
         return predict_cmd(f)
 
-    re_, rp = steady_rates(evaluate, predict, folder, repeat)
+    rates = steady_rates(evaluate, predict, folder, repeat)
+    re_, rp = rates.a, rates.b
     line(
         "f. evaluate vs predict",
         f"evaluate {re_:6.1f} photos/s, predict {rp:6.1f} photos/s ({count(folder)} photos)",
         re_ / rp,
-        ">=0.9",
-        re_ / rp >= 0.9,
+        judged(">=0.9", rates),
+        re_ / rp >= 0.9 or not rates.steady,
     )
 
 

@@ -1,7 +1,7 @@
 """How good the suggestions are, in one table: specificity on demo photos, accuracy on real multi-label
 photos, and the HARRISON tag-list simulations (the default ranking, and --profile).
 
-    python scripts/quality.py                      # everything, from ../shared/data (about a minute on 2 cores)
+    python scripts/quality.py                      # everything, from ../shared/data (about 1 minute)
     python scripts/quality.py --skip datasets      # leave out a part (demo, datasets, harrison, profile)
 
 Parts whose data is absent are skipped with a message. The options below point each part at other (e.g.
