@@ -284,3 +284,11 @@ def test_damaged_ranking_metadata_is_one_line(tmp_path: Path) -> None:
     onnx.save(model, str(out))
     with pytest.raises(CheckpointError, match="label_embeddings is damaged"):
         load_tagger(out)
+
+
+def test_an_export_scores_a_large_batch_in_passes_like_one_photo_at_a_time(tiny_onnx: Path) -> None:
+    tagger = load_tagger(tiny_onnx)
+    batch = synthetic_batch(tagger.preprocessing, 19, seed=11)  # more than one pass of 8
+    whole = tagger.score(batch)
+    singles = np.concatenate([tagger.score(batch[i : i + 1]) for i in range(len(batch))])
+    assert whole.shape == (19, len(tagger.vocabulary)) and np.allclose(whole, singles, atol=1e-6)
