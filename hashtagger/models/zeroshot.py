@@ -133,15 +133,22 @@ class ZeroShotTagger(Tagger):
         ranked = self.rank_similarities(self.visual_scores(torch.from_numpy(batch)))
         return ranked.score, ranked
 
+    def content(self, sims: torch.Tensor) -> torch.Tensor:
+        """q = softmax(s / tau): what the photo shows, as a distribution over the vocabulary; the visual
+        part that the blend, the ranking and an export's `content` output all start from."""
+        return (sims.float() / self.blend.tau).softmax(dim=-1)
+
     def blend_scores(self, sims: torch.Tensor) -> torch.Tensor:
         """The plain blend, visual + co-occurrence + popularity, in torch ops: what an export computes.
 
         The ranking rules (reach tags after content, diversity) run in numpy after it, in `tag`.
         """
+        return self._blend_of(self.content(sims))
+
+    def _blend_of(self, q: torch.Tensor) -> torch.Tensor:
         import torch
 
         r = self.blend.rules()
-        q = (sims / self.blend.tau).softmax(dim=-1)
         if r.prior_weight <= 0:
             return q
         prior = torch.from_numpy(self.social.prior).to(q.device)
@@ -152,12 +159,12 @@ class ZeroShotTagger(Tagger):
     def export_outputs(self, sims: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """What an export computes: the plain blend (`scores`, for any tool that reads the file) and the
         content distribution q (`content`, which hashtagger ranks with these rules after the graph)."""
-        return self.blend_scores(sims), (sims.float() / self.blend.tau).softmax(dim=-1)
+        q = self.content(sims)
+        return self._blend_of(q), q
 
     def rank_similarities(self, sims: torch.Tensor) -> Ranked:
         """Visual similarities -> q = softmax(s / tau) -> ranked with the tag statistics."""
-        q = (sims.float() / self.blend.tau).softmax(dim=-1).cpu().numpy()
-        return self.ranker.rank(q)
+        return self.ranker.rank(self.content(sims).cpu().numpy())
 
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "prior_weight": self.blend.prior_weight}
