@@ -47,13 +47,19 @@ def decode_threads(device: str | None = None) -> int:
 CPU_FORWARD_PHOTOS = 8
 
 
+def cpu_passes(photos: int) -> list[slice]:
+    """The slices of a batch that run one forward pass each on the CPU (torch or an exported model);
+    an empty batch is one empty pass, so the model still answers with its (0, V) shape."""
+    return [slice(i, i + CPU_FORWARD_PHOTOS) for i in range(0, photos, CPU_FORWARD_PHOTOS)] or [slice(0, 0)]
+
+
 def forward(module: Any, x: Any, device: str) -> Any:
     """module(x), in passes of CPU_FORWARD_PHOTOS on the CPU and in one pass on an accelerator."""
     if device_type(device) != "cpu" or len(x) <= CPU_FORWARD_PHOTOS:
         return module(x)
     import torch
 
-    return torch.cat([module(part) for part in x.split(CPU_FORWARD_PHOTOS)])
+    return torch.cat([module(x[part]) for part in cpu_passes(len(x))])
 
 
 @dataclass(frozen=True)
