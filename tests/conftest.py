@@ -195,3 +195,13 @@ def register_fake():
     yield register
     for name in names:
         unregister_model(name)
+
+
+@pytest.fixture
+def one_thread(monkeypatch: pytest.MonkeyPatch):
+    """Tiny models run faster on one thread, and a busy machine's spinning OpenMP threads cost seconds."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

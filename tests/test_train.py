@@ -45,14 +45,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "labels.csv"
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch: pytest.MonkeyPatch):
-    """Tiny models run faster on one thread, and a busy machine's spinning OpenMP threads cost seconds."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest)
 
 
 def tiny(manifest: Path, out: Path, *extra: str) -> list[str]:
