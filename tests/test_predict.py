@@ -202,6 +202,43 @@ def test_json_hashtags_carry_their_parts_and_why_prints_them(photo_factory) -> N
     assert lines[1].split()[0] == "#" + first["tag"] and f"visual {first['visual']:.4f}" in lines[1]
 
 
+def test_only_reach_and_group_split_the_same_ranking(photo_factory) -> None:
+    p = photo_factory("a.png", size=(64, 48))
+    every = json.loads(run(str(p), "--format", "jsonl", "-k", "30").stdout)["hashtags"]
+    reach_tags = [h["tag"] for h in every if h["kind"] == "reach"]
+    assert reach_tags, "the default ranking should hold some reach tags in its top 30"
+    r = run(str(p), "--format", "jsonl", "-k", "3", "--only", "reach")
+    assert r.exit_code == 0, r.stderr
+    assert [h["tag"] for h in json.loads(r.stdout)["hashtags"]] == reach_tags[:3]
+
+    top = every[:10]
+    grouped = run(str(p), "-k", "10", "--group", "--no-hash")
+    content, reach = grouped.stdout.rstrip("\n").split("\t")
+    assert content.split() == [h["tag"] for h in top if h["kind"] == "content"]
+    assert reach.split() == [h["tag"] for h in top if h["kind"] == "reach"]
+    as_json = json.loads(run(str(p), "--format", "jsonl", "-k", "10", "--group").stdout)["hashtags"]
+    kinds = [h["kind"] for h in as_json]
+    assert kinds == sorted(kinds) and {h["tag"] for h in as_json} == {h["tag"] for h in top}
+
+
+def test_only_reach_without_ranking_parts_is_empty() -> None:
+    import numpy as np
+
+    scores = np.array([0.2, 0.5, 0.3], dtype=np.float32)
+    assert select_hashtags(scores, ["a", "b", "c"], top_k=2, only="reach") == []
+    assert [h.tag for h in select_hashtags(scores, ["a", "b", "c"], top_k=2, only="content")] == ["b", "c"]
+
+
+def test_grouped_text_keeps_the_tab_when_a_group_is_empty() -> None:
+    from hashtagger.predict.output import Hashtag, Prediction, Writer
+
+    out = io.StringIO()
+    writer = Writer("text", out, group=True)
+    writer.write(Prediction("a.jpg", [Hashtag("cat", 0.5, {"kind": "content"})]))
+    writer.write(Prediction("b.jpg", [Hashtag("love", 0.5, {"kind": "reach"})]))
+    assert out.getvalue() == "a.jpg\t#cat\t\nb.jpg\t\t#love\n"
+
+
 def test_only_content_leaves_out_reach_tags(photo_factory) -> None:
     p = photo_factory("a.png", size=(64, 48))
     every = [h for h in json.loads(run(str(p), "--format", "jsonl", "-k", "10").stdout)["hashtags"]]
@@ -209,3 +246,11 @@ def test_only_content_leaves_out_reach_tags(photo_factory) -> None:
     content = json.loads(r.stdout)["hashtags"]
     assert len(content) == 10 and all(h["kind"] == "content" for h in content)
     assert [h["tag"] for h in content][:3] == [h["tag"] for h in every if h["kind"] == "content"][:3]
+
+
+@pytest.mark.parametrize("option", [["--group"], ["--only", "reach"]])
+def test_ranking_presentation_options_are_refused_with_ray_in_one_line(photo_factory, option) -> None:
+    p = photo_factory("a.png", size=(64, 48))
+    r = run(str(p), "--engine", "ray", *option)
+    assert r.exit_code != 0 and r.stdout == ""
+    assert r.stderr.strip().count("\n") == 0 and "--group" in r.stderr and "--engine ray" in r.stderr

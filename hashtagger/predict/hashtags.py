@@ -7,11 +7,9 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from hashtagger.models.base import Tagger
-from hashtagger.predict.output import Hashtag, Prediction
+from hashtagger.predict.output import KINDS, Hashtag, Prediction
 from hashtagger.predict.pipeline import Encoded, Failed, Scored, score_paths
 from hashtagger.rank import Ranked
-
-ONLY = ("content",)
 
 
 def select_hashtags(
@@ -27,11 +25,16 @@ def select_hashtags(
 
     `threshold` (the user's) wins over per-tag calibrated `thresholds` stored with the model.
     `parts` (one photo's ranking parts) explain each tag; `only="content"` skips reach tags (#love)
-    and fills the list with the next content tags.
+    and fills the list with the next content tags, `only="reach"` keeps just the reach tags (none
+    without parts: such a model ranks no tag as reach).
     """
     from hashtagger.metrics import top_k_indices
 
-    skip = parts.reach if (only == "content" and parts is not None) else None
+    if only == "reach" and parts is None:
+        return []
+    skip = None
+    if parts is not None and only in KINDS:
+        skip = parts.reach if only == "content" else ~parts.reach
     depth = len(vocabulary) if skip is not None else min(top_k, len(vocabulary))
     idx = top_k_indices(scores[None, :], depth)[0]
     out: list[Hashtag] = []

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from hashtagger.predict.keywords import hashtag
 
 FORMATS = ("text", "json", "jsonl", "csv", "none")
+#: A ranked hashtag's kind: content (what the photo shows) or reach (a popular tag it does not show, #love).
+KINDS = ("content", "reach")
 
 _TEXT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -78,6 +80,13 @@ def prediction_record(p: Prediction, digits: int = 4) -> dict[str, object]:
     return {**where, "hashtags": [hashtag_record(h, digits) for h in p.hashtags]}
 
 
+def grouped(p: Prediction) -> Prediction:
+    """--group: content tags first, then reach tags, each group in ranked order."""
+    content = [h for h in p.hashtags if h.parts.get("kind") != "reach"]
+    reach = [h for h in p.hashtags if h.parts.get("kind") == "reach"]
+    return replace(p, hashtags=content + reach)
+
+
 def hashtag_record(h: Hashtag, digits: int = 4) -> dict[str, object]:
     """{tag, score} plus the parts (visual, social, cooccurrence, popularity, kind, ...), rounded."""
     parts = {k: round(v, digits) if isinstance(v, float) else v for k, v in h.parts.items()}
@@ -110,10 +119,17 @@ class Writer:
     """Streams one format to a text stream; `close` finishes documents such as a JSON array."""
 
     def __init__(
-        self, fmt: str, out: TextIO, *, single: bool = False, hash_prefix: bool = True, why: bool = False
+        self,
+        fmt: str,
+        out: TextIO,
+        *,
+        single: bool = False,
+        hash_prefix: bool = True,
+        why: bool = False,
+        group: bool = False,
     ) -> None:
         self.fmt, self.out, self.single, self.prefix = fmt, out, single, "#" if hash_prefix else ""
-        self.why = why
+        self.why, self.group = why, group
         self.count = 0
         self._csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
         if self._csv:
@@ -122,6 +138,8 @@ class Writer:
     def write(self, p: Prediction) -> None:
         if self.fmt == "none":
             return
+        if self.group:
+            p = grouped(p)
         if self.fmt == "jsonl":
             self.out.write(json.dumps(prediction_record(p), ensure_ascii=False) + "\n")
         elif self.fmt == "json":
@@ -133,12 +151,23 @@ class Writer:
             for rank, h in enumerate(p.hashtags, 1):
                 self._csv.writerow([safe_text(p.path), rank, h.tag, f"{h.score:.4f}"])
         elif p.error is None:
-            tags = " ".join(self.prefix + hashtag(h.tag) for h in p.hashtags)
+            tags = self._text_tags(p.hashtags)
             self.out.write(tags + "\n" if self.single else f"{text_path(p.path)}\t{tags}\n")
             if self.why:
                 self.out.write("".join(line + "\n" for line in why_lines(p, self.prefix)))
         self.count += 1
         self.out.flush()
+
+    def _text_tags(self, hashtags: list[Hashtag]) -> str:
+        """'#a #b', or with --group 'content tags<TAB>reach tags' (the tab always there)."""
+
+        def joined(tags: list[Hashtag]) -> str:
+            return " ".join(self.prefix + hashtag(h.tag) for h in tags)
+
+        if not self.group:
+            return joined(hashtags)
+        content = [h for h in hashtags if h.parts.get("kind") != "reach"]
+        return joined(content) + "\t" + joined(hashtags[len(content) :])
 
     def close(self) -> None:
         if self.fmt == "json":

@@ -7,11 +7,13 @@ from typing import Any, TypeVar
 
 import click
 
+from hashtagger.predict.output import KINDS
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def ranking_options(func: F) -> F:
-    """--why, --only, --profile, --profile-weight."""
+    """--why, --only, --group, --profile, --profile-weight."""
     options = [
         click.option(
             "--why",
@@ -21,9 +23,16 @@ def ranking_options(func: F) -> F:
         ),
         click.option(
             "--only",
-            type=click.Choice(["content"]),
+            type=click.Choice(KINDS),
             default=None,
-            help="content: leave out reach tags (popular tags the photo does not show, e.g. #love).",
+            help="content: leave out reach tags (popular tags the photo does not show, e.g. #love); "
+            "reach: only those.",
+        ),
+        click.option(
+            "--group",
+            is_flag=True,
+            help="Content tags first, then reach tags; the text format puts a tab between the two "
+            "groups (json/jsonl: each hashtag's kind says which).",
         ),
         click.option(
             "--profile",

@@ -50,6 +50,7 @@ def run_predict(
     writers: WriterSettings | None = None,
     why: bool = False,
     only: str | None = None,
+    group: bool = False,
     profile: str | None = None,
     profile_weight: float = 0.5,
 ) -> int:
@@ -66,7 +67,7 @@ def run_predict(
     out = GuardedOutput(out)  # type: ignore[assignment]
     single = len(inputs) == 1 and is_single_file(inputs[0])
     library = LibraryWriter(writers or WriterSettings(), top_k=top_k)
-    writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix, why=why)
+    writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix, why=why, group=group)
     # Typos are reported before the model loads (seconds); stdin and patterns stream later.
     early, all_bad = _early_errors(inputs, shard, err)
     if all_bad:
@@ -80,6 +81,7 @@ def run_predict(
     options = dict(  # a few more tags than top_k when filters will drop some
         model=model, top_k=library.fetch_k(top_k), threshold=threshold, use_calibration=use_calibration,
         vocab=vocab, prior_weight=prior_weight, only=only, profile=profile, profile_weight=profile_weight,
+        group=group,
     )  # fmt: skip
     if engine == "local":
         predictions = _local(items, options, run)
@@ -188,8 +190,9 @@ def _ray(
     """Predictions from Ray actors running the same pipeline (see ray_engine)."""
     from hashtagger.predict.ray_engine import ray_predictions
 
-    if options.pop("profile") is not None or options.pop("only") is not None:
-        raise InputError("--profile and --only run with the local engine only, not --engine ray")
+    ranked_only = (options.pop("profile") is not None, options.pop("only") is not None, options.pop("group"))
+    if any(ranked_only):
+        raise InputError("--profile, --only and --group run with the local engine only, not --engine ray")
     options.pop("profile_weight")
     options = {**options, "device": run.device, "precision": run.precision, "workers": run.workers}
     return ray_predictions(
