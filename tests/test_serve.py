@@ -280,3 +280,27 @@ def test_serve_command_loads_the_model_once_and_binds_to_loopback(
         "/v1/predict", files=[("file", ("a.jpg", jpeg(photo_factory, "a.jpg"), "image/jpeg"))]
     )
     assert answer.status_code == 200 and answer.json()[0]["hashtags"]
+
+
+def test_only_and_group_answer_like_the_cli(photo_factory) -> None:
+    """With content and reach tags to tell apart, only= and group= answer the CLI's --only/--group json."""
+    photo = photo_factory("a.jpg", size=(64, 48), seed=3)
+    zeroshot = load_tagger("zeroshot")
+    c = client(zeroshot)
+    files = [("file", ("a.jpg", photo.read_bytes(), "image/jpeg"))]
+
+    def cli_json(*args: str) -> list[dict]:
+        r = CliRunner().invoke(
+            cli, ["predict", str(photo), "-f", "json", "-q", "-k", "10", "--precision", "fp32", *args]
+        )
+        assert r.exit_code == 0, r.stderr
+        return json.loads(r.stdout)[0]["hashtags"]
+
+    for query, args in (("only=content", ["--only", "content"]), ("only=reach", ["--only", "reach"]),
+                        ("group=true", ["--group"])):  # fmt: skip
+        got = c.post(f"/v1/predict?top_k=10&{query}", files=files)
+        assert got.status_code == 200, got.text
+        assert got.json()[0]["hashtags"] == cli_json(*args), query
+    kinds = [h["kind"] for h in c.post("/v1/predict?top_k=10&group=true", files=files).json()[0]["hashtags"]]
+    assert "reach" in kinds and kinds == sorted(kinds)
+    assert c.post("/v1/predict?only=popular", files=files).status_code == 422

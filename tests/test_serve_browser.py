@@ -71,3 +71,39 @@ def test_copy_button_puts_the_hashtags_on_the_clipboard(browser, base_url: str, 
     shown = page.locator(".card .hashtag .tag").all_inner_texts()
     assert copied == " ".join(shown) and len(shown) == 10
     context.close()
+
+
+@pytest.fixture(scope="module")
+def zeroshot_url():
+    from hashtagger.models import load_tagger
+    from hashtagger.serve.app import ServeSettings, create_app
+    from hashtagger.serve.run import background_server
+
+    with background_server(create_app(load_tagger("zeroshot"), ServeSettings(workers=0))) as url:
+        yield url
+
+
+def test_reach_tags_are_marked_and_the_tag_filter_keeps_one_kind(
+    browser, zeroshot_url: str, photo_factory
+) -> None:
+    photo = photo_factory("street.jpg", size=(120, 90), seed=3)
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(zeroshot_url + "/")
+    page.fill("#top_k", "10")
+    page.set_input_files("#files", str(photo))
+    page.wait_for_selector(".card .hashtag", timeout=30_000)
+    chips = page.locator(".card .hashtag")
+    marked = [c.get_attribute("class") for c in chips.all()]
+    assert "hashtag reach" in marked and "hashtag" in marked  # both kinds, told apart on screen
+    assert chips.filter(has=page.locator(".tag")).nth(marked.index("hashtag reach")).get_attribute("title")
+    for choice, wanted in (("content", "hashtag"), ("reach", "hashtag reach")):
+        with page.expect_response(lambda r, c=choice: f"only={c}" in r.url):
+            page.select_option("#only", choice)
+        # the answer is drawn after it arrives: wait until the chips on screen are all of one kind
+        page.wait_for_function(
+            "w => { const c = [...document.querySelectorAll('.card .hashtag')];"
+            " return c.length > 0 && c.every(x => x.className === w); }",
+            arg=wanted,
+            timeout=10_000,
+        )
+    page.close()

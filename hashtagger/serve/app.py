@@ -3,8 +3,8 @@
     GET  /            the web page (static files shipped in the package, no CDN, no build step)
     GET  /healthz     {"status": "ok", "model": ..., "auth": bool}
     GET  /v1/models   the loaded model and the models this hashtagger knows
-    POST /v1/predict  multipart field `file` (repeatable); query top_k, threshold, prior_weight;
-                      answers exactly the CLI's `--format json` array
+    POST /v1/predict  multipart field `file` (repeatable); query top_k, threshold, prior_weight,
+                      only (content|reach), group; answers exactly the CLI's `--format json` array
 
 The model is loaded once; one lock around it queues concurrent requests (each request's photos are
 scored as batches). Uploads stream into a private temporary folder, limited as they arrive, and are
@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hashtagger.models.base import Tagger
-from hashtagger.predict.output import Prediction, prediction_record
+from hashtagger.predict.output import KINDS, Prediction, grouped, prediction_record
 from hashtagger.serve.uploads import NoFile, TooLarge, UploadFolder, receive_uploads
 
 STATIC = {
@@ -51,6 +51,17 @@ class ServeSettings:
     workers: int = 2
 
 
+@dataclass(frozen=True)
+class Ask:
+    """One request's query: the CLI's -k, -t, --prior-weight, --only and --group."""
+
+    top_k: int = 10
+    threshold: float | None = None
+    prior_weight: float | None = None
+    only: str | None = None
+    group: bool = False
+
+
 class ModelService:
     """The loaded model behind a lock: requests are queued, never raced."""
 
@@ -59,35 +70,35 @@ class ModelService:
         self.settings = settings
         self.lock = threading.Lock()
 
-    def predict(
-        self, folder: UploadFolder, top_k: int, threshold: float | None, prior_weight: float | None
-    ) -> list[dict[str, object]]:
+    def predict(self, folder: UploadFolder, ask: Ask) -> list[dict[str, object]]:
         """Score one request's uploads; records keyed by display label, temp paths never shown."""
         from hashtagger.predict.hashtags import predict_paths
 
         paths = [str(u.path) for u in folder.files]
         with self.lock:
             saved = getattr(self.tagger, "blend", None)
-            if prior_weight is not None:
-                self.tagger.blend = replace(saved, prior_weight=prior_weight)  # type: ignore[attr-defined]
+            if ask.prior_weight is not None:
+                self.tagger.blend = replace(saved, prior_weight=ask.prior_weight)  # type: ignore[attr-defined]
             try:
                 predictions = list(
                     predict_paths(
                         self.tagger,
                         paths,
-                        top_k=top_k,
-                        threshold=threshold,
+                        top_k=ask.top_k,
+                        threshold=ask.threshold,
                         batch_size=self.settings.batch_size,
                         workers=self.settings.workers,
+                        only=ask.only,
                     )
                 )
             finally:
-                if prior_weight is not None:
+                if ask.prior_weight is not None:
                     self.tagger.blend = saved  # type: ignore[attr-defined]
         records = []
         for upload, p in zip(folder.files, predictions, strict=True):
             error = None if p.error is None else p.error.replace(str(upload.path), upload.label)
-            records.append(prediction_record(Prediction(upload.label, p.hashtags, error)))
+            answer = Prediction(upload.label, p.hashtags, error)
+            records.append(prediction_record(grouped(answer) if ask.group else answer))
         return records
 
     def supports_prior_weight(self) -> bool:
@@ -160,6 +171,8 @@ def create_app(tagger: Tagger, settings: ServeSettings | None = None) -> FastAPI
         top_k: int = Query(10, ge=1, le=1000),
         threshold: float | None = Query(None),
         prior_weight: float | None = Query(None, ge=0.0, le=1.0),
+        only: str | None = Query(None, pattern="^(" + "|".join(KINDS) + ")$"),
+        group: bool = Query(False),
     ) -> Any:
         if prior_weight is not None and not service.supports_prior_weight():
             return _error(422, "prior_weight applies to zero-shot models run by PyTorch only")
@@ -182,7 +195,8 @@ def create_app(tagger: Tagger, settings: ServeSettings | None = None) -> FastAPI
         except MultipartParseError as e:
             return _error(422, f"malformed multipart body ({e})")
         try:
-            return await run_in_threadpool(service.predict, folder, top_k, threshold, prior_weight)
+            ask = Ask(top_k, threshold, prior_weight, only, group)
+            return await run_in_threadpool(service.predict, folder, ask)
         finally:
             folder.close()
 

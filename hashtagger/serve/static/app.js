@@ -61,13 +61,14 @@
     } else {
       const tags = el("ul", "tags");
       for (const h of record.hashtags) {
-        const chip = el("li", "hashtag");
+        const chip = el("li", h.kind === "reach" ? "hashtag reach" : "hashtag");
+        if (h.kind === "reach") chip.title = "reach tag: popular on Instagram, not something the photo shows";
         chip.appendChild(el("span", "tag", "#" + h.tag));
         chip.appendChild(el("span", "score", h.score.toPrecision(2)));
         tags.appendChild(chip);
       }
       body.appendChild(tags);
-      if (!record.hashtags.length) body.appendChild(el("p", "muted", "No hashtag above the threshold."));
+      if (!record.hashtags.length) body.appendChild(el("p", "muted", "No hashtag left by the threshold or the tag filter."));
       const button = el("button", "copy", "Copy");
       button.type = "button";
       const text = record.hashtags.map((h) => "#" + h.tag).join(" ");
@@ -85,6 +86,7 @@
     for (const f of files) form.append("file", f, f.name);
     const params = new URLSearchParams({ top_k: $("top_k").value || "10" });
     if ($("threshold").value !== "") params.set("threshold", $("threshold").value);
+    if ($("only").value !== "") params.set("only", $("only").value);
     $("status").textContent = "Tagging " + files.length + (files.length === 1 ? " photo…" : " photos…");
     let records;
     try {
@@ -119,7 +121,7 @@
     tag(Array.from(e.dataTransfer.files));
   });
   $("files").addEventListener("change", (e) => tag(Array.from(e.target.files)));
-  for (const id of ["top_k", "threshold"]) $(id).addEventListener("change", () => tag(lastFiles));
+  for (const id of ["top_k", "threshold", "only"]) $(id).addEventListener("change", () => tag(lastFiles));
   $("settings").addEventListener("submit", (e) => { e.preventDefault(); tag(lastFiles); });
   hello();
 })();
