@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from hashtagger.models.base import Tagger
-from hashtagger.predict.output import KINDS, Hashtag, Prediction
+from hashtagger.predict.kinds import KINDS
+from hashtagger.predict.output import Hashtag, Prediction
 from hashtagger.predict.pipeline import Encoded, Failed, Scored, score_paths
 from hashtagger.rank import Ranked
 

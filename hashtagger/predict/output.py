@@ -10,8 +10,6 @@ from typing import TextIO
 from hashtagger.predict.keywords import hashtag
 
 FORMATS = ("text", "json", "jsonl", "csv", "none")
-#: A ranked hashtag's kind: content (what the photo shows) or reach (a popular tag it does not show, #love).
-KINDS = ("content", "reach")
 
 _TEXT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -80,10 +78,15 @@ def prediction_record(p: Prediction, digits: int = 4) -> dict[str, object]:
     return {**where, "hashtags": [hashtag_record(h, digits) for h in p.hashtags]}
 
 
+def split_kinds(hashtags: list[Hashtag]) -> tuple[list[Hashtag], list[Hashtag]]:
+    """(content tags, reach tags), each in ranked order; tags without parts count as content."""
+    content = [h for h in hashtags if h.parts.get("kind") != "reach"]
+    return content, [h for h in hashtags if h.parts.get("kind") == "reach"]
+
+
 def grouped(p: Prediction) -> Prediction:
-    """--group: content tags first, then reach tags, each group in ranked order."""
-    content = [h for h in p.hashtags if h.parts.get("kind") != "reach"]
-    reach = [h for h in p.hashtags if h.parts.get("kind") == "reach"]
+    """--group: content tags first, then reach tags."""
+    content, reach = split_kinds(p.hashtags)
     return replace(p, hashtags=content + reach)
 
 
@@ -151,23 +154,13 @@ class Writer:
             for rank, h in enumerate(p.hashtags, 1):
                 self._csv.writerow([safe_text(p.path), rank, h.tag, f"{h.score:.4f}"])
         elif p.error is None:
-            tags = self._text_tags(p.hashtags)
+            groups = split_kinds(p.hashtags) if self.group else (p.hashtags,)  # text: a tab between groups
+            tags = "\t".join(" ".join(self.prefix + hashtag(h.tag) for h in g) for g in groups)
             self.out.write(tags + "\n" if self.single else f"{text_path(p.path)}\t{tags}\n")
             if self.why:
                 self.out.write("".join(line + "\n" for line in why_lines(p, self.prefix)))
         self.count += 1
         self.out.flush()
-
-    def _text_tags(self, hashtags: list[Hashtag]) -> str:
-        """'#a #b', or with --group 'content tags<TAB>reach tags' (the tab always there)."""
-
-        def joined(tags: list[Hashtag]) -> str:
-            return " ".join(self.prefix + hashtag(h.tag) for h in tags)
-
-        if not self.group:
-            return joined(hashtags)
-        content = [h for h in hashtags if h.parts.get("kind") != "reach"]
-        return joined(content) + "\t" + joined(hashtags[len(content) :])
 
     def close(self) -> None:
         if self.fmt == "json":

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from hashtagger.predict.output import KINDS
+from hashtagger.predict.kinds import KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 

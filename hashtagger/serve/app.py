@@ -25,7 +25,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hashtagger.models.base import Tagger
-from hashtagger.predict.output import KINDS, Prediction, grouped, prediction_record
+from hashtagger.predict.kinds import KINDS
+from hashtagger.predict.output import Prediction, grouped, prediction_record
 from hashtagger.serve.uploads import NoFile, TooLarge, UploadFolder, receive_uploads
 
 STATIC = {
