@@ -13,6 +13,13 @@ from hashtagger.errors import HashtaggerError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def add_options(func: F, options: list[Callable[[F], F]]) -> F:
+    """Apply click options to `func` so that --help lists them in the given order."""
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def domain_errors(func: F) -> F:
     """Turn library errors into one-line click errors (exit status 1)."""
 
@@ -84,9 +91,7 @@ def run_options(func: F) -> F:
         kwargs["run"] = RunOptions(**{k: kwargs.pop(k) for k in fields})
         return func(*args, **kwargs)
 
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper  # type: ignore[return-value]
+    return add_options(wrapper, options)  # type: ignore[arg-type]
 
 
 def writer_options(func: F) -> F:
@@ -147,6 +152,4 @@ def writer_options(func: F) -> F:
             help="Output NEW instead of OLD (repeatable, or @file).",
         ),
     ]
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper  # type: ignore[return-value]
+    return add_options(wrapper, options)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
+from hashtagger.options import add_options
 from hashtagger.predict.kinds import KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,6 +51,4 @@ def ranking_options(func: F) -> F:
             "(1 = yours only).",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return add_options(func, options)

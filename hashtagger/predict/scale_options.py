@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from hashtagger.errors import InputError
+from hashtagger.options import add_options
 from hashtagger.predict.shard import Shard, parse_shard
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,6 +58,4 @@ def scale_options(func: F) -> F:
             help="--engine ray: CPUs per model copy (one actor per this many CPUs of the cluster).",
         ),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return add_options(func, options)
