@@ -9,10 +9,9 @@ import errno
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
+from conftest import make_photo
 
 from hashtagger.cli import cli
 from hashtagger.models.checkpoint import load_checkpoint
@@ -28,8 +27,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("photos")
     lines = ["path,tags,split"]
     for i in range(12):
-        arr = np.random.default_rng(i).integers(0, 256, (40, 48, 3), dtype=np.uint8)
-        Image.fromarray(arr).save(root / f"img{i}.jpg")
+        make_photo(root / f"img{i}.jpg", seed=i)
         lines.append(f"img{i}.jpg,{('cat', 'dog sun', 'sun')[i % 3]},{'validation' if i >= 8 else 'train'}")
     (root / "broken.jpg").write_bytes(b"not a jpeg")
     lines += ["broken.jpg,cat,train", "gone.jpg,dog,train"]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
+from conftest import make_photo
 
 from hashtagger.cli import cli
 from hashtagger.models.checkpoint import load_checkpoint
@@ -36,8 +36,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("photos")
     lines = ["path,tags,split"]
     for i in range(16):
-        arr = np.random.default_rng(i).integers(0, 256, (40, 48, 3), dtype=np.uint8)
-        Image.fromarray(arr).save(root / f"img{i}.jpg")
+        make_photo(root / f"img{i}.jpg", seed=i)
         lines.append(f"img{i}.jpg,{TAGS[i % 8]},{'validation' if i >= 12 else 'train'}")
     (root / "broken.jpg").write_bytes(b"not a jpeg at all")
     lines.append("broken.jpg,dog,train")
