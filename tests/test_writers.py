@@ -352,3 +352,22 @@ def test_embed_without_the_extra_is_one_line(photo_factory, monkeypatch: pytest.
     r = run(str(photo_factory("a.jpg")), "--quiet", "--write", "embed")
     assert r.exit_code == 1 and "hashtagger[embed]" in r.stderr
     assert r.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("target", ["txt", "xmp"])
+def test_a_failed_write_is_one_line_naming_the_file_once(photo_factory, monkeypatch, target) -> None:
+    from hashtagger.errors import OutputError
+    from hashtagger.predict.writers.captions import write_caption
+    from hashtagger.predict.writers.sidecar import write_sidecar
+
+    photo = photo_factory("p.jpg")
+
+    def refuse(self, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "write_text" if target == "txt" else "write_bytes", refuse)
+    with pytest.raises(OutputError) as e:
+        (write_caption if target == "txt" else write_sidecar)(photo, ["cat"])
+    written = photo.with_suffix(".txt") if target == "txt" else photo.with_name("p.jpg.xmp")
+    assert str(e.value) == f"{written}: cannot write (Permission denied)"
+    assert not written.exists() and [p.name for p in photo.parent.iterdir()] == ["p.jpg"]

@@ -155,8 +155,8 @@ def _save_split(
     text = json.dumps(payload, indent=1) + "\n"
     try:
         atomic_write(split_file, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    except OSError as e:
-        warnings.append(f"{split_file}: cannot save the split ({e.strerror or e}); computed in memory")
+    except OSError as e:  # an OutputError from atomic_write: it names the file and the reason
+        warnings.append(f"{e}; the split is computed in memory, not saved")
         return ", not saved"
     return f", saved in {split_file}"
 

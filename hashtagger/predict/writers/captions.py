@@ -54,8 +54,5 @@ def write_caption(
         return path, added
     check_writable(path)
     text = sep.join(current + added) + "\n"
-    try:
-        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    except OSError as e:
-        raise InputError(f"{path}: cannot write caption file ({e.strerror or e}); not written") from None
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))  # OutputError names path
     return path, added

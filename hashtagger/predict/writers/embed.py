@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hashtagger.errors import InputError, MissingDependencyError
-from hashtagger.files import atomic_update, check_writable
+from hashtagger.files import atomic_update, check_writable, write_error
 from hashtagger.predict.writers.merge import Keywords, Merged, merge_keywords
 from hashtagger.predict.writers.xmp import FIELDS
 
@@ -150,8 +150,8 @@ def embed_keywords(
     except InputError as e:
         msg = str(e)
         raise InputError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot write ({e.strerror or e}); not changed") from None
+    except OSError as e:  # atomic_update's OutputError already names the photo and the reason
+        raise write_error(path, e) from None
     return merged
 
 

@@ -51,8 +51,5 @@ def write_sidecar(
     check_writable(path)
     packet.set_keywords(merged.keywords)
     data = packet.to_bytes()
-    try:
-        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
-    except OSError as e:
-        raise InputError(f"{path}: cannot write sidecar ({e.strerror or e}); not written") from None
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))  # OutputError names path and reason
     return path, merged
