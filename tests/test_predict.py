@@ -251,6 +251,6 @@ def test_only_content_leaves_out_reach_tags(photo_factory) -> None:
 @pytest.mark.parametrize("option", [["--group"], ["--only", "reach"]])
 def test_ranking_presentation_options_are_refused_with_ray_in_one_line(photo_factory, option) -> None:
     p = photo_factory("a.png", size=(64, 48))
-    r = run(str(p), "--engine", "ray", *option)
+    r = run(str(p), str(p.parent / "missing.jpg"), "--engine", "ray", *option)  # refused before any listing
     assert r.exit_code != 0 and r.stdout == ""
     assert r.stderr.strip().count("\n") == 0 and "--group" in r.stderr and "--engine ray" in r.stderr

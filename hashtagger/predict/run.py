@@ -63,6 +63,8 @@ def run_predict(
     from hashtagger.predict.writers.library import LibraryWriter
     from hashtagger.progress import StderrProgress
 
+    if engine != "local" and (profile is not None or only is not None or group):
+        raise InputError("--profile, --only and --group run with the local engine only, not --engine ray")
     inputs = list(inputs)
     out = GuardedOutput(out)  # type: ignore[assignment]
     single = len(inputs) == 1 and is_single_file(inputs[0])
@@ -81,7 +83,6 @@ def run_predict(
     options = dict(  # a few more tags than top_k when filters will drop some
         model=model, top_k=library.fetch_k(top_k), threshold=threshold, use_calibration=use_calibration,
         vocab=vocab, prior_weight=prior_weight, only=only, profile=profile, profile_weight=profile_weight,
-        group=group,
     )  # fmt: skip
     if engine == "local":
         predictions = _local(items, options, run)
@@ -190,10 +191,8 @@ def _ray(
     """Predictions from Ray actors running the same pipeline (see ray_engine)."""
     from hashtagger.predict.ray_engine import ray_predictions
 
-    ranked_only = (options.pop("profile") is not None, options.pop("only") is not None, options.pop("group"))
-    if any(ranked_only):
-        raise InputError("--profile, --only and --group run with the local engine only, not --engine ray")
-    options.pop("profile_weight")
+    local_only = ("profile", "profile_weight", "only")  # refused with ray before any photo is listed
+    options = {k: v for k, v in options.items() if k not in local_only}
     options = {**options, "device": run.device, "precision": run.precision, "workers": run.workers}
     return ray_predictions(
         items, options, address=address, batch_size=run.batch_size, cpus_per_actor=cpus, quiet=run.quiet
