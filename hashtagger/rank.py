@@ -33,6 +33,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from hashtagger.models.labels import unit_rows
+
 PARTS = ("visual", "cooccurrence", "popularity")
 
 
@@ -141,8 +143,7 @@ class Ranker:
         self.social = social if ranking.prior_weight > 0 else None
         self.similarity: np.ndarray | None = None
         if label_embeddings is not None and ranking.diversity > 0:
-            e = np.asarray(label_embeddings, dtype=np.float32)
-            e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+            e = unit_rows(label_embeddings)
             sim = e @ e.T
             np.fill_diagonal(sim, 0.0)
             lo = ranking.similar_from

@@ -35,12 +35,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hashtagger.models.labels import unit_rows  # noqa: E402
+
 RHOS = (0.1, 0.2, 0.3)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 def model_embeddings() -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -49,7 +46,7 @@ def model_embeddings() -> tuple[list[str], np.ndarray, np.ndarray]:
     from hashtagger.models.zeroshot import class_embeddings
 
     conse = load_npz("conse_embeddings.npz")
-    return [str(t) for t in conse["vocabulary"]], _unit(conse["vocab_embeddings"]), class_embeddings()
+    return [str(t) for t in conse["vocabulary"]], unit_rows(conse["vocab_embeddings"]), class_embeddings()
 
 
 def read_lists(harrison: Path) -> tuple[list[str], list[list[str]]]:
@@ -65,7 +62,7 @@ def related_embeddings(label: np.ndarray, classes: np.ndarray) -> np.ndarray:
     rel = label @ classes.T / 0.05
     top = np.argsort(-rel, axis=1)[:, :10]
     w = np.exp(np.take_along_axis(rel, top, 1) - rel.max(1, keepdims=True))
-    return _unit((w[..., None] * classes[top]).sum(1))
+    return unit_rows((w[..., None] * classes[top]).sum(1))
 
 
 def simulated_similarities(
@@ -77,7 +74,7 @@ def simulated_similarities(
     related = related_embeddings(label, classes)
     noise = classes[rng.integers(0, len(classes), len(folders))]
     signal = np.where(query[:, None] >= 0, related[np.maximum(query, 0)], 0.0)
-    return _unit(rho * signal + (1 - rho) * noise) @ label.T
+    return unit_rows(rho * signal + (1 - rho) * noise) @ label.T
 
 
 def targets_of(tag_lists: list[list[str]], vocab: list[str]) -> np.ndarray:

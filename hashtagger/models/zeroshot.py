@@ -19,7 +19,7 @@ import numpy as np
 from hashtagger.errors import InputError
 from hashtagger.image.preprocess import EFFICIENTNET_LITE, Preprocessing
 from hashtagger.models.base import Tagger
-from hashtagger.models.labels import load_npz
+from hashtagger.models.labels import load_npz, unit_rows
 from hashtagger.rank import Ranked, Ranker, Ranking, SocialPrior
 
 if TYPE_CHECKING:
@@ -70,8 +70,8 @@ class ZeroShotTagger(Tagger):
         self.classifier = classifier.eval().to(memory_format=torch.channels_last)
         self.device = "cpu"
         self.precision = "fp32"
-        self._class_emb = torch.from_numpy(_unit(class_embeddings))
-        self._label_emb = torch.from_numpy(_unit(label_embeddings))
+        self._class_emb = torch.from_numpy(unit_rows(class_embeddings))
+        self._label_emb = torch.from_numpy(unit_rows(label_embeddings))
         self.social = social or SocialPrior.harrison(vocabulary)
         self.ranker = Ranker(blend.rules(), self.social, label_embeddings)
 
@@ -170,11 +170,6 @@ class ZeroShotTagger(Tagger):
         return {**super().describe(), "prior_weight": self.blend.prior_weight}
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def load_conse(*, vocabulary: list[str] | None = None, prior_weight: float | None = None) -> ZeroShotTagger:
     """The registry's `zeroshot`: ConSE, classes with their WordNet ancestors, hashtags by their words."""
     return load_builtin("zeroshot", vocabulary=vocabulary, prior_weight=prior_weight)
@@ -194,9 +189,9 @@ def class_embeddings() -> np.ndarray:
     """ImageNet classes as `zeroshot` embeds them: mostly with their WordNet ancestors (HierSE's class side:
     a 'tabby' is also a cat, an animal), partly by their plain name. Hashtags keep their plain words, because
     WordNet's first sense of a hashtag is often wrong (fashion -> manner)."""
-    hier = _unit(load_npz("hierse_embeddings.npz")["class_embeddings"])
-    plain = _unit(load_npz("conse_embeddings.npz")["class_embeddings"])
-    return _unit(HIERARCHY_SHARE * hier + (1.0 - HIERARCHY_SHARE) * plain)
+    hier = unit_rows(load_npz("hierse_embeddings.npz")["class_embeddings"])
+    plain = unit_rows(load_npz("conse_embeddings.npz")["class_embeddings"])
+    return unit_rows(HIERARCHY_SHARE * hier + (1.0 - HIERARCHY_SHARE) * plain)
 
 
 def load_builtin(
