@@ -185,12 +185,13 @@ def load_hierse(*, vocabulary: list[str] | None = None, prior_weight: float | No
 HIERARCHY_SHARE = 0.85
 
 
-def class_embeddings() -> np.ndarray:
+def class_embeddings(conse: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """ImageNet classes as `zeroshot` embeds them: mostly with their WordNet ancestors (HierSE's class side:
     a 'tabby' is also a cat, an animal), partly by their plain name. Hashtags keep their plain words, because
     WordNet's first sense of a hashtag is often wrong (fashion -> manner)."""
+    conse = conse if conse is not None else load_npz("conse_embeddings.npz")  # a caller may have it read
     hier = unit_rows(load_npz("hierse_embeddings.npz")["class_embeddings"])
-    plain = unit_rows(load_npz("conse_embeddings.npz")["class_embeddings"])
+    plain = unit_rows(conse["class_embeddings"])
     return unit_rows(HIERARCHY_SHARE * hier + (1.0 - HIERARCHY_SHARE) * plain)
 
 
@@ -201,8 +202,6 @@ def load_builtin(
     prior_weight: float | None = None,
 ) -> ZeroShotTagger:
     """The shipped zero-shot models ('zeroshot' = ConSE, 'hierse' = HierSE), optionally on your vocabulary."""
-    from dataclasses import replace
-
     from hashtagger.models.backbones import efficientnet_lite0_imagenet
 
     if prior_weight is not None and not 0.0 <= prior_weight <= 1.0:
@@ -214,7 +213,7 @@ def load_builtin(
         class_emb, vocabulary, label_emb = hierse_embeddings(vocabulary)
     else:
         data = load_npz("conse_embeddings.npz")
-        class_emb = class_embeddings()
+        class_emb = class_embeddings(data)
         if vocabulary is None:
             vocabulary = [str(t) for t in data["vocabulary"]]
             label_emb = data["vocab_embeddings"]
