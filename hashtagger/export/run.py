@@ -172,7 +172,8 @@ def export_model(
         if fmt == "openvino":
             built = work / "openvino"
             onnx_to_openvino(onnx_path, built, meta)
-        parity = [compare(_reference(tagger, graph, b), load_exported(built).score(b)) for b in batches]
+        exported = load_exported(built)  # one session (or OpenVINO compile) for every parity batch
+        parity = [compare(_reference(tagger, graph, b), exported.score(b)) for b in batches]
         meta["parity"] = [p.to_dict() for p in parity]
         _finish_metadata(built, fmt, meta)
         if weights == "fp32" and not all(p.ok for p in parity):
