@@ -78,10 +78,9 @@ class ModelEntry:
         load = resolve(self.loader) if isinstance(self.loader, str) else self.loader
         return load(*args, **kwargs)
 
-    def missing(self, custom_vocab: bool = False) -> list[Requirement]:
+    def missing(self) -> list[Requirement]:
         """Requirements not installed here."""
-        needs = self.requires + (self.vocab_requires if custom_vocab else ())
-        return [r for r in needs if not r.met()]
+        return [r for r in self.requires if not r.met()]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form `hashtagger models --format json` and `GET /v1/models` print."""

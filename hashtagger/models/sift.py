@@ -20,7 +20,7 @@ import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -28,9 +28,6 @@ from hashtagger.cache import ArrayCache
 from hashtagger.errors import ImageError, MissingDependencyError
 from hashtagger.image.preprocess import Preprocessing
 from hashtagger.runtime import cpu_cores
-
-if TYPE_CHECKING:
-    pass
 
 CACHE_FORMAT = 1
 #: Bump when `sift_descriptors` changes what it returns: older cache entries are then ignored.

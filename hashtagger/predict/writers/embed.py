@@ -56,12 +56,6 @@ def _read(exiv2: Any, image: Any) -> Keywords:
     return Keywords(**lists, iptc=iptc)
 
 
-def read_embedded(path: str | Path) -> Keywords:
-    """The keyword fields embedded in a photo (needs the extra)."""
-    exiv2 = require_exiv2()
-    return _read(exiv2, _open(exiv2, path))
-
-
 def _keep_raw_times(exiv2: Any, iptc: Any, path: str) -> None:
     """Write existing IPTC dates and times back byte for byte.
 
