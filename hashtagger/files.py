@@ -68,6 +68,14 @@ def write_error(path: Path, error: OSError) -> OutputError:
     return out
 
 
+def is_regular_file(path: str | os.PathLike[str]) -> bool:
+    """True for a regular file (links followed); False for folders, devices, missing or unusable paths."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):  # ValueError: a NUL byte in the path
+        return False
+
+
 def user_cache_dir() -> Path:
     """Where hashtagger caches what it can recompute: $HASHTAGGER_CACHE, else $XDG_CACHE_HOME/hashtagger,
     else ~/.cache/hashtagger (splits/, features/, vocabulary embeddings)."""

@@ -8,13 +8,13 @@ truncated images are errors, exactly as training, evaluation and prediction trea
 from __future__ import annotations
 
 import os
-import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hashtagger.data.records import Dataset
 from hashtagger.errors import ImageError
+from hashtagger.files import is_regular_file
 from hashtagger.image.load import load_image
 from hashtagger.progress import ProgressFn as Progress
 from hashtagger.runtime import decode_threads
@@ -70,7 +70,7 @@ def summarize(
     untagged = [r for r in records if not r.tags]
     present, missing = [], []
     for i, r in enumerate(records, 1):
-        (present if _is_file(r.path) else missing).append(r)
+        (present if is_regular_file(r.path) else missing).append(r)
         if progress and (i % 5000 == 0 or i == len(records)):
             progress("checking files", i, len(records), unit="file")
     unreadable: list[str] | None = None
@@ -157,13 +157,6 @@ def format_summary(s: DatasetSummary) -> str:
 
 def _examples(items: list[str]) -> list[str]:
     return [f"                 {x}" for x in items]
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False
 
 
 def _decode_all(paths: list[Path], progress: Progress | None) -> list[str]:

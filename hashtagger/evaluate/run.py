@@ -97,13 +97,9 @@ def score_images(
 
 def load_model(spec: str, vocabulary: Sequence[str], prior_weight: float | None = None) -> Tagger:
     """A model as predict loads it; built-in (zero-shot) models are scored over `vocabulary`."""
-    from hashtagger.models.registry import get_model, load_model
+    from hashtagger.models.registry import load_model, model_names
 
-    try:
-        builtin = get_model(spec).role == "builtin"
-    except InputError:
-        builtin = False
-    if not builtin:
+    if spec not in model_names("builtin"):
         return load_model(spec)
     tagger = load_model(spec, vocabulary=list(vocabulary), prior_weight=prior_weight)
     tagger.name = spec

@@ -64,11 +64,10 @@ def embed_texts(texts: list[str], model=None) -> np.ndarray:  # noqa: ANN001
 
 
 def cache_dir() -> Path:
-    """Where embeddings of custom vocabularies are cached ($HASHTAGGER_CACHE or ~/.cache/hashtagger)."""
-    base = os.environ.get("HASHTAGGER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "hashtagger"
-    )
-    return Path(base)
+    """Where embeddings of custom vocabularies are cached: the user cache every other cache uses."""
+    from hashtagger.files import user_cache_dir
+
+    return user_cache_dir()
 
 
 def cached_embeddings(

@@ -59,7 +59,9 @@ def import_ray() -> Any:
 
 def local_cpus() -> int:
     """This machine's usable cores (CPU affinity and container limits respected by the scheduler)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from hashtagger.runtime import cpu_cores
+
+    return cpu_cores()
 
 
 def connect(ray: Any, address: str | None, quiet: bool) -> bool:

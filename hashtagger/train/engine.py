@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from torch import nn
 
 from hashtagger.data.loader import Batch
 from hashtagger.errors import DatasetError, HashtaggerError
+from hashtagger.files import is_regular_file
 from hashtagger.models.checkpoint import save_checkpoint
 from hashtagger.progress import Progress
 from hashtagger.runtime import autocast_dtype
@@ -317,7 +316,7 @@ def _without_missing_files(
     train: list[Any], val: list[Any], cfg: Config, progress: Progress
 ) -> tuple[list[Any], list[Any]]:
     """Leave out listed photos whose file is not there, saying so (they are missing, not undecodable)."""
-    gone = {id(r) for r in (*train, *val) if not _is_file(r.path)}
+    gone = {id(r) for r in (*train, *val) if not is_regular_file(r.path)}
     if gone:
         first = next(r.path for r in (*train, *val) if id(r) in gone)
         n = len(gone)
@@ -326,13 +325,6 @@ def _without_missing_files(
             f"{'are' if n != 1 else 'is'} missing and left out (first: {first})"
         )
     return [r for r in train if id(r) not in gone], [r for r in val if id(r) not in gone]
-
-
-def _is_file(path: Any) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
 
 
 def training_data(
