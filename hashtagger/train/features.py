@@ -135,11 +135,13 @@ def fill_cache(
     """
     paths = [r.path for r in records]
     keys = digests(paths, workers=max(1, workers))
-    todo = len(missing(paths, keys, cache))
+    everything = missing(paths, keys, cache)
+    todo = len(everything)
     progress.message(f"{name} cache: {cache.folder} ({len(records) - todo} of {len(records)} photos cached)")
     if not todo:
         return keys, Filled()
-    share = missing(paths, keys, cache, rank=rank, world_size=world_size)
+    # one process: its share is everything missing (no second look at every cache file)
+    share = everything if world_size == 1 else missing(paths, keys, cache, rank=rank, world_size=world_size)
     filled = fill(share, compute, stage=f"{name}s", progress=progress, should_stop=should_stop)
     progress.close()
     return keys, filled
