@@ -30,7 +30,14 @@ def simulate_profiles(
     harrison: Path, users: int = 300, posts: int = 40, held: int = 10, rho: float = 0.2, seed: int = 0
 ) -> dict[str, dict[str, float]]:
     """Metrics of held-out posts ranked without a profile and with profile weights 0.5 and 1."""
-    from tune_blend import model_embeddings, read_lists, simulated_similarities, softmax, targets_of
+    from tune_blend import (
+        model_embeddings,
+        read_lists,
+        related_embeddings,
+        simulated_similarities,
+        softmax,
+        targets_of,
+    )
 
     from hashtagger.metrics import ranking_metrics
     from hashtagger.models.zeroshot import BLEND
@@ -48,6 +55,7 @@ def simulate_profiles(
     rng = np.random.default_rng(seed)
     harrison_prior = SocialPrior.harrison(vocab)
     base = Ranker(BLEND.rules(), harrison_prior, label)
+    related = related_embeddings(label, classes)  # the same for every user
     settings = {"HARRISON only": None, "profile weight 0.5": 0.5, "profile weight 1": 1.0}
     scores: dict[str, list[np.ndarray]] = {k: [] for k in settings}
     truth = []
@@ -57,9 +65,8 @@ def simulate_profiles(
         ids += [*rng.choice(by_folder[names[b]], posts - posts // 2, replace=False)]
         rng.shuffle(ids)
         history, test = ids[: posts - held], ids[posts - held :]
-        q = softmax(
-            simulated_similarities([folders[i] for i in test], rho, vocab, label, classes, rng), BLEND.tau
-        )
+        photos = [folders[i] for i in test]
+        q = softmax(simulated_similarities(photos, rho, vocab, label, classes, rng, related), BLEND.tau)
         truth.append(targets_of([tag_lists[i] for i in test], vocab))
         mine = personal_prior([tuple(tag_lists[i]) for i in history], vocab, "simulated")
         for name, weight in settings.items():

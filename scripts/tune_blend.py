@@ -66,12 +66,22 @@ def related_embeddings(label: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 
 def simulated_similarities(
-    folders: list[str], rho: float, vocab: list[str], label: np.ndarray, classes: np.ndarray, rng
+    folders: list[str],
+    rho: float,
+    vocab: list[str],
+    label: np.ndarray,
+    classes: np.ndarray,
+    rng: np.random.Generator,
+    related: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(N, V) cosine similarities of simulated photo embeddings with every hashtag."""
+    """(N, V) cosine similarities of simulated photo embeddings with every hashtag.
+
+    `related` (related_embeddings(label, classes)) is the same for every call: callers that simulate many
+    times compute it once. It draws nothing from `rng`, so the simulation is the same either way.
+    """
     index = {t: i for i, t in enumerate(vocab)}
     query = np.array([index.get(f, index.get(f.rstrip("s"), -1)) for f in folders])
-    related = related_embeddings(label, classes)
+    related = related_embeddings(label, classes) if related is None else related
     noise = classes[rng.integers(0, len(classes), len(folders))]
     signal = np.where(query[:, None] >= 0, related[np.maximum(query, 0)], 0.0)
     return unit_rows(rho * signal + (1 - rho) * noise) @ label.T
@@ -140,10 +150,10 @@ def compare_rankings(harrison: Path, images: int = 3000, seed: int = 0) -> dict[
     out: dict[float, dict[str, tuple]] = {}
     pop = score(np.tile(social.prior, (len(pick), 1)), targets)
     bound = score(np.tile(capped_list(targets, social.prior), (len(pick), 1)), targets)
+    related = related_embeddings(label, classes)
+    photos = [folders[i] for i in pick]
     for rho in RHOS:
-        q = softmax(
-            simulated_similarities([folders[i] for i in pick], rho, vocab, label, classes, rng), BLEND.tau
-        )
+        q = softmax(simulated_similarities(photos, rho, vocab, label, classes, rng, related), BLEND.tau)
         out[rho] = {
             "popularity": pop,
             "previous blend": score(previous.rank(q).score, targets),
@@ -163,9 +173,9 @@ def grid(harrison: Path, images: int) -> None:
     pick = rng.permutation(len(folders))[:images]
     targets = targets_of([tag_lists[i] for i in pick], vocab)
     social = SocialPrior.harrison(vocab)
-    sims = {
-        r: simulated_similarities([folders[i] for i in pick], r, vocab, label, classes, rng) for r in RHOS
-    }
+    related = related_embeddings(label, classes)
+    photos = [folders[i] for i in pick]
+    sims = {r: simulated_similarities(photos, r, vocab, label, classes, rng, related) for r in RHOS}
     base = Ranker(Ranking(), social, label)
     results = []
     for tau, w, reach, lift in itertools.product((0.18, 0.25), (0.25, 0.5), (3.0, 5.0, 8.0), (0.0, 1.0)):
