@@ -15,6 +15,7 @@ from torch import nn
 from hashtagger.errors import ExportError
 from hashtagger.image.preprocess import Preprocessing
 from hashtagger.models.base import Tagger
+from hashtagger.models.exported import CONTENT, OUTPUT
 
 
 class ScoringGraph(nn.Module):
@@ -27,7 +28,7 @@ class ScoringGraph(nn.Module):
         self.net = net
         self.preprocessing = preprocessing
         self.head = head
-        self.outputs: tuple[str, ...] = ("scores",)
+        self.outputs: tuple[str, ...] = (OUTPUT,)
         # The exporter restores the module's own mode afterwards: it must be eval, or the shared
         # network (the loaded tagger's) would be left in training mode (dropout on).
         self.eval()
@@ -47,7 +48,7 @@ def scoring_graph(tagger: Tagger) -> ScoringGraph:
             return tagger.export_outputs(tagger.conse(logits))
 
         graph = ScoringGraph(tagger.classifier, tagger.preprocessing, head)
-        graph.outputs = ("scores", "content")
+        graph.outputs = (OUTPUT, CONTENT)
         return graph
     if isinstance(tagger, ClassifierTagger):
         return ScoringGraph(tagger.model, tagger.preprocessing, tagger.scores_from_logits)

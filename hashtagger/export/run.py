@@ -21,7 +21,7 @@ import numpy as np
 from hashtagger.errors import ExportError, InputError
 from hashtagger.export.parity import Parity, compare, synthetic_batch
 from hashtagger.models.base import Tagger
-from hashtagger.models.exported import FORMAT, FORMAT_VERSION, SIDECAR, load_exported
+from hashtagger.models.exported import CONTENT, FORMAT, FORMAT_VERSION, SIDECAR, load_exported
 
 FORMATS = ("onnx", "openvino")
 WEIGHTS = ("fp32", "int8")
@@ -194,7 +194,7 @@ def _reference(tagger: Tagger, graph: Any, batch: np.ndarray) -> np.ndarray:
     import torch
 
     with torch.inference_mode():
-        if "content" in graph.outputs:
+        if CONTENT in graph.outputs:
             return tagger.score(batch)
         return graph(torch.from_numpy(batch)).float().numpy()
 

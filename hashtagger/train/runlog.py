@@ -16,6 +16,7 @@ from hashtagger.progress import Progress
 from hashtagger.train import distributed
 from hashtagger.train.config import Config
 from hashtagger.train.engine import StepResult
+from hashtagger.train.rundir import TENSORBOARD
 
 METRIC_COLUMNS = (
     "loss",
@@ -161,7 +162,7 @@ def _summary_writer(run_dir: Path, keep_epochs: int, progress: Progress | None) 
                 "(pip install 'hashtagger[tensorboard]'); metrics go to metrics.csv only"
             )
         return None
-    return SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=keep_epochs + 1)
+    return SummaryWriter(log_dir=str(run_dir / TENSORBOARD), purge_step=keep_epochs + 1)
 
 
 def _int(value: Any) -> int:
