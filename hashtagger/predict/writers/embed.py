@@ -24,6 +24,11 @@ _UTF8 = "\x1b%G"
 _IPTC_MAX_BYTES = 64  # the IPTC IIM limit for one keyword; longer ones go to XMP only
 
 
+def _iptc_words(kw: Keywords) -> list[str]:
+    """The keywords IPTC can hold: those within its byte limit (what is written, and checked after)."""
+    return [k for k in kw.iptc or [] if len(k.encode("utf-8")) <= _IPTC_MAX_BYTES]
+
+
 def require_exiv2() -> Any:
     """The exiv2 module, or a one-line error naming the extra to install."""
     try:
@@ -91,7 +96,7 @@ def _set(exiv2: Any, image: Any, kw: Keywords, path: str) -> None:
             xmp.add(key, value)
     while (it := iptc.findKey(exiv2.IptcKey(_IPTC_KEYWORDS))) != iptc.end():
         iptc.erase(it)
-    words = [k for k in kw.iptc or [] if len(k.encode("utf-8")) <= _IPTC_MAX_BYTES]
+    words = _iptc_words(kw)
     if any(not k.isascii() for k in words):
         iptc[_IPTC_CHARSET] = _UTF8
     for k in words:
@@ -108,7 +113,7 @@ def _check(exiv2: Any, tmp: str, expected: Keywords) -> None:
     except Exception as e:  # noqa: BLE001 - any decoder failure means: do not rename
         raise InputError(f"photo no longer decodes after writing ({type(e).__name__}); not changed") from None
     got = _read(exiv2, _open(exiv2, tmp))
-    want_iptc = [k for k in expected.iptc or [] if len(k.encode("utf-8")) <= _IPTC_MAX_BYTES]
+    want_iptc = _iptc_words(expected)
     if (got.subject, got.hierarchical, got.tags_list, got.iptc) != (
         expected.subject,
         expected.hierarchical,
