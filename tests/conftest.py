@@ -92,6 +92,17 @@ def make_photo(
     return path
 
 
+def write_manifest(root: Path, tags: list[str], validation: int, extra: tuple[str, ...] = ()) -> Path:
+    """root/labels.csv over random photos img0.jpg... (tags[i] each), the last `validation` of them in the
+    validation split, then `extra` manifest lines as they are (files the test makes, or leaves missing)."""
+    lines = ["path,tags,split"]
+    for i, t in enumerate(tags):
+        make_photo(root / f"img{i}.jpg", seed=i)
+        lines.append(f"img{i}.jpg,{t},{'validation' if i >= len(tags) - validation else 'train'}")
+    (root / "labels.csv").write_text("\n".join([*lines, *extra]) + "\n")
+    return root / "labels.csv"
+
+
 @pytest.fixture
 def photo_factory(tmp_path: Path):
     """make(name, **kw) -> path of a new small photo under tmp_path."""

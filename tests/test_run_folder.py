@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_photo
+from conftest import write_manifest
 
 from hashtagger.cli import cli
 from hashtagger.models.checkpoint import load_checkpoint
@@ -25,14 +25,9 @@ FAST = ["model.freeze_backbone=true", "train.augment=none"]  # cached features: 
 def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """8 training + 4 validation photos, one listed photo that is not there and one undecodable one."""
     root = tmp_path_factory.mktemp("photos")
-    lines = ["path,tags,split"]
-    for i in range(12):
-        make_photo(root / f"img{i}.jpg", seed=i)
-        lines.append(f"img{i}.jpg,{('cat', 'dog sun', 'sun')[i % 3]},{'validation' if i >= 8 else 'train'}")
     (root / "broken.jpg").write_bytes(b"not a jpeg")
-    lines += ["broken.jpg,cat,train", "gone.jpg,dog,train"]
-    (root / "labels.csv").write_text("\n".join(lines) + "\n")
-    return root / "labels.csv"
+    tags = [("cat", "dog sun", "sun")[i % 3] for i in range(12)]
+    return write_manifest(root, tags, validation=4, extra=("broken.jpg,cat,train", "gone.jpg,dog,train"))
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import make_photo
+from conftest import write_manifest
 
 from hashtagger.cli import cli
 from hashtagger.models.checkpoint import load_checkpoint
@@ -34,14 +34,10 @@ TAGS = ["beach sun", "dog", "beach", "cat dog", "sun", "food", "cat", "food sun"
 def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 training + 4 validation photos with 1-2 tags each, and one undecodable training file."""
     root = tmp_path_factory.mktemp("photos")
-    lines = ["path,tags,split"]
-    for i in range(16):
-        make_photo(root / f"img{i}.jpg", seed=i)
-        lines.append(f"img{i}.jpg,{TAGS[i % 8]},{'validation' if i >= 12 else 'train'}")
     (root / "broken.jpg").write_bytes(b"not a jpeg at all")
-    lines.append("broken.jpg,dog,train")
-    (root / "labels.csv").write_text("\n".join(lines) + "\n")
-    return root / "labels.csv"
+    return write_manifest(
+        root, [TAGS[i % 8] for i in range(16)], validation=4, extra=("broken.jpg,dog,train",)
+    )
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest)
