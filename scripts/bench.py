@@ -510,13 +510,13 @@ def bench_ranking(folder: Path, batch: int, repeat: int) -> None:
     forward, blend, ranking = [], [], []
     for _ in range(max(repeat, 3)):
         t = time.perf_counter()
-        sims = model.visual_scores(x)
+        q = model.visual_scores(x)
         forward.append(time.perf_counter() - t)
         t = time.perf_counter()
-        model.blend_scores(sims)
+        model.blend_scores(q)
         blend.append(time.perf_counter() - t)
         t = time.perf_counter()
-        model.rank_similarities(sims)
+        model.rank_content(q)
         ranking.append(time.perf_counter() - t)
     f, b, r = (statistics.median(v) * 1000 for v in (forward, blend, ranking))
     line(

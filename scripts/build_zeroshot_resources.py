@@ -1,13 +1,18 @@
-"""Build the zero-shot model's package data from the HARRISON tag lists and the text model.
+"""Build the zero-shot model's package data from the HARRISON tag lists, WordNet and the text model.
 
     python scripts/build_zeroshot_resources.py [--harrison ../shared/data/harrison-meta]
 
-Writes (only derived statistics and embeddings; the raw lists stay out of the repo):
-  hashtagger/resources/tag_stats.npz   vocabulary (HARRISON's 997 tags, rank order), per-tag image
-                                       counts, number of images, tag co-occurrence counts (sparse)
+Needs the HARRISON tag lists, WordNet 3.0 (apt-get install wordnet-base), NLTK, timm (ImageNet's WordNet
+ids) and the text model ('hashtagger[hierse]'). Writes (only derived statistics, words and embeddings):
+  hashtagger/resources/tag_stats.npz   HARRISON's 997 tags (rank order), per-tag image counts, number of
+                                       images, tag co-occurrence counts (sparse)
   hashtagger/resources/conse_embeddings.npz
-                                       ImageNet class names and their MiniLM embeddings (plain name),
-                                       MiniLM embeddings of the vocabulary (plain word), float16
+                                       ImageNet class names and their MiniLM embeddings (plain name);
+                                       the default vocabulary = HARRISON's tags + EVERYDAY below (the
+                                       things and scenes of everyday photos, as people hashtag them) and
+                                       its MiniLM embeddings, float16; each class's WordNet words (its own
+                                       lemmas and its ancestors', with their distance), which
+                                       hashtagger.models.classmap matches against any vocabulary
 """
 
 from __future__ import annotations
@@ -32,6 +37,60 @@ def imagenet_class_names() -> list[str]:
 
     info = ImageNetInfo()
     return [info.index_to_description(i).split(",")[0].strip() for i in range(info.num_classes())]
+
+
+#: Concrete things and scenes of everyday photos that HARRISON's 997 hashtags lack, in hashtag form
+#: (#horse, not #sorrel): COCO's objects, common animals, vehicles, food, objects, places, sky and art.
+EVERYDAY = """
+animal wildlife zoo horse pony foal cow bull calf cattle sheep lamb goat pig elephant bear polarbear
+zebra giraffe monkey gorilla lion tiger leopard cheetah fox wolf deer rabbit bunny squirrel mouse
+hamster camel kangaroo koala panda otter seal whale dolphin shark goldfish turtle tortoise snake
+lizard frog crocodile spider butterfly bee insect beetle ant snail crab lobster jellyfish duck swan
+goose owl eagle hawk parrot chicken hen rooster penguin flamingo pigeon seagull hummingbird peacock
+ostrich truck bus taxi tram motorcycle bicycle scooter ship sailboat yacht canoe kayak airplane
+helicopter jet rocket spaceship tractor ambulance firetruck locomotive stars moon galaxy space
+astronomy universe nebula planet storm lightning fog ocean waterfall hill valley volcano desert
+jungle field meadow bridge skyline castle temple pagoda palace tower lighthouse barn farm harbor
+market library stadium airport station cave cliff canyon glacier pizza burger hamburger hotdog
+sandwich pasta spaghetti sushi soup bread donut cookie cheese egg lemon grape pineapple watermelon
+cherry vegetables broccoli carrot tomato corn mushroom pepper espresso juice milk umbrella backpack
+handbag suitcase tie clock phone laptop computer keyboard tv television vase scissors bottle cup mug
+bowl plate fork knife spoon chair sofa couch bench table lamp toilet sink oven microwave fridge
+refrigerator kite balloon ball frisbee skateboard surfboard racket piano violin drum teddybear toy
+doll cap helmet shoes sneakers boots sunglasses glasses ring coat sculpture statue museum mural
+person woman crowd kids
+""".split()
+
+
+def class_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every ImageNet class's WordNet words with their distance: its own lemmas (0), its parents' (1), ...
+
+    A lemma is kept in hashtag form ('ice_cream' -> 'icecream') and, when it has several words, also by
+    its head noun ('coffee_mug' -> 'mug'). Returned flat: class index, word, distance.
+    """
+    import re
+
+    from hashtagger.models.hierse import imagenet_synsets, synset_parents
+    from hashtagger.models.wordnet import load_wordnet
+
+    rows: list[tuple[int, str, int]] = []
+    for c, synset in enumerate(imagenet_synsets(load_wordnet())):
+        seen, frontier, words = {synset}, [(synset, 0)], {}
+        while frontier:
+            current, depth = frontier.pop(0)
+            for lemma in current.lemmas():
+                parts = [p for p in re.split(r"[_\-\s]+", lemma.name().lower()) if p]
+                for word in dict.fromkeys(["".join(parts), parts[-1]]):
+                    word = re.sub(r"[^a-z0-9]", "", word)
+                    if word:
+                        words.setdefault(word, depth)
+            for parent in synset_parents(current):
+                if parent not in seen:
+                    seen.add(parent)
+                    frontier.append((parent, depth + 1))
+        rows += [(c, w, d) for w, d in words.items()]
+    index, word, depth = zip(*rows, strict=True)
+    return np.array(index, dtype=np.int16), np.array(word), np.array(depth, dtype=np.int8)
 
 
 def tag_statistics(harrison: Path) -> tuple[list[str], np.ndarray, int, np.ndarray]:
@@ -80,16 +139,26 @@ def main() -> None:
     model = load_text_model()
     classes = imagenet_class_names()[: args.classes]
     class_emb = embed_texts(classes, model)
-    vocab_emb = embed_texts(vocab, model)
+    default_vocab = list(dict.fromkeys(vocab + EVERYDAY))
+    vocab_emb = embed_texts(default_vocab, model)
+    word_class, word, word_depth = class_words()
+    keep = word_class < len(classes)
     np.savez_compressed(
         out / "conse_embeddings.npz",
         class_names=np.array(classes),
         class_embeddings=class_emb.astype(np.float16),
-        vocabulary=np.array(vocab),
+        vocabulary=np.array(default_vocab),
         vocab_embeddings=vocab_emb.astype(np.float16),
+        class_word_class=word_class[keep],
+        class_word=word[keep],
+        class_word_depth=word_depth[keep],
         text_model=np.array("all-MiniLM-L6-v2"),
     )
-    print(f"conse_embeddings.npz: {len(classes)} classes, {len(vocab)} tags, dim {class_emb.shape[1]}")
+    print(
+        f"conse_embeddings.npz: {len(classes)} classes, {len(default_vocab)} tags "
+        f"({len(vocab)} HARRISON + {len(default_vocab) - len(vocab)} everyday), dim {class_emb.shape[1]}, "
+        f"{int(keep.sum())} class words"
+    )
 
 
 if __name__ == "__main__":

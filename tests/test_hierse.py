@@ -121,12 +121,13 @@ def _npz(name: str) -> dict[str, np.ndarray]:
 
 def test_shipped_embeddings_match_conse_vocabulary() -> None:
     h, c = _npz("hierse_embeddings.npz"), _npz("conse_embeddings.npz")
-    assert h["class_embeddings"].shape == (1000, 384) and h["label_embeddings"].shape == (997, 384)
+    assert h["class_embeddings"].shape == (1000, 384)
+    assert h["label_embeddings"].shape == (len(c["vocabulary"]), 384)
     assert h["label_embeddings"].dtype == np.float16
     assert list(h["vocabulary"]) == list(c["vocabulary"]) and list(h["class_names"]) == list(c["class_names"])
     assert (float(h["lam"]), int(h["max_depth"])) == (pytest.approx(DEFAULT_LAMBDA), DEFAULT_MAX_DEPTH)
     mapped = h["tag_synsets"] != ""
-    assert int(h["n_mapped"]) == int(mapped.sum()) and 400 < mapped.sum() < 997
+    assert int(h["n_mapped"]) == int(mapped.sum()) and 400 < mapped.sum() < len(mapped)
     # a tag without a noun synset keeps exactly its ConSE embedding; a mapped one moves
     tags = list(h["vocabulary"])
     for tag in ("instagood", "selfie", "happy"):
@@ -156,17 +157,16 @@ def test_builtin_hierse_tags_a_photo_and_blends_like_zeroshot(photo_factory) -> 
     hierse, conse = load_tagger("hierse"), load_tagger("zeroshot")
     assert hierse.kind == "hierse" and hierse.vocabulary == conse.vocabulary
     scores = hierse.tag(x)
-    assert scores.shape == (1, 997)
+    assert scores.shape == (1, len(conse.vocabulary))
     # same classifier, tag statistics and ranking, different label embeddings
     assert hierse.blend == conse.blend
     np.testing.assert_array_equal(hierse.social.prior, conse.social.prior)
-    sims = torch.rand(1, 997)
-    h, c = hierse.rank_similarities(sims), conse.rank_similarities(sims)
+    q = torch.rand(1, len(conse.vocabulary)).softmax(-1)
+    h, c = hierse.rank_content(q), conse.rank_content(q)
     np.testing.assert_allclose(h.visual + h.cooccurrence, c.visual + c.cooccurrence, rtol=1e-5)
     assert not torch.allclose(hierse.visual_scores(x), conse.visual_scores(x))
     plain = load_tagger("hierse", prior_weight=0.0)
-    q = (sims / plain.blend.tau).softmax(-1).numpy()
-    np.testing.assert_allclose(plain.rank_similarities(sims).visual, q, rtol=1e-5)
+    np.testing.assert_allclose(plain.rank_content(q).visual, q.numpy(), rtol=1e-5)
 
 
 def test_builtin_needs_no_wordnet_nor_text_model() -> None:
@@ -176,7 +176,7 @@ def test_builtin_needs_no_wordnet_nor_text_model() -> None:
         "print(len(v), [m for m in ('nltk', 'sentence_transformers', 'timm') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["997", "[]"]
+    assert out.split() == [str(len(_npz("conse_embeddings.npz")["vocabulary"])), "[]"]
 
 
 def _no_modules(monkeypatch, *prefixes: str) -> None:

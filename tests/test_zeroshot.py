@@ -50,18 +50,52 @@ def test_restrict_gives_neutral_prior_to_unknown_tags() -> None:
     np.testing.assert_allclose(cond.sum(1), 1.0, rtol=1e-5)
 
 
-def test_ranking_parts_and_prior_weight_zero_is_plain_conse() -> None:
+def test_ranking_parts_and_prior_weight_zero_is_plain_content() -> None:
     model = load_tagger("zeroshot")
-    sims = torch.rand(2, len(model.vocabulary))
-    q = (sims / model.blend.tau).softmax(-1).numpy()
-    r = model.rank_similarities(sims)
+    q = torch.rand(2, len(model.vocabulary)).softmax(-1)
+    r = model.rank_content(q)
     w = model.blend.prior_weight
-    np.testing.assert_allclose(r.visual, (1 - w) * q, rtol=1e-5)
+    np.testing.assert_allclose(r.visual, (1 - w) * q.numpy(), rtol=1e-5)
     np.testing.assert_allclose((r.visual + r.cooccurrence + r.popularity).sum(1), [1.0, 1.0], rtol=1e-4)
     plain = load_tagger("zeroshot", prior_weight=0.0)
-    p = plain.rank_similarities(sims)
-    np.testing.assert_allclose(p.visual, q, rtol=1e-5)
+    p = plain.rank_content(q)
+    np.testing.assert_allclose(p.visual, q.numpy(), rtol=1e-5)
     assert not p.cooccurrence.any() and not p.popularity.any() and not p.reach.any()
+
+
+def test_content_is_a_distribution_that_names_the_class() -> None:
+    """A photo the classifier calls a sorrel (ImageNet 339) shows #horse first, and q sums to 1."""
+    model = load_tagger("zeroshot")
+    logits = torch.full((1, 1000), -10.0)
+    logits[0, 339] = 10.0
+    q = model.conse(logits)
+    np.testing.assert_allclose(q.sum(-1).numpy(), [1.0], rtol=1e-5)
+    assert model.vocabulary[int(q.argmax())] == "horse"
+
+
+def test_class_map_matches_any_vocabulary_by_wordnet_words() -> None:
+    from hashtagger.models.classmap import class_map, word_forms
+
+    vocab = ["animal", "horses", "dog", "espresso", "coffee", "good"]
+    m = class_map(vocab)
+    assert m.shape == (1000, 6)
+    # sorrel: its nearest word 'horse' (plural matched) weighs 1, the further 'animal' 0.7
+    assert m[339, 1] == 1.0 and m[339, 0] == np.float32(0.7) and m[339, 2] == 0
+    assert m[967, 3] == 1.0 and m[967, 4] == np.float32(0.7)  # espresso, then its parent coffee
+    assert not m[:, 5].any()  # WordNet's 'good' (a commodity) names nothing visible
+    assert m[:, 2].sum() > 100  # ImageNet's dog breeds
+    assert word_forms("glass") == ("glass",) and word_forms("bus") == ("bus",) and "cow" in word_forms("cows")
+    assert "puppy" in word_forms("puppies") and "box" in word_forms("boxes")
+    assert "horse" in word_forms("horses")
+
+
+def test_a_custom_vocabulary_ranks_by_content_alone(tmp_path: Path) -> None:
+    """HARRISON's statistics describe Instagram posts, not your tags: a custom vocabulary gets no prior."""
+    f = tmp_path / "v.txt"
+    f.write_text("cat\ndog\nlove\n")
+    model = load_tagger("zeroshot", vocab=f)
+    assert model.blend.prior_weight == 0.0
+    assert load_tagger("zeroshot", vocab=f, prior_weight=0.3).blend.prior_weight == 0.3
 
 
 def test_read_vocab_file(tmp_path: Path) -> None:

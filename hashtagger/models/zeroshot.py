@@ -1,9 +1,11 @@
 """Zero-shot tagging: ConSE (Norouzi et al., 2014), ranked with how people tag photos.
 
-visual:  an ImageNet classifier's top-T class probabilities weight the classes' text embeddings
-         (each class with its WordNet ancestors, as HierSE embeds it; each hashtag by its plain words);
-         the mean embedding's cosine similarity with each tag's embedding is the visual score s_t,
-         and q = softmax(s / tau) is what the photo shows, as a distribution over the tags.
+visual:  an ImageNet classifier (EfficientNet-Lite2) gives class probabilities p. Two views of them:
+         ConSE: the top-T classes weight the classes' text embeddings (each class with its WordNet
+         ancestors, as HierSE embeds it; each hashtag by its plain words); the mean embedding's cosine
+         s_t with each tag, less part of the tag's hubness (CSLS), gives softmax(s / tau);
+         names: p reaches the tags that name its classes by their WordNet words (classmap.py).
+         q = (1 - a) * ConSE + a * names, normalised, is what the photo shows, over the tags.
 ranking: hashtagger.rank blends q with tag popularity and co-occurrence (HARRISON's, or a user's
          own with --profile), keeps reach tags (#love) after content and near-duplicates apart.
 prior_weight = 0 is plain ConSE. HierSE differs only in the label embeddings (see hierse.py).
@@ -32,6 +34,9 @@ class Blend:
 
     top_classes: int = 10  # T in ConSE
     tau: float = 0.25  # softmax temperature on cosine similarities
+    hub_weight: float = 0.5  # share of each label's hubness taken off its cosine (CSLS-style)
+    names_share: float = 0.5  # a: share of the class-name view in q
+    base_rate: float = 2.0  # the class-name view less this many times a tag's share over all classes
     prior_weight: float = 0.25  # w: share of the social part
     ranking: Ranking = Ranking()  # the rules after the blend; its prior_weight is this Blend's
 
@@ -56,8 +61,11 @@ class ZeroShotTagger(Tagger):
         preprocessing: Preprocessing = EFFICIENTNET_LITE,
         kind: str = "zeroshot",
         social: SocialPrior | None = None,
+        names: np.ndarray | None = None,
     ) -> None:
         import torch
+
+        from hashtagger.models.classmap import hubness
 
         self.kind = kind
         self.name = kind
@@ -72,6 +80,10 @@ class ZeroShotTagger(Tagger):
         self.precision = "fp32"
         self._class_emb = torch.from_numpy(unit_rows(class_embeddings))
         self._label_emb = torch.from_numpy(unit_rows(label_embeddings))
+        self._hub = torch.from_numpy(hubness(label_embeddings, class_embeddings))
+        # (classes, V) class -> tag map and its base rate; None: ConSE alone (a model without names)
+        self._names = None if names is None else torch.from_numpy(np.asarray(names, dtype=np.float32))
+        self._names_base = None if names is None else self._names.mean(dim=0)
         self.social = social or SocialPrior.harrison(vocabulary)
         self.ranker = Ranker(blend.rules(), self.social, label_embeddings)
 
@@ -94,15 +106,16 @@ class ZeroShotTagger(Tagger):
     def to(self, device: str) -> ZeroShotTagger:
         self.device = device
         self.classifier.to(device)
-        for name in ("_class_emb", "_label_emb"):
-            setattr(self, name, getattr(self, name).to(device))
+        for name in ("_class_emb", "_label_emb", "_hub", "_names", "_names_base"):
+            if getattr(self, name) is not None:
+                setattr(self, name, getattr(self, name).to(device))
         return self
 
     def set_precision(self, precision: str) -> None:
         self.precision = precision
 
     def visual_scores(self, batch: torch.Tensor) -> torch.Tensor:
-        """ConSE cosine similarity of each photo with each label, (N, V) in [-1, 1]."""
+        """q: what each photo shows, (N, V), each row a distribution over the vocabulary."""
         import torch
 
         from hashtagger.runtime import autocast, forward
@@ -113,37 +126,40 @@ class ZeroShotTagger(Tagger):
         return self.conse(logits)
 
     def conse(self, logits: torch.Tensor) -> torch.Tensor:
-        """ImageNet logits -> ConSE similarities; plain tensor ops, so the ONNX export traces this code."""
+        """ImageNet logits -> q, the content distribution (module docstring); plain tensor ops, so the
+        ONNX export traces this code."""
         import torch
 
+        b = self.blend
         probs = logits.float().softmax(dim=-1)
-        top_p, top_i = probs.topk(self.blend.top_classes, dim=-1)
+        top_p, top_i = probs.topk(b.top_classes, dim=-1)
         mixed = (top_p.unsqueeze(-1) * self._class_emb[top_i]).sum(1)
         mixed = torch.nn.functional.normalize(mixed, dim=-1)
-        return mixed @ self._label_emb.T
+        sims = mixed @ self._label_emb.T - b.hub_weight * self._hub
+        q = (sims / b.tau).softmax(dim=-1)
+        if self._names is not None and b.names_share > 0:
+            named = (probs @ self._names - b.base_rate * self._names_base).clamp(min=0.0)
+            q = (1.0 - b.names_share) * q + b.names_share * named
+            q = q / q.sum(dim=-1, keepdim=True)
+        return q
 
     def tag(self, batch: torch.Tensor) -> torch.Tensor:
         import torch
 
-        return torch.from_numpy(self.rank_similarities(self.visual_scores(batch)).score)
+        return torch.from_numpy(self.rank_content(self.visual_scores(batch)).score)
 
     def score_explained(self, batch: np.ndarray) -> tuple[np.ndarray, Ranked]:
         import torch
 
-        ranked = self.rank_similarities(self.visual_scores(torch.from_numpy(batch)))
+        ranked = self.rank_content(self.visual_scores(torch.from_numpy(batch)))
         return ranked.score, ranked
 
-    def content(self, sims: torch.Tensor) -> torch.Tensor:
-        """q = softmax(s / tau): what the photo shows, as a distribution over the vocabulary; the visual
-        part that the blend, the ranking and an export's `content` output all start from."""
-        return (sims.float() / self.blend.tau).softmax(dim=-1)
-
-    def blend_scores(self, sims: torch.Tensor) -> torch.Tensor:
+    def blend_scores(self, q: torch.Tensor) -> torch.Tensor:
         """The plain blend, visual + co-occurrence + popularity, in torch ops: what an export computes.
 
         The ranking rules (reach tags after content, diversity) run in numpy after it, in `tag`.
         """
-        return self._blend_of(self.content(sims))
+        return self._blend_of(q.float())
 
     def _blend_of(self, q: torch.Tensor) -> torch.Tensor:
         import torch
@@ -156,15 +172,14 @@ class ZeroShotTagger(Tagger):
         social = r.cooc_share * (q @ cond) + (1.0 - r.cooc_share) * prior
         return (1.0 - r.prior_weight) * q + r.prior_weight * social
 
-    def export_outputs(self, sims: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def export_outputs(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """What an export computes: the plain blend (`scores`, for any tool that reads the file) and the
         content distribution q (`content`, which hashtagger ranks with these rules after the graph)."""
-        q = self.content(sims)
-        return self._blend_of(q), q
+        return self._blend_of(q.float()), q.float()
 
-    def rank_similarities(self, sims: torch.Tensor) -> Ranked:
-        """Visual similarities -> q = softmax(s / tau) -> ranked with the tag statistics."""
-        return self.ranker.rank(self.content(sims).cpu().numpy())
+    def rank_content(self, q: torch.Tensor) -> Ranked:
+        """What the photo shows (q) -> ranked with the tag statistics."""
+        return self.ranker.rank(q.float().cpu().numpy())
 
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "prior_weight": self.blend.prior_weight}
@@ -179,6 +194,11 @@ def load_hierse(*, vocabulary: list[str] | None = None, prior_weight: float | No
     """The registry's `hierse`: label embeddings summed over the WordNet hierarchy."""
     return load_builtin("hierse", vocabulary=vocabulary, prior_weight=prior_weight)
 
+
+#: The built-in models' ImageNet classifier and its input: Lite2 at 260 px (scripts/quality.py measured
+#: it against Lite0: MSRC-v2 mAP +0.9, clothing-small mAP +5.7; about 1.4x Lite0's forward cost).
+BACKBONE = "lite2"
+BACKBONE_PREPROCESSING = replace(EFFICIENTNET_LITE, size=260)
 
 #: Share of the WordNet-ancestor embedding in each ImageNet class's embedding (the rest: its plain name);
 #: 1.0 measured MSRC-v2 mAP 72.8 but clothing-small P@1 18.2, 0.85 gives 71.4 and 25.2 (plain: 62.2, 24.6).
@@ -202,17 +222,20 @@ def load_builtin(
     prior_weight: float | None = None,
 ) -> ZeroShotTagger:
     """The shipped zero-shot models ('zeroshot' = ConSE, 'hierse' = HierSE), optionally on your vocabulary."""
-    from hashtagger.models.backbones import efficientnet_lite0_imagenet
+    from hashtagger.models.backbones import efficientnet_lite_imagenet
+    from hashtagger.models.classmap import class_map
 
     if prior_weight is not None and not 0.0 <= prior_weight <= 1.0:
         raise InputError(f"--prior-weight {prior_weight}: must be between 0 and 1")
+    if prior_weight is None and vocabulary is not None:
+        prior_weight = 0.0  # HARRISON's statistics are not your vocabulary's: content alone, unless asked
     blend = BLEND if prior_weight is None else replace(BLEND, prior_weight=float(prior_weight))
+    data = load_npz("conse_embeddings.npz")
     if name == "hierse":
         from hashtagger.models.hierse import hierse_embeddings
 
         class_emb, vocabulary, label_emb = hierse_embeddings(vocabulary)
     else:
-        data = load_npz("conse_embeddings.npz")
         class_emb = class_embeddings(data)
         if vocabulary is None:
             vocabulary = [str(t) for t in data["vocabulary"]]
@@ -222,4 +245,8 @@ def load_builtin(
 
             vocabulary = list(vocabulary)
             label_emb = embed_vocabulary_cached(vocabulary)
-    return ZeroShotTagger(efficientnet_lite0_imagenet(), class_emb, vocabulary, label_emb, blend, kind=name)
+    names = class_map(vocabulary, data)
+    classifier = efficientnet_lite_imagenet(BACKBONE)
+    return ZeroShotTagger(
+        classifier, class_emb, vocabulary, label_emb, blend, BACKBONE_PREPROCESSING, kind=name, names=names
+    )
