@@ -12,7 +12,7 @@ from hashtagger.data.command import dataset
 from hashtagger.download.command import download
 from hashtagger.evaluate.command import evaluate
 from hashtagger.export.command import export
-from hashtagger.models.command import models
+from hashtagger.models.command import models, tags
 from hashtagger.predict.command import predict
 from hashtagger.serve.command import serve
 from hashtagger.train.command import train
@@ -46,7 +46,7 @@ def cli() -> None:
     """
 
 
-for _command in (predict, models, train, evaluate, export, serve, download, dataset):
+for _command in (predict, models, tags, train, evaluate, export, serve, download, dataset):
     cli.add_command(_command)
 
 
