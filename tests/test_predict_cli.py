@@ -111,3 +111,26 @@ def test_corrupt_embedding_cache_is_recomputed(tmp_path: Path, monkeypatch: pyte
         assert cached_embeddings(["k"], "plain", 3, compute).tolist() == compute().tolist()
         assert len(calls) == before + 2  # recomputed (plus the comparison's own call)
         assert np.load(cache).tolist() == compute().tolist()  # and rewritten
+
+
+def test_written_keywords_say_what_the_photo_shows_unless_reach_tags_are_asked_for(photo_factory) -> None:
+    """--write: content tags only by default (no #love in a Lightroom keyword list); --reach-keywords adds
+    the reach tags; the same ranking, the reach tags just left out."""
+    import json
+
+    from conftest import run_predict_cli
+
+    p = photo_factory("p.jpg", size=(64, 48))
+    ranked = json.loads(run_predict_cli(str(p), "-k", "10", "-f", "json").stdout)[0]["hashtags"]
+    reach = {h["tag"] for h in ranked if h["kind"] == "reach"}
+    assert reach, "the default model should put some reach tags in a top 10"
+    run_predict_cli(str(p), "-k", "10", "--write", "txt")
+    written = set(p.with_suffix(".txt").read_text().strip().split(", "))
+    assert written and not written & reach
+    # the top 10's content tags, then the next content tags in place of the reach tags
+    assert {h["tag"] for h in ranked if h["kind"] == "content"} <= written and len(written) == 10
+    p.with_suffix(".txt").unlink()
+    run_predict_cli(str(p), "-k", "10", "--write", "txt", "--reach-keywords")
+    assert set(p.with_suffix(".txt").read_text().strip().split(", ")) == {h["tag"] for h in ranked}
+    bad = run_predict_cli(str(p), "--reach-keywords")
+    assert bad.exit_code == 2 and "--reach-keywords goes with --write" in bad.output

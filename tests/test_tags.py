@@ -32,6 +32,8 @@ def test_tags_of_a_custom_vocabulary(tmp_path: Path) -> None:
     f = tmp_path / "v.txt"
     f.write_text("dog\nmy_trip\n")
     r = CliRunner().invoke(cli, ["tags", "--vocab", str(f)])
-    dog_posts = dict(line.split("\t") for line in CliRunner().invoke(cli, ["tags"]).stdout.splitlines())["#dog"]
+    dog_posts = dict(line.split("\t") for line in CliRunner().invoke(cli, ["tags"]).stdout.splitlines())[
+        "#dog"
+    ]
     assert int(dog_posts) > 0
     assert r.stdout.splitlines() == [f"#dog\t{dog_posts}", "#my_trip\t-"]

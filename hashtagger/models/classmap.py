@@ -19,8 +19,24 @@ import numpy as np
 
 from hashtagger.models.labels import load_npz, unit_rows
 
-#: Ancestor words that name no visible thing: WordNet's 'good' (commodity), 'game' (hunted animals), ...
-NOT_VISIBLE = frozenset({"good", "business", "life", "game", "nutrition", "class", "place"})
+#: Words whose WordNet sense among the classes is not the hashtag's: 'good' (a commodity), 'game' (hunted
+#: animals), 'bar' (a sandbar's ridge, not a pub), 'model' (a scale model, not a person).
+NOT_VISIBLE = frozenset(
+    {
+        "good",
+        "business",
+        "life",
+        "game",
+        "nutrition",
+        "class",
+        "place",
+        "bar",
+        "top",
+        "model",
+        "work",
+        "piece",
+    }
+)
 #: Weight of each further matching word of a class (its ancestors), after the nearest one's 1.
 DECAY = 0.7
 

@@ -53,7 +53,9 @@ def models(fmt: str) -> None:
 @click.command()
 @click.argument("model", default="zeroshot", metavar="[MODEL]")
 @click.option("-s", "--search", metavar="WORD", help="Only the tags that contain WORD.")
-@click.option("--vocab", type=click.Path(dir_okay=False), help="A built-in model over your tags (one per line).")
+@click.option(
+    "--vocab", type=click.Path(dir_okay=False), help="A built-in model over your tags (one per line)."
+)
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @domain_errors
 def tags(model: str, search: str | None, vocab: str | None, fmt: str) -> None:

@@ -77,6 +77,12 @@ def predict(
     """
     from hashtagger.predict.run import run_predict
 
+    reach_keywords = scale.pop("reach_keywords")
+    if reach_keywords and not writers.write:
+        raise click.UsageError("--reach-keywords goes with --write")
+    local = scale.get("engine", "local") == "local"
+    if writers.write and local and not reach_keywords and scale["only"] is None and not scale["group"]:
+        scale["only"] = "content"  # a photo's keywords say what it shows, unless reach tags are asked for
     source = click.get_current_context().get_parameter_source("fmt")
     if writers.write and run.quiet and source == click.core.ParameterSource.DEFAULT:
         fmt = "none"

@@ -14,7 +14,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def ranking_options(func: F) -> F:
-    """--why, --only, --group, --profile, --profile-weight."""
+    """--why, --only, --reach-keywords, --group, --profile, --profile-weight."""
     options = [
         click.option(
             "--why",
@@ -27,7 +27,12 @@ def ranking_options(func: F) -> F:
             type=click.Choice(KINDS),
             default=None,
             help="content: leave out reach tags (popular tags the photo does not show, e.g. #love); "
-            "reach: only those.",
+            "reach: only those. With --write the default is content: keywords say what the photo shows.",
+        ),
+        click.option(
+            "--reach-keywords",
+            is_flag=True,
+            help="With --write: write reach tags (#love, #instagood) into the keywords too.",
         ),
         click.option(
             "--group",
