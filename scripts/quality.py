@@ -9,6 +9,9 @@ tiny) data: --demo DIR, --msrc CSV, --clothing CSV, --harrison DIR, and --limit/
 
 - demo: the default model on --demo's photos, top 5: the share of slots holding one of HARRISON's 10
   most popular tags, and the most lists any one tag is in (fewer = more about each photo).
+- names: does a top-5 hashtag of the default model (default vocabulary) name an object in the photo, and
+  does the first one (scripts/names_rate.py), on MSRC-v2's photos that hold one; and on the demo photos,
+  does a top-3 hashtag name the subject a person sees.
 - datasets: `evaluate` on MSRC-v2 (all 591 photos, 23 tags) and clothing-small (validation), each over
   its own vocabulary: zeroshot, hierse, visual only (zeroshot --prior-weight 0) and popularity.
 - harrison: scripts/tune_blend.py's simulation (ConSE embeddings simulated from each photo's crawl tag, real
@@ -29,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 SHARED = ROOT.parent / "shared" / "data"
-PARTS = ("demo", "datasets", "harrison", "profile")
+PARTS = ("demo", "names", "datasets", "harrison", "profile")
 
 
 def row(cells: list[str]) -> str:
@@ -117,6 +120,22 @@ def dataset_part(
     return lines
 
 
+def names_part(msrc: Path, demo: Path, limit: int | None) -> list[str]:
+    """scripts/names_rate.py: hashtags that name what is in the photo (MSRC-v2 objects, demo subjects)."""
+    from names_rate import demo_subjects, msrc_names
+
+    lines = []
+    if msrc.is_file():
+        top5, first, n = msrc_names(msrc, limit)
+        lines.append(row(["names an object (MSRC-v2)", f"{n} photos", f"top 5 {100 * top5:.1f}%",
+                          f"first {100 * first:.1f}%", "", ""]))  # fmt: skip
+    if demo.is_dir():
+        top3, first, n = demo_subjects(demo)
+        lines.append(row(["names the subject (demo)", f"{n} photos", f"top 3 {round(top3 * n)} of {n}",
+                          f"first {round(first * n)} of {n}", "", ""]))  # fmt: skip
+    return lines
+
+
 def harrison_part(harrison: Path, images: int) -> list[str]:
     """The tune_blend simulation: popularity, the previous blend and the default ranking."""
     from tune_blend import compare_rankings
@@ -170,6 +189,8 @@ def main(argv: list[str] | None = None) -> None:
             out += [line for line in lines if line.startswith("|")]
         else:
             print(f"skipping demo: {args.demo} not found", file=sys.stderr)
+    if "names" not in args.skip:
+        out += names_part(args.msrc, args.demo, args.limit)
     if "datasets" not in args.skip:
         out.append(row(["set", "model", "mAP", "P@1", "A@5", "photos"]))
         for name, path, split in (
