@@ -78,14 +78,15 @@ def test_closed_stdout_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     )
 
 
-def test_threshold_that_removes_everything_warns_once(photo_factory, fake_model) -> None:
+def test_threshold_that_removes_everything_warns_once_and_counts(photo_factory, fake_model) -> None:
     paths = [str(photo_factory(f"{i}.jpg", seed=i)) for i in range(3)]
     r = run(*paths, "--threshold", "2")
     assert r.exit_code == 0
     warnings = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1  # once per run, naming the first photo left without tags
+    assert len(warnings) == 2  # advice once, naming the first photo left without tags; then the count
     assert warnings[0].startswith(f"warning: --threshold 2 removed every hashtag of {paths[0]}; ")
-    assert "zero-shot scores share 1.0 among all tags" in warnings[0]  # the fake is a built-in model
+    assert "the tag's share of what the photo shows" in warnings[0]  # the fake is a built-in model
+    assert warnings[1] == "warning: --threshold 2 left 3 of 3 photos without hashtags"
     r = run(*paths, "--threshold", "0.1")
     assert "warning" not in r.stderr
 

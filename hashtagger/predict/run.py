@@ -113,10 +113,12 @@ def _write_all(
     """Write each prediction as it comes (library writers and shard numbering first); count failures.
 
     An error not already said before the model loaded is said on stderr; so is the first photo that
-    --threshold leaves without hashtags (the warning's advice depends on the model).
+    --threshold leaves without hashtags (the warning's advice depends on the model), and at the end
+    how many photos it emptied.
     """
-    failed, warned = 0, False
+    failed, emptied, seen = 0, 0, 0
     for p in predictions:
+        seen += 1
         p = library.apply(p, progress.message)
         if selection is not None:
             p = dataclasses.replace(p, index=selection.position(p.path))
@@ -124,10 +126,16 @@ def _write_all(
             failed += 1
             if early.get(p.path) != p.error:
                 progress.message(f"error: {text_path(p.error)}")
-        elif threshold is not None and not p.hashtags and not warned:
-            warned = True
-            progress.message(threshold_warning(threshold, p.path, model))
+        elif threshold is not None and not p.hashtags:
+            emptied += 1
+            if emptied == 1:
+                progress.message(threshold_warning(threshold, p.path, model))
         writer.write(p)
+    if emptied:
+        photos = "photo" if seen == 1 else "photos"
+        progress.message(
+            f"warning: --threshold {threshold:g} left {emptied} of {seen} {photos} without hashtags"
+        )
     return failed
 
 
@@ -214,7 +222,7 @@ def threshold_warning(threshold: float, path: str, model: str) -> str:
     line = f"warning: --threshold {threshold:g} removed every hashtag of {text_path(path)}"
     if model in model_names("builtin"):
         line += (
-            "; zero-shot scores share 1.0 among all tags of the vocabulary, so useful thresholds are "
-            "near 2 / (number of tags), e.g. 0.002 for the default 997 tags; or leave it out and keep --top-k"
+            "; a built-in model's score is the tag's share of what the photo shows, all tags adding up to 1: "
+            "0.02 keeps what the model is sure of, 0.005 more; or leave --threshold out and keep --top-k"
         )
     return line
