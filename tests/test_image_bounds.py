@@ -152,6 +152,9 @@ def test_jpeg_missing_its_last_bytes_is_used_with_one_warning(
     assert diff[-8:].mean() < 8  # the bottom rows are the photo's, not grey fill
     lines = [r.getMessage() for r in caplog.records]
     assert lines == [f"warning: {cut}: JPEG ends early (no end marker) but its last rows decode; used as is"]
+    with caplog.at_level(logging.WARNING, "hashtagger.image"):
+        load_image(cut, draft_size=draft)  # the next epoch's decode: no second line
+    assert len(caplog.records) == 1
     assert cut.read_bytes() == data[:-4]  # the user's file is not repaired behind their back
 
 

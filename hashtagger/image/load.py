@@ -51,6 +51,8 @@ IMAGE_EXTENSIONS = _decodable_extensions()
 # Truncated files are errors, never silently half-grey photos.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 _log = logging.getLogger("hashtagger.image")
+#: Photos already reported as ending early (training decodes each photo once per epoch).
+_WARNED_ENDED_EARLY: set[str] = set()
 
 
 def is_image_path(path: Path) -> bool:
@@ -121,7 +123,8 @@ def load_image(
                 im = _load_with_end_marker(p, data, draft_size)
             if im.format == "JPEG":
                 check_jpeg_complete(p, im, full_size, size, data)
-            if ended_early:
+            if ended_early and str(p) not in _WARNED_ENDED_EARLY:  # once, not once per training epoch
+                _WARNED_ENDED_EARLY.add(str(p))
                 _log.warning(
                     "warning: %s: JPEG ends early (no end marker) but its last rows decode; used as is", p
                 )
