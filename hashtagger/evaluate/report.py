@@ -34,9 +34,24 @@ def render(result: dict[str, Any], fmt: str = "table") -> str:
     raise ValueError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
 
 
+#: Significant digits of every float in JSON: metrics to 0.01 percentage points, small thresholds kept.
+JSON_DIGITS = 4
+
+
 def to_json(result: dict[str, Any]) -> str:
-    """Indented JSON; undefined metrics are null (never NaN, which JSON lacks)."""
-    return json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """Indented JSON, floats to JSON_DIGITS significant digits (not 17); undefined metrics are null."""
+    return json.dumps(_rounded(result), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _rounded(value: Any) -> Any:
+    """`value` with every float rounded to JSON_DIGITS significant digits (0.2553, 0.002941, 1.0)."""
+    if isinstance(value, float):
+        return float(f"{value:.{JSON_DIGITS}g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def _metric_keys(result: dict[str, Any]) -> list[str]:

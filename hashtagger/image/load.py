@@ -51,6 +51,8 @@ IMAGE_EXTENSIONS = _decodable_extensions()
 # Truncated files are errors, never silently half-grey photos.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 _log = logging.getLogger("hashtagger.image")
+#: Photos already reported as ending early (training decodes each photo once per epoch).
+_WARNED_ENDED_EARLY: set[str] = set()
 
 
 def is_image_path(path: Path) -> bool:
@@ -116,9 +118,16 @@ def load_image(
         with opened:
             full_size = opened.size
             im = _open_checked(p, opened, draft_size)
-            im.load()
+            ended_early = not _load_pixels(im)
+            if ended_early:
+                im = _load_with_end_marker(p, data, draft_size)
             if im.format == "JPEG":
                 check_jpeg_complete(p, im, full_size, size, data)
+            if ended_early and str(p) not in _WARNED_ENDED_EARLY:  # once, not once per training epoch
+                _WARNED_ENDED_EARLY.add(str(p))
+                _log.warning(
+                    "warning: %s: JPEG ends early (no end marker) but its last rows decode; used as is", p
+                )
             with _pillow_warnings(p):
                 im = ImageOps.exif_transpose(im)
             return _to_rgb(im)
@@ -157,19 +166,49 @@ def _open_checked(p: Path, im: Image.Image, draft_size: int | None) -> Image.Ima
     return im
 
 
+def _load_pixels(im: Image.Image) -> bool:
+    """Decode the pixels; False for a JPEG whose data stops before its end marker.
+
+    Pillow refuses such a file outright ("image file is truncated"), yet photos copied off phones or
+    out of old crawls often lack only their last bytes, and every row of them decodes.
+    """
+    try:
+        im.load()
+    except OSError as e:
+        if im.format == "JPEG" and "truncated" in str(e):
+            return False
+        raise
+    return True
+
+
+def _load_with_end_marker(p: Path, data: bytes | None, draft_size: int | None) -> Image.Image:
+    """Decode a JPEG that ends early as Pillow's LOAD_TRUNCATED_IMAGES would: with an end marker appended.
+
+    The decoder then fills whatever is missing with mid-grey, which check_jpeg_complete refuses;
+    the global flag is left alone because other threads decode other photos meanwhile.
+    """
+    raw = data if data is not None else p.read_bytes()
+    with _pillow_warnings(p, log=False):  # the first open already logged them
+        im = Image.open(io.BytesIO(raw + b"\xff\xd9"))
+        if draft_size:
+            im.draft("RGB", (draft_size, draft_size))
+    im.load()
+    return im
+
+
 # warnings.catch_warnings swaps process-wide state: decoding threads take turns around the
 # header steps that warn (the pixel decoding itself runs outside the lock, in parallel).
 _WARNINGS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _pillow_warnings(p: Path) -> Iterator[None]:
+def _pillow_warnings(p: Path, log: bool = True) -> Iterator[None]:
     """Log Pillow's warnings as one line naming the photo; decompression-bomb warnings become errors."""
     with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         yield
-    for w in caught:
+    for w in caught if log else ():
         text = " ".join(str(w.message).split())
         _log.warning("warning: %s: %s", p, text)
 
