@@ -80,8 +80,9 @@ def test_checkpoints_are_re_ranked_towards_the_users_tags(tmp_path: Path) -> Non
     reranked = apply_profile(model, posts, weight=1.0)
     assert isinstance(reranked, RerankedTagger) and reranked.thresholds is None
     scores, parts = reranked.score_explained(np.zeros((1, 3, 8, 8), dtype=np.uint8))
-    top = [vocab[i] for i in np.argsort(-scores[0])[:3]]
-    assert {"t0", "t30"} <= set(top)  # what the model sees, and the user's habit
+    top = [vocab[i] for i in np.argsort(-scores[0])[:5]]
+    # what the model sees first, then the user's habit (which the photo does not show) in the top 5
+    assert top[0] == "t0" and "t30" in top and parts.reach[0, 30]
     assert parts.popularity[0, 30] > parts.popularity[0, 1]
 
 
@@ -118,3 +119,20 @@ def test_mixed_social_prior_keeps_harrison_reach_tags() -> None:
     harrison = SocialPrior.harrison(vocab)
     mixed = harrison.mixed(personal_prior([("skateboard",)], vocab), 1.0)
     np.testing.assert_allclose(mixed.reach_prior, harrison.prior)
+
+
+def test_a_profile_never_puts_a_tag_the_photo_does_not_show_first(photo_factory, tmp_path: Path) -> None:
+    """A cat lover's profile must not make #cat the first tag of a photo that shows no cat; it may still
+    suggest #cat further down, after what the photo shows."""
+    from hashtagger.models import load_tagger
+    from hashtagger.profile import apply_profile
+
+    posts = tmp_path / "posts.txt"
+    posts.write_text("#cat #catsofinstagram #kitty\n#cat #cute\n" * 40, encoding="utf-8")
+    tagger = apply_profile(load_tagger("zeroshot"), posts, weight=1.0)
+    vocab = tagger.vocabulary
+    q = np.full((1, len(vocab)), 1e-4, dtype=np.float32)
+    q[0, vocab.index("coffee")], q[0, vocab.index("cup")] = 0.6, 0.2
+    ranked = tagger.ranker.rank(q)
+    order = [vocab[i] for i in np.argsort(-ranked.score[0])[:5]]
+    assert order[0] == "coffee" and "cat" in order and ranked.reach[0, vocab.index("cat")]
