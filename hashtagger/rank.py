@@ -14,7 +14,8 @@ them on HARRISON's tag lists, README "How hashtags are ranked"):
 - Reach tags come after content. A *reach* tag is a popular tag (prior at least `reach_popularity`
   times the uniform share: #love, #friend, #beach on HARRISON) that the photo does not show (q_t below
   its prior); with --profile, so is any tag the user favours more than everyone does that the photo
-  does not show (#cat in a cat lover's profile, on a photo of coffee). The j-th reach tag may take position ceil(j * reach_window / reach_slots) at best: with
+  does not show (#cat in a cat lover's profile, on a photo of coffee).
+  The j-th reach tag may take position ceil(j * reach_window / reach_slots) at best: with
   the defaults at most 2 of the top 5, and never the first.
 - Reach tags the photo explains win the reach slots. Their lift, the co-occurrence part over what a
   photo showing nothing in particular (uniform q) gets, ranks them: blend * lift**reach_lift; one whose
