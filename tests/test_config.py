@@ -243,3 +243,26 @@ def test_learning_rate_and_dropout_defaults_follow_what_is_trained(tmp_path: Pat
     assert (head_lr(tuned), head_dropout(tuned)) == (0.001, 0.7)
     chosen = load_config(minimal, ["train.lr=0.01", "model.dropout=0.2"])
     assert (head_lr(chosen), head_dropout(chosen)) == (0.01, 0.2)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.image_size=100000", "'model.image_size': 100000 is above the maximum 1024"),
+        ("bovw.image_size=100000", "'bovw.image_size': 100000 is above the maximum 1024"),
+        ("train.batch_size=1000000", "'train.batch_size': 1000000 is above the maximum 4096"),
+        ("data.workers=100000", "'data.workers': 100000 is above the maximum 64"),
+        ("bovw.workers=100000", "'bovw.workers': 100000 is above the maximum 64"),
+        ("train.lr=1e308", "'train.lr': 1e+308 is above the maximum 10.0"),
+        ("train.backbone_lr_scale=1e308", "'train.backbone_lr_scale': 1e+308 is above the maximum 10.0"),
+        ("train.warmup_epochs=1e308", "'train.warmup_epochs': 1e+308 is above the maximum 1000000.0"),
+    ],
+)
+def test_sizes_and_rates_that_only_exhaust_the_machine_name_the_key(override: str, message: str) -> None:
+    """model.image_size=100000 reached 24 GB before the kernel killed it; lr=1e308 overflowed in AdamW."""
+    from hashtagger.image.preprocess import MAX_SIZE
+
+    assert MAX_SIZE == 1024  # the bound checkpoints put on preprocessing, reused
+    with pytest.raises(ConfigError, match=re.escape(message)) as e:
+        load_config(None, [override])
+    assert "\n" not in str(e.value)

@@ -270,6 +270,32 @@ def test_bad_jsonl_line_is_named(tmp_path):
         load_dataset(tmp_path / "m.jsonl")
 
 
+def test_deeply_nested_jsonl_rows_are_named_not_a_recursion_error(tmp_path):
+    deep = 100_000
+    (tmp_path / "m.jsonl").write_text(
+        '{"path": "a.jpg", "tags": "x"}\n{"path": "b.jpg", "tags": ' + "[" * deep + "]" * deep + "}\n"
+    )
+    with pytest.raises(DatasetError, match=r"m.jsonl:2: refused: nested too deeply for a manifest row"):
+        load_dataset(tmp_path / "m.jsonl")
+    (tmp_path / "n.jsonl").write_text('{"path": "a.jpg", "tags": ["x", ' + "[" * 500 + "]" * 500 + "]}\n")
+    with pytest.raises(DatasetError, match=r"n.jsonl:1: tags must be text or a list of text, got a list hol"):
+        load_dataset(tmp_path / "n.jsonl")
+
+
+def test_a_named_layout_is_checked_and_a_missing_harrison_folder_says_how_to_get_it(tmp_path):
+    with pytest.raises(DatasetError) as e:
+        load_dataset(tmp_path / "data" / "HARRISON", layout="harrison")
+    assert str(e.value) == (
+        f"{tmp_path / 'data' / 'HARRISON'}: no such file or folder; "
+        "get HARRISON with: hashtagger download harrison --dir DIR"
+    )
+    with pytest.raises(DatasetError, match=r"no such file or folder$"):
+        load_dataset(tmp_path / "mine.csv")  # auto: nothing says this was meant to be HARRISON
+    (tmp_path / "m.csv").write_text("path,tags\na.jpg,dog\n")
+    with pytest.raises(DatasetError, match=r"m.csv: data.format is harrison, but this is a manifest dataset"):
+        load_dataset(tmp_path / "m.csv", layout="harrison")
+
+
 # ---- folder per tag ------------------------------------------------------------------------------
 
 

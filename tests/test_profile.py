@@ -37,6 +37,7 @@ def test_posts_file_and_manifest_are_read(tmp_path: Path) -> None:
         ("empty.txt", "\n  \n", "no hashtags"),
         ("bad.csv", "foo,bar\nx,y\n", "needs a path column"),
         ("latin1.txt", b"caf\xe9\n", "not UTF-8"),
+        ("deep.jsonl", '{"path": "a.jpg", "tags": ' + "[" * 99_999 + "]" * 99_999 + "}", "jsonl:1: refused"),
     ],
 )
 def test_bad_profiles_are_one_line(tmp_path: Path, name: str, text: str | bytes, message: str) -> None:

@@ -182,3 +182,47 @@ def test_a_full_disk_while_writing_a_checkpoint_names_it(
         == f"Error: no space left on the device for {out / 'last.pt'}; free some space and run again"
     )
     assert not list(out.glob(".*.tmp")) and not (out / "last.pt").exists()
+
+
+def test_a_run_never_writes_into_its_data_or_a_folder_of_other_files(manifest: Path, tmp_path: Path) -> None:
+    """`out` = the manifest's folder, a folder inside it, a photo folder elsewhere, `/` or a folder of
+    someone's files: one line before any training, and nothing in those folders changes."""
+    pics = tmp_path / "pics"
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "labels.csv").write_text("path,tags\n../pics/a.jpg,dog\n")
+    pics.mkdir()
+    (pics / "a.jpg").write_bytes(b"a photo")
+    data = manifest.parent
+    before = sorted(p.name for p in data.rglob("*"))
+    for out, data_path, how in [
+        (data, manifest, "is"),
+        (data / "runs" / "mine", manifest, "lies inside"),
+        (pics, lists / "labels.csv", "is"),
+    ]:
+        r = train(data_path, out)
+        assert r.exit_code == 1
+        folder = data if data_path == manifest else pics
+        assert one_line(r) == (
+            f"Error: config key 'out': {out} {how} the data folder {folder} of {data_path}; a run never "
+            "writes into its data: give a folder of its own, e.g. --set out=runs/NAME"
+        )
+    assert sorted(p.name for p in data.rglob("*")) == before and os.listdir(pics) == ["a.jpg"]
+
+    r = train(manifest, "/")
+    assert r.exit_code == 1 and one_line(r) == (
+        "Error: config key 'out': / is the root folder; give a folder of its own for the run"
+    )
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep\n")
+    (mine / "metrics.csv").write_text("my own numbers\n")
+    for extra in ((), ("--overwrite",)):
+        r = train(manifest, mine, *extra)
+        assert r.exit_code == 1
+        assert one_line(r) == (
+            f"Error: config key 'out': {mine} holds files that are not a run's (notes.txt); a run goes into "
+            "a new or empty folder (or one holding only an earlier run): give one, e.g. --set out=runs/NAME"
+        )
+    assert sorted(os.listdir(mine)) == ["metrics.csv", "notes.txt"]
+    assert (mine / "metrics.csv").read_text() == "my own numbers\n"

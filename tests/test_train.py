@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -230,6 +231,61 @@ def test_frozen_backbone_trains_on_cached_features(manifest: Path, tmp_path: Pat
 
     tagger = load_tagger(tmp_path / "a" / "best.pt")
     assert tagger.tag(torch.zeros(1, 3, 32, 32, dtype=torch.uint8)).shape == (1, len(tagger.vocabulary))
+
+
+def _train_cli(manifest: Path, out: Path, tmp_path: Path) -> object:
+    args = ["train", "--config", str(TINY), "--device", "cpu", "--quiet"]
+    frozen = ["model.freeze_backbone=true", "train.augment=none", f"data.cache_dir={tmp_path / 'cache'}"]
+    for s in tiny(manifest, out, *frozen):
+        args += ["--set", s]
+    return CliRunner().invoke(cli, args)
+
+
+def test_a_trained_model_comes_with_thresholds_so_predict_shows_likely_tags_at_once(
+    manifest: Path, tmp_path: Path
+) -> None:
+    """train -> predict used to print every tag of the vocabulary for every photo until a separate
+    `evaluate --calibrate`; training now fits per-tag thresholds on its validation split."""
+    from conftest import run_predict_cli
+
+    # dog on every photo, cat on half, sun on one training photo only: a tag no photo should get.
+    tags = [("dog cat", "dog")[i % 2] for i in range(24)]
+    tags[3] = "dog sun"
+    data = write_manifest(tmp_path / "photos", tags, validation=8)
+    out = tmp_path / "run"
+    r = _train_cli(data, out, tmp_path)
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.stdout.splitlines() if x.startswith("thresholds: "))
+    assert re.fullmatch(
+        r"thresholds: fitted on 8 validation photos: 3 per-tag thresholds from 0\.\d\d to [01]\.\d\d, "
+        r"of which 1 rare tag takes the global 0\.\d\d; stored in best\.pt",
+        line,
+    ), line
+    best = load_checkpoint(out / "best.pt")
+    vocab = best["vocabulary"]
+    assert sorted(vocab) == ["cat", "dog", "sun"] and len(best["thresholds"]) == 3
+    assert best["calibration"]["split"] == "validation" and best["calibration"]["images"] == 8
+    assert len(load_checkpoint(out / "last.pt")["thresholds"]) == 3  # each checkpoint: its own weights' fit
+
+    photos = [str(data.parent / f"img{i}.jpg") for i in range(16, 24)]
+    shown = run_predict_cli(*photos, "--model", str(out / "best.pt"))
+    assert shown.exit_code == 0, shown.output
+    rows = [row.split("\t")[1].split() for row in shown.stdout.splitlines()]
+    assert len(rows) == 8 and all(1 <= len(row) < 3 and "#sun" not in row for row in rows), shown.stdout
+    everything = run_predict_cli(*photos, "--model", str(out / "best.pt"), "--no-calibration")
+    assert all(len(row.split("\t")[1].split()) == 3 for row in everything.stdout.splitlines())  # as before
+
+
+def test_without_a_validation_split_training_says_no_thresholds_were_fitted(tmp_path: Path) -> None:
+    data = write_manifest(tmp_path / "photos", [TAGS[i % 8] for i in range(8)], validation=0)
+    out = tmp_path / "run"
+    r = _train_cli(data, out, tmp_path)
+    assert r.exit_code == 0, r.output
+    assert (
+        "thresholds: none fitted (the data has no validation split); predict shows each photo's top -k tags, "
+        "or -t's" in r.stdout.splitlines()
+    )
+    assert load_checkpoint(out / "best.pt").get("thresholds") is None
 
 
 def test_bad_config_keys_fail_with_the_key(manifest: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from hashtagger.errors import DatasetError
 from hashtagger.image.load import is_image_path
 from hashtagger.image.walk import walk_files
 
+FORMATS = ("harrison", "manifest", "folder")
 HARRISON_LISTS = ("data_list.txt", "tag_list.txt")
 HARRISON_VOCAB = "vocab_index.txt"
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl")
@@ -57,10 +59,22 @@ class Source:
         self.entries[key] = (tags, split)
 
 
-def detect_format(path: Path) -> tuple[str, Path]:
-    """Return ('harrison' | 'manifest' | 'folder', the list folder, manifest file or image root)."""
+def detect_format(path: Path, layout: str = "auto") -> tuple[str, Path]:
+    """Return ('harrison' | 'manifest' | 'folder', the list folder, manifest file or image root).
+
+    `layout` (a config's data.format) other than auto must be what the files are: a missing
+    HARRISON folder then points to its download, another layout is refused in one line.
+    """
     if not path.exists():
-        raise DatasetError(f"{path}: no such file or folder")
+        hint = "; get HARRISON with: hashtagger download harrison --dir DIR" if layout == "harrison" else ""
+        raise DatasetError(f"{path}: no such file or folder{hint}")
+    fmt, where = _detect(path)
+    if layout not in ("auto", fmt):
+        raise DatasetError(f"{path}: data.format is {layout}, but this is a {fmt} dataset")
+    return fmt, where
+
+
+def _detect(path: Path) -> tuple[str, Path]:
     if path.is_file():
         if path.suffix.lower() in MANIFEST_SUFFIXES:
             return "manifest", path
@@ -120,8 +134,10 @@ def read_manifest(path: Path) -> Source:
         tags = _field(row, TAG_COLUMNS)
         if tags is None and not any(k in row for k in TAG_COLUMNS):
             raise DatasetError(f"{where}: no tags column (name it {' or '.join(TAG_COLUMNS[:4])})")
-        if not isinstance(tags, (str, list, type(None))):
-            raise DatasetError(f"{where}: tags must be text or a list of text, got {tags!r}")
+        if not isinstance(tags, (str, list, type(None))) or (
+            isinstance(tags, list) and not all(isinstance(t, (str, int, float)) for t in tags)
+        ):
+            raise DatasetError(f"{where}: tags must be text or a list of text, got {_brief(tags)}")
         split_text = str(_field(row, SPLIT_COLUMNS) or "").strip()
         split = normalize_split(split_text, where) if split_text else None
         split_seen = split_seen or split is not None
@@ -165,6 +181,7 @@ def read_folder(root: Path) -> Source:
 def load_dataset(
     path: str | Path,
     *,
+    layout: str = "auto",
     seed: int = 0,
     val_fraction: float = 0.1,
     test_size: int | float | None = None,
@@ -178,8 +195,9 @@ def load_dataset(
     folder, see hashtagger.data.splits) and reused while it covers the same images; an unwritable
     cache gets the same split in memory and a warning.
     Images with no tags get split None: counted by the summary, never trained or scored on.
+    `layout` (auto, or one of FORMATS) is checked against the files (see detect_format).
     """
-    fmt, where = detect_format(Path(path).expanduser())
+    fmt, where = detect_format(Path(path).expanduser(), layout)
     reader = {"harrison": read_harrison, "manifest": read_manifest, "folder": read_folder}[fmt]
     src = reader(where)
     root = Path(os.path.abspath(src.root))
@@ -215,6 +233,21 @@ def load_dataset(
     )
 
 
+def data_folders(path: str | Path) -> list[Path]:
+    """The folders a dataset lives in (links resolved): the folder given, its root, and, for a manifest,
+    every folder holding a listed photo. Nothing is ever written into them (train's `out`, say)."""
+    given = Path(path).expanduser()
+    fmt, where = detect_format(given)
+    root = where.parent if fmt == "manifest" else where
+    folders = {os.path.realpath(root)}
+    if given.is_dir():
+        folders.add(os.path.realpath(given))
+    if fmt == "manifest":
+        parents = {os.path.dirname(os.path.normpath(root / key)) for key in read_manifest(where).entries}
+        folders.update(os.path.realpath(p) for p in parents)
+    return sorted(Path(f) for f in folders)
+
+
 def _is_image_name(name: str) -> bool:
     return is_image_path(Path(name))
 
@@ -235,6 +268,14 @@ def read_lines(path: Path) -> list[str]:
     while lines and not lines[-1].strip():
         lines.pop()
     return lines
+
+
+def _brief(value: object) -> str:
+    """A value's type and start, for an error message (never the whole of a huge or deep value)."""
+    if isinstance(value, list):
+        bad = next(v for v in value if not isinstance(v, (str, int, float)))
+        return f"a list holding a {type(bad).__name__}"
+    return reprlib.repr(value)[:60]
 
 
 def _field(row: dict, names: tuple[str, ...]) -> object:
@@ -282,6 +323,8 @@ def _jsonl_rows(path: Path):
             row = json.loads(line)
         except json.JSONDecodeError as e:
             raise DatasetError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+        except RecursionError:
+            raise DatasetError(f"{path}:{n}: refused: nested too deeply for a manifest row") from None
         if not isinstance(row, dict):
             raise DatasetError(f"{path}:{n}: expected a JSON object per line")
         yield f"{path}:{n}", {str(k).strip().lower(): v for k, v in row.items()}

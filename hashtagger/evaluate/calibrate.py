@@ -45,6 +45,33 @@ def fit_calibration(
     }
 
 
+def fit_validation(scores: np.ndarray, targets: np.ndarray) -> tuple[list[float] | None, dict[str, Any]]:
+    """Thresholds fitted on a validation split's scores, with the calibration summary a checkpoint stores;
+    (None, {"reason": ...}) when there is nothing to fit on, so that training can say why in one line."""
+    targets = np.asarray(targets, dtype=bool)
+    if len(targets) == 0:
+        return None, {"reason": "the data has no validation photos"}
+    try:
+        thresholds, info = fit_calibration(scores, targets)
+    except InputError:
+        return None, {"reason": "no validation photo has a tag of the vocabulary"}
+    return [float(t) for t in thresholds], {"split": "validation", "images": int(len(targets)), **info}
+
+
+def describe_thresholds(thresholds: Sequence[float], info: dict[str, Any]) -> str:
+    """One line: how many photos the thresholds were fitted on, their range, and how many tags share one."""
+    thr = np.asarray(thresholds, dtype=np.float64)
+    shared, images = int(info.get("fallback_tags", 0)), f"{info['images']:,} validation photos"
+    if shared == len(thr):
+        return (
+            f"fitted on {images}: one threshold, {thr[0]:.2f}, for all {len(thr)} tags "
+            f"(none has {info['min_positives']} positives there)"
+        )
+    share = "1 rare tag takes" if shared == 1 else f"{shared} rare tags share"
+    rare = f", of which {share} the global {info['fallback_threshold']:.2f}" if shared else ""
+    return f"fitted on {images}: {len(thr)} per-tag thresholds from {thr.min():.2f} to {thr.max():.2f}{rare}"
+
+
 def store_thresholds(
     path: str | os.PathLike[str], thresholds: np.ndarray, vocabulary: Sequence[str], info: dict[str, Any]
 ) -> None:

@@ -159,6 +159,7 @@ def train_bovw(
     started = time.perf_counter()
     dataset = load_dataset(
         cfg.data.path,
+        layout=cfg.data.format,
         seed=cfg.seed,
         val_fraction=cfg.data.val_fraction,
         test_size=cfg.data.test_size,

@@ -83,6 +83,8 @@ def train(
         if (result.run_dir / "best.pt").exists():
             value = "" if result.best_value is None else f"  {result.best_metric} {result.best_value:.4f}"
             click.echo(f"best: {result.run_dir / 'best.pt'}{value}")
+        if result.thresholds is not None:
+            click.echo(f"thresholds: {result.thresholds}")
         if (result.run_dir / "last.pt").exists():
             click.echo(f"last: {result.run_dir / 'last.pt'}")
     if result.interrupted:

@@ -14,12 +14,18 @@ from typing import Any
 
 import yaml
 
+from hashtagger.data.formats import FORMATS
 from hashtagger.errors import ConfigError
+from hashtagger.image.preprocess import MAX_SIZE
 from hashtagger.models.registry import list_models, model_names
 from hashtagger.train.config_values import check_value, parse_override
 from hashtagger.train.config_yaml import read_yaml, show
 
 BACKBONES = ("resnet18", "efficientnet_lite0")
+#: Upper bounds of the size-like keys: past them a run only exhausts memory or processes, never trains better.
+MAX_WORKERS = 64
+MAX_BATCH = 4096
+MAX_LR = 10.0  # also bounds backbone_lr_scale: their product must stay a float32
 #: `model.kind` choices: the trainable kinds of the model registry.
 MODEL_KINDS = model_names("trainable")
 
@@ -34,6 +40,12 @@ class DataConfig:
     """Where the photos and tags come from and how they are decoded."""
 
     path: str = _opt("", "dataset folder (HARRISON, folder per tag) or manifest (.csv/.tsv/.jsonl)")
+    format: str = _opt(
+        "auto",
+        "the dataset's layout: auto (told by its files), harrison, manifest or folder (a named one is "
+        "checked; a missing HARRISON folder says how to download it)",
+        choices=("auto", *FORMATS),
+    )
     val_fraction: float = _opt(
         0.1, "share of the non-test images kept for validation when the data has no split", min=0.0, max=0.9
     )
@@ -42,7 +54,10 @@ class DataConfig:
     )
     min_tag_count: int = _opt(1, "a tag needs this many training images to enter the vocabulary", min=1)
     workers: int | None = _opt(
-        None, "DataLoader worker processes per training process (None: min(8, CPU cores))", min=0
+        None,
+        "DataLoader worker processes per training process (None: min(8, CPU cores))",
+        min=0,
+        max=MAX_WORKERS,
     )
     cache_dir: str | None = _opt(
         None,
@@ -73,7 +88,9 @@ class ModelConfig:
         max=0.99,
     )
     freeze_backbone: bool = _opt(False, "train the head only (the paper's feature extractor + classifier)")
-    image_size: int | None = _opt(None, "square input side in pixels (None: the backbone's 224)", min=16)
+    image_size: int | None = _opt(
+        None, "square input side in pixels (None: the backbone's 224)", min=16, max=MAX_SIZE
+    )
 
 
 @dataclass(frozen=True)
@@ -81,27 +98,30 @@ class TrainConfig:
     """Optimisation, loss, augmentation, precision and checkpoint choice."""
 
     epochs: int = _opt(13, "passes over the training split (13 in the HARRISON paper)", min=1)
-    batch_size: int = _opt(64, "images per step and per process", min=1)
+    batch_size: int = _opt(64, "images per step and per process", min=1, max=MAX_BATCH)
     lr: float | None = _opt(
         None,
         "peak learning rate of the head (null: 0.001 when fine-tuning, 0.003 on a frozen backbone)",
         min=0.0,
+        max=MAX_LR,
     )
-    backbone_lr_scale: float = _opt(0.1, "backbone learning rate = lr * this (fine-tuning only)", min=0.0)
+    backbone_lr_scale: float = _opt(
+        0.1, "backbone learning rate = lr * this (fine-tuning only)", min=0.0, max=MAX_LR
+    )
     optimizer: str = _opt("adamw", "adamw or sgd (with momentum, nesterov)", choices=("adamw", "sgd"))
     momentum: float = _opt(0.9, "SGD momentum", min=0.0, max=1.0)
     weight_decay: float = _opt(
-        1e-4, "decoupled (AdamW) or L2 (SGD) decay; never on biases and norms", min=0.0
+        1e-4, "decoupled (AdamW) or L2 (SGD) decay; never on biases and norms", min=0.0, max=1.0
     )
-    warmup_epochs: float = _opt(1.0, "linear warm-up from lr/100, then cosine decay", min=0.0)
+    warmup_epochs: float = _opt(1.0, "linear warm-up from lr/100, then cosine decay", min=0.0, max=1e6)
     min_lr_ratio: float = _opt(0.01, "the cosine ends at lr * this", min=0.0, max=1.0)
     loss: str = _opt(
         "bce",
         "bce (sigmoid + binary cross-entropy) or asl (asymmetric loss, for long tails)",
         choices=("bce", "asl"),
     )
-    asl_gamma_neg: float = _opt(4.0, "ASL focusing of negatives", min=0.0)
-    asl_gamma_pos: float = _opt(0.0, "ASL focusing of positives", min=0.0)
+    asl_gamma_neg: float = _opt(4.0, "ASL focusing of negatives", min=0.0, max=100.0)
+    asl_gamma_pos: float = _opt(0.0, "ASL focusing of positives", min=0.0, max=100.0)
     asl_clip: float = _opt(0.05, "ASL probability margin shifted off easy negatives", min=0.0, max=1.0)
     augment: str = _opt(
         "auto",
@@ -136,7 +156,7 @@ class TrainConfig:
 class BovwConfig:
     """The classic baseline (model.kind bovw_svm): SIFT -> k-means visual words -> histograms -> SVMs."""
 
-    clusters: int = _opt(100, "visual words K, fitted by k-means (100 in the paper)", min=2)
+    clusters: int = _opt(100, "visual words K, fitted by k-means (100 in the paper)", min=2, max=100_000)
     kmeans: str = _opt(
         "auto",
         "auto (full k-means up to 50,000 sampled descriptors, mini-batch above), full or minibatch",
@@ -146,10 +166,10 @@ class BovwConfig:
         200_000, "descriptors drawn (seeded) from the training photos to fit k-means (0: all)", min=0
     )
     max_descriptors_per_image: int = _opt(
-        500, "SIFT keeps this many strongest keypoints per photo (0: all it finds)", min=0
+        500, "SIFT keeps this many strongest keypoints per photo (0: all it finds)", min=0, max=100_000
     )
     image_size: int = _opt(
-        256, "side of the centre square SIFT sees, in pixels (the photo's shorter side)", min=32
+        256, "side of the centre square SIFT sees, in pixels (the photo's shorter side)", min=32, max=MAX_SIZE
     )
     histogram: str = _opt(
         "hellinger",
@@ -157,11 +177,14 @@ class BovwConfig:
         "with the Bhattacharyya kernel)",
         choices=("l1", "hellinger"),
     )
-    svm_c: float = _opt(1.0, "regularisation C of each tag's linear SVM (smaller: wider margin)", min=1e-6)
+    svm_c: float = _opt(
+        1.0, "regularisation C of each tag's linear SVM (smaller: wider margin)", min=1e-6, max=1e6
+    )
     workers: int | None = _opt(
         None,
         "descriptor extraction processes (None: one per core, at most 8; 0: in the training process)",
         min=0,
+        max=MAX_WORKERS,
     )
 
 

@@ -193,6 +193,15 @@ def _backward_step(
 # ---- evaluation ----
 
 
+@dataclass
+class Validation:
+    """One validation pass: its metrics, and the scores and truth they came from (for the thresholds)."""
+
+    metrics: dict[str, float]
+    scores: np.ndarray  # (photos, tags) sigmoid scores, every process's share, in dataset order
+    targets: np.ndarray  # (photos, tags) bool
+
+
 def evaluate(
     model: nn.Module,
     batches: Iterable[Batch],
@@ -203,7 +212,7 @@ def evaluate(
     amp: Amp,
     progress: Progress | None = None,
     stage: tuple[str, int | None] = ("validation", None),
-) -> dict[str, float]:
+) -> Validation:
     """Validation loss and ranking metrics (mAP, Precision/Recall/Accuracy@1,5,10) over all processes.
 
     Metrics come from hashtagger.metrics, the same code `hashtagger evaluate` uses. Under DDP every
@@ -242,17 +251,20 @@ def evaluate(
         else np.zeros((0, 0))
     )
     if len(s) == 0:
-        return {"images": 0.0, "skipped": float(sum(p[5] for p in parts))}
+        empty = np.zeros((0, 0))
+        return Validation({"images": 0.0, "skipped": float(sum(p[5] for p in parts))}, empty, empty > 0)
     t = np.concatenate([p[1] for p in parts if len(p[1])])
     nt = np.concatenate([p[2] for p in parts if len(p[2])])
     order = np.argsort(np.concatenate([p[3] for p in parts if len(p[3])]), kind="stable")
-    metrics = ranking_metrics(s[order], t[order], n_true=nt[order], ks=EVAL_KS)
-    return {
+    s, t = s[order], t[order]
+    metrics = ranking_metrics(s, t, n_true=nt[order], ks=EVAL_KS)
+    summary = {
         "loss": sum(p[4] for p in parts) / len(s),
         **metrics,
         "images": float(len(s)),
         "skipped": float(sum(p[5] for p in parts)),
     }
+    return Validation(summary, s, t)
 
 
 def _cat(chunks: list[np.ndarray]) -> np.ndarray:
@@ -294,6 +306,7 @@ class TrainResult:
     best_value: float | None
     history: list[dict[str, Any]] = field(default_factory=list)
     interrupted: bool = False
+    thresholds: str | None = None  # the summary line of best.pt's per-tag thresholds (or why there are none)
     is_main: bool = True  # under torchrun, only rank 0 reports
 
 

@@ -27,6 +27,7 @@ from hashtagger.train.engine import (
     EpochState,
     StepResult,
     TrainResult,
+    Validation,
     evaluate,
     is_better,
     train_one_epoch,
@@ -57,7 +58,8 @@ def run_training(
     """
     ckpt = resume_checkpoint(resume, config) if resume is not None else None
     cfg = resolve_config(config, overrides, ckpt, resume)
-    prepare_run_folder(cfg.out, resume=resume, overwrite=overwrite, is_main=distributed.from_env().is_main)
+    is_main = distributed.from_env().is_main
+    prepare_run_folder(cfg.out, data=cfg.data.path, resume=resume, overwrite=overwrite, is_main=is_main)
     trainer = resolve(get_model(cfg.model.kind, role="trainable").trainer or "")
     return trainer(cfg, ckpt=ckpt, device=device, progress=progress)
 
@@ -182,13 +184,17 @@ def _epoch(run: Run, epoch: int, run_log: RunLog, result: TrainResult) -> bool:
             f"{run.steps_per_epoch}); resume with hashtagger train --resume {last}"
         )
         return False
-    val = _validate(run)
+    checked = _validate(run)
+    val = checked.metrics if checked is not None else {}
     row = epoch_row(epoch, run.step, out, val, run.ctx.device)
     value = val.get(cfg.train.best_metric) if val else None
     improved = is_better(cfg.train.best_metric, value, run.best) if val else True
     if improved and value is not None:
         run.best = value
-    _save(run, epoch + 1, row, None, best=improved)
+    fitted, line = _thresholds(checked) if run.ctx.info.is_main else ({}, None)
+    _save(run, epoch + 1, {"metrics": row, **fitted}, None, best=improved)
+    if improved:
+        result.thresholds = line
     if run.ctx.info.is_main:
         run_log.write(row)
     progress.epoch_end(row)
@@ -230,9 +236,9 @@ def _train_epoch(run: Run, epoch: int) -> StepResult:
     return out
 
 
-def _validate(run: Run) -> dict[str, float]:
+def _validate(run: Run) -> Validation | None:
     if run.inputs.val is None:
-        return {}
+        return None
     val = evaluate(
         run.evaluated,
         run.inputs.val,
@@ -247,10 +253,31 @@ def _validate(run: Run) -> dict[str, float]:
     return val
 
 
-def _save(run: Run, epoch: int, row: dict[str, Any], partial: EpochState | None, *, best: bool) -> None:
-    """last.pt (and best.pt) from rank 0; every process joins, since the RNG states are gathered."""
+def _thresholds(checked: Validation | None) -> tuple[dict[str, Any], str]:
+    """Per-tag thresholds fitted on this epoch's validation scores, as checkpoint keys (thresholds,
+    calibration), so that predict shows a photo's likely tags and not its top 10; and the line the
+    CLI reports about them (or why there are none)."""
+    from hashtagger.evaluate.calibrate import describe_thresholds, fit_validation
+
+    if checked is None:
+        thresholds, info = None, {"reason": "the data has no validation split"}
+    else:
+        thresholds, info = fit_validation(checked.scores, checked.targets)
+    if thresholds is None:
+        return {}, f"none fitted ({info['reason']}); predict shows each photo's top -k tags, or -t's"
+    line = f"{describe_thresholds(thresholds, info)}; stored in best.pt"
+    return {"thresholds": thresholds, "calibration": info}, line
+
+
+def _save(run: Run, epoch: int, extra: dict[str, Any], partial: EpochState | None, *, best: bool) -> None:
+    """last.pt (and best.pt) from rank 0; every process joins, since the RNG states are gathered.
+
+    `extra`: the epoch's metrics row (key metrics) and its fitted thresholds and calibration, if any.
+    """
+    row = extra.get("metrics", {})
     payload = {
         **run.base,
+        **{k: v for k, v in extra.items() if k != "metrics"},
         "state_dict": checkpointing.weights(run.model),
         "epoch": epoch,
         "metrics": {k: v for k, v in row.items() if isinstance(v, (int, float))},

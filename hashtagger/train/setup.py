@@ -119,6 +119,7 @@ def load_data(cfg: Config, info: DistInfo) -> Any:
     def load(write: bool) -> Any:
         return load_dataset(
             cfg.data.path,
+            layout=cfg.data.format,
             seed=cfg.seed,
             val_fraction=cfg.data.val_fraction,
             test_size=cfg.data.test_size,
