@@ -255,3 +255,14 @@ def test_ranking_presentation_options_are_refused_with_ray_in_one_line(photo_fac
     r = run(str(p), str(p.parent / "missing.jpg"), "--engine", "ray", *option)  # refused before any listing
     assert r.exit_code != 0 and r.stdout == ""
     assert r.stderr.strip().count("\n") == 0 and "--group" in r.stderr and "--engine ray" in r.stderr
+
+
+def test_calibrated_thresholds_never_leave_a_photo_without_its_best_tag() -> None:
+    """A photo that clears no per-tag (F1) threshold still gets its best tag; a --threshold may empty it."""
+    import numpy as np
+
+    scores = np.array([0.2, 0.4, 0.1], dtype=np.float32)
+    calibrated = [0.5, 0.6, 0.7]
+    assert [h.tag for h in select_hashtags(scores, ["a", "b", "c"], 3, None, calibrated)] == ["b"]
+    assert [h.tag for h in select_hashtags(scores, ["a", "b", "c"], 3, None, [0.1, 0.6, 0.7])] == ["a"]
+    assert select_hashtags(scores, ["a", "b", "c"], 3, 0.5, calibrated) == []

@@ -24,7 +24,8 @@ def select_hashtags(
 ) -> list[Hashtag]:
     """Top-k tags, best first (ties: earlier vocabulary entry first), minus those under the cut-off.
 
-    `threshold` (the user's) wins over per-tag calibrated `thresholds` stored with the model.
+    `threshold` (the user's) wins over per-tag calibrated `thresholds` stored with the model. Calibrated
+    thresholds (fitted for F1) never leave a photo without its best tag; the user's own threshold may.
     `parts` (one photo's ranking parts) explain each tag; `only="content"` skips reach tags (#love)
     and fills the list with the next content tags, `only="reach"` keeps just the reach tags (none
     without parts: such a model ranks no tag as reach).
@@ -49,6 +50,8 @@ def select_hashtags(
         if cut is not None and s < cut:
             continue
         out.append(Hashtag(vocabulary[i], s, parts.explain(int(i), vocabulary) if parts is not None else {}))
+    if not out and threshold is None and thresholds is not None:
+        return select_hashtags(scores, vocabulary, 1, None, None, parts, only)
     return out
 
 
