@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hashtagger.options import domain_errors, model_option, run_options
+from hashtagger.options import FiniteFloat, domain_errors, model_option, run_options
 
 if TYPE_CHECKING:
     from hashtagger.runtime import RunOptions
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     "--max-upload-mb",
     default=20.0,
     show_default=True,
-    type=click.FloatRange(min=0.001),
+    type=FiniteFloat(min=0.001),
     help="Largest request body; bigger uploads are refused as they stream in.",
 )
 @click.option(
