@@ -102,20 +102,31 @@ class _Records(logging.Handler):
         self.records.append(record)
 
 
-def test_a_client_that_goes_away_mid_upload_logs_no_traceback() -> None:
+def test_a_client_that_goes_away_mid_upload_logs_no_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where upload folders go
+    ours = logging.getLogger("hashtagger.serve")
+    level = ours.level
     with background_server(create_app(ColourTagger(), ServeSettings(workers=0))) as url:
         seen = _Records()
-        for name in ("uvicorn.error", "hashtagger.serve"):
-            logging.getLogger(name).addHandler(seen)
+        for logger in (logging.getLogger("uvicorn.error"), ours):
+            logger.addHandler(seen)
+        ours.setLevel(logging.INFO)
         try:
             s = _raw_request(url, PART + b"x" * 1000, 100_000)
             time.sleep(0.3)
             s.close()
             time.sleep(0.5)
         finally:
-            for name in ("uvicorn.error", "hashtagger.serve"):
-                logging.getLogger(name).removeHandler(seen)
+            ours.setLevel(level)
+            for logger in (logging.getLogger("uvicorn.error"), ours):
+                logger.removeHandler(seen)
     assert [r for r in seen.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    assert [r.getMessage() for r in seen.records] == ["a client went away during its upload"]
+    assert list(tmp_path.iterdir()) == []  # the partial upload is gone
 
 
 def test_labels_lose_bidi_overrides_and_invisible_characters() -> None:
