@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,6 +12,19 @@ import click
 from hashtagger.errors import HashtaggerError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FiniteFloat(click.FloatRange):
+    """A number option that refuses nan and inf: click's FloatRange lets nan through every bound, and a
+    nan threshold or weight silently acts as none at all."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def add_options(func: F, options: list[Callable[[F], F]]) -> F:
@@ -59,7 +73,7 @@ def run_options(func: F) -> F:
     options = [
         click.option(
             "--prior-weight",
-            type=click.FloatRange(0, 1),
+            type=FiniteFloat(0, 1),
             default=None,
             help="Zero-shot models: weight of the Instagram tag statistics (0 = visual only).",
         ),

@@ -40,10 +40,12 @@ def read_profile(path: str | os.PathLike[str]) -> list[tuple[str, ...]]:
     """The user's posts as tag tuples (normalised like every tag); raises InputError in one line."""
     from hashtagger.data.formats import MANIFEST_SUFFIXES, read_lines, read_manifest
     from hashtagger.data.records import parse_tags
+    from hashtagger.files import is_regular_file
 
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise InputError(f"--profile {p}: no such file")
+    if not is_regular_file(p):
+        what = "not a regular file (a pipe, device or socket)" if p.exists() else "no such file"
+        raise InputError(f"--profile {p}: {what}")
     try:
         if p.suffix.lower() in MANIFEST_SUFFIXES:
             posts = [tags for tags, _ in read_manifest(p).entries.values()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -201,6 +202,43 @@ def test_json_hashtags_carry_their_parts_and_why_prints_them(photo_factory) -> N
     assert why.exit_code == 0 and len(lines) == 5 and lines[0].startswith("#")
     first = tags[0]
     assert lines[1].split()[0] == "#" + first["tag"] and f"visual {first['visual']:.4f}" in lines[1]
+    assert all(why_adds_up(line) for line in lines[1:])
+
+
+_WHY = re.compile(
+    r"\s+#\S+\s+(?P<score>[\d.]+)\s+(?:held back from (?P<held>[\d.]+) to keep content first; [\d.]+ )?= "
+    r"\(?visual (?P<visual>[\d.]+) \+ social (?P<social>[\d.]+)\)?(?: x lift (?P<lift>[\d.]+)\^2)? "
+    r"\(co-occurrence [\d.]+, popularity [\d.]+\)(?:; reach tag)?(?:; less (?P<less>[\d.]+), close to #\S+)?$"
+)
+
+
+def why_adds_up(line: str) -> bool:
+    """The number a --why line states (the score, or the value a held tag was held back from) is its sum."""
+    m = _WHY.match(line)
+    assert m, line
+    got = {k: float(v) for k, v in m.groupdict().items() if v is not None}
+    value = (got["visual"] + got["social"]) * got.get("lift", 1.0) ** 2 - got.get("less", 0.0)
+    stated = got.get("held", got["score"])
+    return abs(value - stated) <= 2.5e-4 and (got["score"] < stated or "held" not in got)
+
+
+def test_why_of_a_held_reach_tag_adds_up_to_the_value_it_was_held_back_from() -> None:
+    """'#love 0.0050 = (0.0008 + 0.0053) x 1.05^2' did not add up: 0.0050 is where it was held."""
+    from hashtagger.predict.output import Hashtag, Prediction, why_lines
+
+    parts = {"visual": 0.0008, "social": 0.0053, "cooccurrence": 0.0025, "popularity": 0.0028}
+    love = Hashtag("love", 0.005, {**parts, "kind": "reach", "lift": 1.0538, "held": True})
+    kitty = Hashtag(
+        "kitty", 0.005, {**parts, "visual": 0.0063, "social": 0.0003, "kind": "content", "similar_to": "cat",
+                         "discount": 0.0016},
+    )  # fmt: skip
+    lines = why_lines(Prediction("a.jpg", [kitty, love]))
+    assert lines[1] == (
+        "  #love   0.0050  held back from 0.0068 to keep content first; "
+        "0.0068 = (visual 0.0008 + social 0.0053) x lift 1.05^2 "
+        "(co-occurrence 0.0025, popularity 0.0028); reach tag"
+    )
+    assert all(why_adds_up(line) for line in lines)
 
 
 def test_only_reach_and_group_split_the_same_ranking(photo_factory) -> None:

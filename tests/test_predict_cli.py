@@ -91,6 +91,23 @@ def test_threshold_that_removes_everything_warns_once_and_counts(photo_factory, 
     assert "warning" not in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "shown"),
+    [
+        ("-t", "nan", "'-t' / '--threshold'"),
+        ("--threshold", "inf", "'-t' / '--threshold'"),
+        ("-t", "-inf", "'-t' / '--threshold'"),
+        ("--prior-weight", "nan", "'--prior-weight'"),
+        ("--profile-weight", "nan", "'--profile-weight'"),
+    ],
+)
+def test_nan_and_inf_numbers_are_usage_errors(option: str, value: str, shown: str) -> None:
+    """A nan threshold compared with scores drops nothing: it acted as no threshold at all."""
+    r = run("a.jpg", option, value)
+    assert r.exit_code == 2
+    assert f"Invalid value for {shown}: '{value}' is not a finite number." in r.stderr
+
+
 def test_corrupt_embedding_cache_is_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from hashtagger.models.textembed import cached_embeddings
 

@@ -50,6 +50,28 @@ def test_bad_profiles_are_one_line(tmp_path: Path, name: str, text: str | bytes,
         read_profile(tmp_path / "missing.txt")
 
 
+def test_a_fifo_profile_is_not_a_regular_file_and_does_not_hang(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "posts.txt"
+    os.mkfifo(fifo)
+    errors: list[Exception] = []
+    reader = threading.Thread(target=lambda: errors.append(_error_of(fifo)), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    assert not reader.is_alive(), "reading a FIFO profile hangs"
+    assert str(errors[0]) == f"--profile {fifo}: not a regular file (a pipe, device or socket)"
+
+
+def _error_of(path: Path) -> Exception:
+    try:
+        read_profile(path)
+    except InputError as e:
+        return e
+    raise AssertionError(f"{path} was read as a profile")
+
+
 def test_personal_prior_by_hand() -> None:
     social = personal_prior([("dog", "beach"), ("dog",), ("zzz",)], ["dog", "beach", "cat"])
     np.testing.assert_allclose(social.prior, [2 / 3, 1 / 3, 0.0], rtol=1e-6)

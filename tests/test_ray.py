@@ -81,6 +81,41 @@ def test_engine_ray_without_ray_says_how_to_install_it(
     assert r.stderr.strip() == "Error: --engine ray needs Ray: pip install 'hashtagger[ray]'"
 
 
+def _closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ray_address_with_nothing_listening_fails_fast_in_one_line(
+    tiny_checkpoint: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ray.init retries for minutes against a dead address; the probe answers in one line at once."""
+    import time
+    import types
+
+    def init(**_: object) -> None:
+        time.sleep(30)  # as ray.init does, retrying, against an address where nothing listens
+        raise ConnectionError("timed out")
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=init)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    address = f"127.0.0.1:{_closed_port()}"
+    start = time.monotonic()
+    r = predict(str(folder), "--model", str(tiny_checkpoint), "--engine", "ray", "--ray-address", address)
+    assert time.monotonic() - start < 15
+    assert r.exit_code == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0
+    assert f"--ray-address {address}: no Ray cluster answers there" in r.stderr
+    monkeypatch.setenv("RAY_ADDRESS", f"ray://{address}")
+    r = predict(str(folder), "--model", str(tiny_checkpoint), "--engine", "ray")
+    assert r.exit_code == 1 and f"RAY_ADDRESS ray://{address}: no Ray cluster answers" in r.stderr
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'hashtagger[ray]')")

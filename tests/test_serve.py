@@ -170,6 +170,8 @@ def test_health_models_and_page(tagger) -> None:
     for asset in ("/static/app.js", "/static/style.css"):
         assert c.get(asset).status_code == 200
     assert "http" not in page.text.replace("http-equiv", "")  # no CDN: everything comes from this server
+    # a legend says what filled (content) and outlined (reach) chips mean, even where no browser test runs
+    assert "content: what the photo shows" in page.text and "reach: popular tags people post" in page.text
 
 
 def test_concurrent_requests_are_queued_not_raced(tagger, photo_factory, monkeypatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -49,9 +50,19 @@ def test_page_uploads_a_photo_and_shows_its_hashtags(browser, base_url: str, pho
     first = cards.nth(0)
     assert first.locator(".name").inner_text() == "holiday.jpg"
     tags = first.locator(".hashtag .tag").all_inner_texts()
-    scores = [float(s) for s in first.locator(".hashtag .score").all_inner_texts()]
+    bars = first.locator(".hashtag .score").all()
+    scores = [float(bar.get_attribute("data-score")) for bar in bars]
     assert len(tags) == 3 and all(t.startswith("#") and t[1:] in EXPORT_VOCAB for t in tags)
     assert scores == sorted(scores, reverse=True)
+    # scores are bars next to the best tag, the number in the tooltip; no raw 0.0029 on the chip
+    widths = [bar.evaluate("b => b.firstChild.getBoundingClientRect().width") for bar in bars]
+    assert widths == sorted(widths, reverse=True) and widths[0] > widths[-1] > 0
+    assert [bar.inner_text() for bar in bars] == ["", "", ""]
+    title = first.locator(".hashtag").first.get_attribute("title")
+    assert re.fullmatch(r"score 0\.\d\d, 100% of the best tag", title), title
+    legend = page.locator("#legend")
+    assert legend.is_visible() and "content: what the photo shows" in legend.inner_text()
+    assert "reach: popular tags people post" in legend.inner_text()
     assert "not an image" in cards.nth(1).locator(".error").inner_text()
     assert first.locator("button.copy").is_visible()
     # usable on a phone: nothing wider than the screen

@@ -198,7 +198,7 @@ def test_sidecar_merge_keeps_everything_and_rerun_adds_nothing(photo_factory, tm
     side = tmp_path / "a.jpg.xmp"
     side.write_text(USER_SIDECAR)
     r = run(str(p), "-k", "2", "--quiet", "--write", "xmp")
-    assert r.exit_code == 0 and "xmp: 1 sidecars written, 0 unchanged" in r.stderr
+    assert r.exit_code == 0 and "xmp: 1 sidecar written, 0 unchanged" in r.stderr
     tags = exiftool(side, "-XMP:all")
     assert tags["XMP-dc:Subject"] == ["Family", "BEACH", "hot dog"]
     assert as_list(tags["XMP-lr:HierarchicalSubject"]) == ["hashtagger|hot dog"]  # BEACH stays the user's
@@ -241,9 +241,31 @@ def test_skip_tagged_counts_and_leaves_them_out(photo_factory, tmp_path: Path) -
     r = run(str(tmp_path), "--quiet", "--write", "txt", "--skip-tagged", "-f", "jsonl")
     assert r.exit_code == 0, r.output
     assert [Path(json.loads(x)["path"]).name for x in r.stdout.splitlines()] == ["b.jpg"]
-    assert "skipped 2 photo(s) that already carry keywords" in r.stderr
+    assert "skipped 2 photos that already carry keywords" in r.stderr
     assert not (tmp_path / "a.txt").exists() and (tmp_path / "b.txt").exists()
     assert b.exists() and a.exists()
+
+
+def test_summary_counts_read_right_for_one_and_for_many(photo_factory, tmp_path: Path) -> None:
+    """'1 sidecars written' and '1 photos would change' read wrong: one helper says each count."""
+    a = photo_factory("a.jpg")
+    r = run(str(a), "--quiet", "--write", "txt", "--dry-run")
+    assert r.stderr.splitlines()[-2:] == [
+        "txt: 1 caption file would change, 0 unchanged",
+        "dry run: nothing was written",
+    ]
+    assert (
+        run(str(a), "--quiet", "--write", "txt").stderr.splitlines()[-1]
+        == "txt: 1 caption file written, 0 unchanged"
+    )
+    photo_factory("b.jpg", seed=2)
+    r = run(str(tmp_path), "--quiet", "--write", "txt", "--skip-tagged")
+    assert r.stderr.splitlines()[-2:] == [
+        "skipped 1 photo that already carries keywords",
+        "txt: 1 caption file written, 0 unchanged",
+    ]
+    r = run(str(tmp_path), "--quiet", "--write", "txt", "--dry-run")
+    assert "txt: 0 caption files would change, 2 unchanged" in r.stderr
 
 
 def test_failures_are_per_photo(photo_factory, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from hashtagger.evaluate.rows import (
 from hashtagger.models.base import Tagger
 from hashtagger.progress import ProgressFn
 from hashtagger.runtime import DEFAULT_RUN, RunOptions
+from hashtagger.words import plural
 
 if TYPE_CHECKING:
     from hashtagger.data import Dataset, Record
@@ -169,7 +170,11 @@ def evaluate_dataset(
     ok, errors = _readable(scored, records, split, say)
     untagged = sum(1 for r in dataset.records if not r.tags)
     if untagged:
-        say(f"note: {untagged:,} images of the dataset have no tags and are not scored")
+        one = untagged == 1
+        say(
+            f"note: {plural(untagged, 'image')} of the dataset {'has' if one else 'have'} no tags and "
+            f"{'is' if one else 'are'} not scored"
+        )
     freqs = tag_frequencies(dataset)
     result: dict[str, Any] = {
         "dataset": dataset.name,

@@ -213,6 +213,21 @@ def _pillow_warnings(p: Path, log: bool = True) -> Iterator[None]:
         _log.warning("warning: %s: %s", p, text)
 
 
+def header_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(width, height) read from a photo's header, nothing decoded: what its decoding will cost.
+
+    None where Pillow cannot open it (decoding then fails that photo alone, in one line). Pillow's
+    warnings are silenced here: the decoding that follows reports them.
+    """
+    try:
+        with _WARNINGS_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                return im.size
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        return None
+
+
 def check_jpeg_complete(
     path: Path, im: Image.Image, full_size: tuple[int, int], file_size: int, data: bytes | None = None
 ) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hashtagger.options import domain_errors, model_option, run_options, writer_options
+from hashtagger.options import FiniteFloat, domain_errors, model_option, run_options, writer_options
 from hashtagger.predict.ranking_options import ranking_options
 from hashtagger.predict.scale_options import scale_options
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 @click.option(
     "-t",
     "--threshold",
-    type=float,
+    type=FiniteFloat(),
     default=None,
     help="Drop hashtags scoring below this (default: the model's calibrated thresholds, if any).",
 )

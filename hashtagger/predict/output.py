@@ -97,25 +97,39 @@ def hashtag_record(h: Hashtag, digits: int = 4) -> dict[str, object]:
 
 
 def why_lines(p: Prediction, prefix: str = "#") -> list[str]:
-    """`--why`: one readable line per hashtag saying where its score comes from."""
+    """`--why`: one readable line per hashtag saying where its score comes from; the sum adds up."""
     width = max((len(prefix + h.tag) for h in p.hashtags), default=0)
     lines = []
     for h in p.hashtags:
         line = f"  {prefix + h.tag:<{width}}  {h.score:.4f}"
         if h.parts:
-            parts = f"visual {h.parts['visual']:.4f} + social {h.parts['social']:.4f}"
-            detail = f"co-occurrence {h.parts['cooccurrence']:.4f}, popularity {h.parts['popularity']:.4f}"
-            if h.parts.get("kind") == "reach":
-                lift = float(h.parts.get("lift", 1.0))  # type: ignore[arg-type]
-                line += f"  = ({parts}) x lift {lift:.2f}^2 ({detail}); reach tag"
+            value, sum_text = _why_sum(h, prefix)
+            if h.parts.get("held"):  # scored below its value, so that content tags come first
+                line += f"  held back from {value:.4f} to keep content first; {value:.4f} = {sum_text}"
             else:
-                line += f"  = {parts} ({detail})"
-            if "similar_to" in h.parts:
-                line += f"; less {h.parts['discount']:.4f}, close to {prefix}{h.parts['similar_to']}"
-            if h.parts.get("held"):
-                line += "; held back to keep content first"
+                line += f"  = {sum_text}"
         lines.append(line)
     return lines
+
+
+def _why_sum(h: Hashtag, prefix: str) -> tuple[float, str]:
+    """(the value a ranked tag's parts add up to, the sum as text): visual + social, x lift^2 for a reach
+    tag (the ranking's default exponent), less the diversity discount."""
+    visual, social = float(h.parts["visual"]), float(h.parts["social"])  # type: ignore[arg-type]
+    value = visual + social
+    parts = f"visual {visual:.4f} + social {social:.4f}"
+    detail = f"co-occurrence {h.parts['cooccurrence']:.4f}, popularity {h.parts['popularity']:.4f}"
+    if h.parts.get("kind") == "reach":
+        lift = float(h.parts.get("lift", 1.0))  # type: ignore[arg-type]
+        value *= lift**2
+        text = f"({parts}) x lift {lift:.2f}^2 ({detail}); reach tag"
+    else:
+        text = f"{parts} ({detail})"
+    if "similar_to" in h.parts:
+        discount = float(h.parts["discount"])  # type: ignore[arg-type]
+        value -= discount
+        text += f"; less {discount:.4f}, close to {prefix}{h.parts['similar_to']}"
+    return value, text
 
 
 class Writer:

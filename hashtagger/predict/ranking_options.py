@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from hashtagger.options import add_options
+from hashtagger.options import FiniteFloat, add_options
 from hashtagger.predict.kinds import KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,7 +49,7 @@ def ranking_options(func: F) -> F:
         ),
         click.option(
             "--profile-weight",
-            type=click.FloatRange(0, 1),
+            type=FiniteFloat(0, 1),
             default=0.5,
             show_default=True,
             help="Weight of your statistics against HARRISON's; a history of n posts gets weight*n/(n+20) "

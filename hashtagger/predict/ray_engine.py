@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -21,6 +22,9 @@ from hashtagger.predict.pipeline import Failed
 
 #: Batches queued per actor: one running, one waiting, so no actor idles between batches.
 IN_FLIGHT_PER_ACTOR = 2
+#: Seconds to wait for a TCP answer from a cluster's address before giving up (ray.init itself retries for
+#: minutes, printing C++ warnings, when nothing listens there).
+PROBE_TIMEOUT_S = 10.0
 
 
 class TaggingActor:
@@ -75,6 +79,10 @@ def connect(ray: Any, address: str | None, quiet: bool) -> bool:
     }
     if address is None and not os.environ.get("RAY_ADDRESS"):
         kwargs["num_cpus"] = local_cpus()
+    if address:
+        probe(address, "--ray-address")
+    elif os.environ.get("RAY_ADDRESS"):
+        probe(os.environ["RAY_ADDRESS"], "RAY_ADDRESS")
     try:
         ray.init(address=address, **kwargs)
     except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ... all end the same way
@@ -82,6 +90,30 @@ def connect(ray: Any, address: str | None, quiet: bool) -> bool:
         reason = f"{type(e).__name__}: {e}".strip().splitlines()[0]
         raise HashtaggerError(f"--engine ray: cannot start or join {where} ({reason})") from None
     return True
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of 'host:port', '[v6]:port' or 'ray://host:port'; None for 'auto', 'local', ..."""
+    rest = address.strip().split("://", 1)[-1].rstrip("/")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def probe(address: str, name: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Fail in one line, within `timeout` seconds, when nothing accepts a TCP connection at `address`."""
+    where = _host_port(address)
+    if where is None:
+        return
+    try:
+        socket.create_connection(where, timeout=timeout).close()
+    except OSError as e:
+        reason = "no answer" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__)
+        raise HashtaggerError(
+            f"{name} {address}: no Ray cluster answers there ({reason}); "
+            "start one with `ray start --head` or give the head's address"
+        ) from None
 
 
 def start_actors(ray: Any, options: dict[str, Any], cpus_per_actor: int, device: str) -> list[Any]:

@@ -18,6 +18,7 @@ from hashtagger.predict.shard import Shard, ShardSelection
 from hashtagger.predict.writers.settings import WriterSettings
 from hashtagger.progress import ProgressFn
 from hashtagger.runtime import DEFAULT_RUN, RunOptions
+from hashtagger.words import plural
 
 if TYPE_CHECKING:
     from hashtagger.predict.writers.library import LibraryWriter
@@ -94,7 +95,9 @@ def run_predict(
     writer.close()
     if skipped:
         counts = ", ".join(f"{n} {ext}" for ext, n in sorted(skipped.items()))
-        err.write(f"skipped {sum(skipped.values())} photos this installation cannot decode ({counts})\n")
+        err.write(
+            f"skipped {plural(sum(skipped.values()), 'photo')} this installation cannot decode ({counts})\n"
+        )
     for line in library.summary():
         err.write(line + "\n")
     return failed

@@ -7,13 +7,16 @@
                       only (content|reach), group; answers exactly the CLI's `--format json` array
 
 The model is loaded once; one lock around it queues concurrent requests (each request's photos are
-scored as batches). Uploads stream into a private temporary folder, limited as they arrive, and are
-removed after scoring.
+scored as batches). Uploads stream into a private temporary folder, limited as they arrive (bytes,
+files, a deadline for the whole body), and are removed after scoring. Before the lock is taken, the
+photos' sizes are read from their headers: a request over the pixel budget is refused (413), so that
+one request of huge images cannot hold the model for a minute.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import threading
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -23,11 +26,21 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from hashtagger.models.base import Tagger
 from hashtagger.predict.kinds import KINDS
 from hashtagger.predict.output import Prediction, grouped, prediction_record
-from hashtagger.serve.uploads import NoFile, TooLarge, UploadFolder, receive_uploads
+from hashtagger.serve.uploads import (
+    NoFile,
+    SlowUpload,
+    TooLarge,
+    UploadFolder,
+    receive_uploads,
+    request_pixels,
+)
+
+_log = logging.getLogger("hashtagger.serve")
 
 STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -50,6 +63,8 @@ class ServeSettings:
     max_files: int = 64
     batch_size: int = 32
     workers: int = 2
+    max_megapixels: float = 256.0  # width x height summed over a request's photos, from their headers
+    upload_timeout: float = 120.0  # seconds for the whole request body to arrive
 
 
 @dataclass(frozen=True)
@@ -170,31 +185,16 @@ def create_app(tagger: Tagger, settings: ServeSettings | None = None) -> FastAPI
     async def predict(
         request: Request,
         top_k: int = Query(10, ge=1, le=1000),
-        threshold: float | None = Query(None),
-        prior_weight: float | None = Query(None, ge=0.0, le=1.0),
+        threshold: float | None = Query(None, allow_inf_nan=False),
+        prior_weight: float | None = Query(None, ge=0.0, le=1.0, allow_inf_nan=False),
         only: str | None = Query(None, pattern="^(" + "|".join(KINDS) + ")$"),
         group: bool = Query(False),
     ) -> Any:
         if prior_weight is not None and not service.supports_prior_weight():
             return _error(422, "prior_weight applies to zero-shot models run by PyTorch only")
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > settings.max_upload_bytes:
-            return _error(413, f"upload over the limit of {settings.max_upload_bytes / 1e6:g} MB")
-        from python_multipart.exceptions import MultipartParseError
-
-        try:
-            folder = await receive_uploads(
-                request.headers.get("content-type", ""),
-                request.stream(),
-                settings.max_upload_bytes,
-                settings.max_files,
-            )
-        except TooLarge as e:
-            return _error(413, str(e))
-        except NoFile as e:
-            return _error(422, str(e))
-        except MultipartParseError as e:
-            return _error(422, f"malformed multipart body ({e})")
+        folder = await _receive(request, settings)
+        if isinstance(folder, Response):
+            return folder
         try:
             ask = Ask(top_k, threshold, prior_weight, only, group)
             return await run_in_threadpool(service.predict, folder, ask)
@@ -202,3 +202,44 @@ def create_app(tagger: Tagger, settings: ServeSettings | None = None) -> FastAPI
             folder.close()
 
     return app
+
+
+async def _receive(request: Request, settings: ServeSettings) -> UploadFolder | Response:
+    """The request's photos in a private folder, or the error answer (413, 408, 422) for the client."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_upload_bytes:
+        return _error(413, f"upload over the limit of {settings.max_upload_bytes / 1e6:g} MB")
+    from python_multipart.exceptions import MultipartParseError
+
+    try:
+        folder = await receive_uploads(
+            request.headers.get("content-type", ""),
+            request.stream(),
+            settings.max_upload_bytes,
+            settings.max_files,
+            settings.upload_timeout,
+        )
+    except TooLarge as e:
+        return _error(413, str(e))
+    except SlowUpload as e:
+        return _error(408, str(e), Connection="close")
+    except NoFile as e:
+        return _error(422, str(e))
+    except MultipartParseError as e:
+        return _error(422, f"malformed multipart body ({e})")
+    except ClientDisconnect:
+        _log.info("a client went away during its upload")
+        return Response(status_code=400)
+    try:
+        megapixels = await run_in_threadpool(request_pixels, folder) / 1e6
+    except BaseException:
+        folder.close()
+        raise
+    if megapixels > settings.max_megapixels:
+        folder.close()
+        return _error(
+            413,
+            f"the photos of this request hold {megapixels:,.0f} megapixels, over the limit of "
+            f"{settings.max_megapixels:g} per request; send fewer or smaller photos at a time",
+        )
+    return folder

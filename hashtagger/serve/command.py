@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hashtagger.options import domain_errors, model_option, run_options
+from hashtagger.options import FiniteFloat, domain_errors, model_option, run_options
 
 if TYPE_CHECKING:
     from hashtagger.runtime import RunOptions
@@ -29,11 +29,25 @@ if TYPE_CHECKING:
     "--max-upload-mb",
     default=20.0,
     show_default=True,
-    type=click.FloatRange(min=0.001),
+    type=FiniteFloat(min=0.001),
     help="Largest request body; bigger uploads are refused as they stream in.",
 )
 @click.option(
     "--max-files", default=64, show_default=True, type=click.IntRange(min=1), help="Photos per request."
+)
+@click.option(
+    "--max-megapixels",
+    default=256.0,
+    show_default=True,
+    type=FiniteFloat(min=0.001),
+    help="Pixels per request (width x height summed over its photos, read before decoding).",
+)
+@click.option(
+    "--upload-timeout",
+    default=120.0,
+    show_default=True,
+    type=FiniteFloat(min=0.1),
+    help="Seconds a request body may take to arrive.",
 )
 @run_options
 @domain_errors
@@ -45,6 +59,8 @@ def serve(
     api_key: str | None,
     max_upload_mb: float,
     max_files: int,
+    max_megapixels: float,
+    upload_timeout: float,
     prior_weight: float | None,
     run: RunOptions,
 ) -> None:
@@ -65,6 +81,8 @@ def serve(
         api_key=api_key or None,
         max_upload_bytes=int(max_upload_mb * 1e6),
         max_files=max_files,
+        max_megapixels=max_megapixels,
+        upload_timeout=upload_timeout,
         prior_weight=prior_weight,
         run=run,
         say=lambda msg: click.echo(msg, err=True),

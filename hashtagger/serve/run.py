@@ -20,6 +20,8 @@ def run_server(
     api_key: str | None = None,
     max_upload_bytes: int = 20_000_000,
     max_files: int = 64,
+    max_megapixels: float = 256.0,
+    upload_timeout: float = 120.0,
     prior_weight: float | None = None,
     run: RunOptions = DEFAULT_RUN,
     say: Callable[[str], None] = lambda _: None,
@@ -39,7 +41,15 @@ def run_server(
 
     tagger = load_tagger(model, vocab=vocab, prior_weight=prior_weight)
     device = prepare(tagger, run)
-    settings = ServeSettings(api_key, max_upload_bytes, max_files, run.batch_size, run.decode_workers(device))
+    settings = ServeSettings(
+        api_key,
+        max_upload_bytes,
+        max_files,
+        run.batch_size,
+        run.decode_workers(device),
+        max_megapixels,
+        upload_timeout,
+    )
     if not _loopback(host) and api_key is None:
         say(f"warning: serving on {host} to the network without an API key (--api-key)")
     say(f"hashtagger: {tagger.name} on http://{host}:{port}/ (Ctrl-C stops)")

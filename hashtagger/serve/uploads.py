@@ -2,14 +2,18 @@
 
 Nothing is buffered whole in memory and nothing lands outside the folder (mode 0700, removed after
 scoring). Files are stored under generated names; the client's file name is only a display label,
-reduced to a safe base name.
+reduced to a safe base name. The whole body must arrive within a deadline, so a client sending one byte
+a second cannot hold a connection for ever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import tempfile
+import time
+import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +33,19 @@ class NoFile(InputError):
     """The request holds no photo (no multipart 'file' field)."""
 
 
+class SlowUpload(InputError):
+    """The request body did not arrive within the upload deadline."""
+
+
+#: Unicode categories left out of labels: controls, format characters (the bidi overrides such as U+202E,
+#: which make 'photo\u202egpj.exe' read as 'photoexe.jpg', zero-width characters) and line separators.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
 def display_label(filename: str | None, index: int) -> str:
     """A client file name reduced to something safe to show: base name only, printable, at most 120 chars."""
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c) not in _INVISIBLE)
     name = _UNSAFE.sub("", name).strip().lstrip(".")
     return name[:120] or f"upload-{index + 1}"
 
@@ -117,9 +131,14 @@ class _Parts:
 
 
 async def receive_uploads(
-    content_type: str, body: AsyncIterator[bytes], max_bytes: int, max_files: int
+    content_type: str,
+    body: AsyncIterator[bytes],
+    max_bytes: int,
+    max_files: int,
+    timeout: float | None = None,
 ) -> UploadFolder:
-    """Parse a multipart/form-data body chunk by chunk; TooLarge past `max_bytes` in total or `max_files`."""
+    """Parse a multipart/form-data body chunk by chunk; TooLarge past `max_bytes` in total or `max_files`,
+    SlowUpload when the whole body has not arrived within `timeout` seconds."""
     from python_multipart import MultipartParser
     from python_multipart.multipart import parse_options_header
 
@@ -132,7 +151,7 @@ async def receive_uploads(
     parser = MultipartParser(boundary, parts.callbacks())
     received = 0
     try:
-        async for chunk in body:
+        async for chunk in _within(body, timeout):
             received += len(chunk)
             if received > max_bytes:
                 raise TooLarge(f"upload over the limit of {max_bytes / 1e6:g} MB")
@@ -146,3 +165,29 @@ async def receive_uploads(
         folder.close()
         raise NoFile(f"no photo: send one or more files in the multipart field '{FIELD}'")
     return folder
+
+
+async def _within(body: AsyncIterator[bytes], timeout: float | None) -> AsyncIterator[bytes]:
+    """The chunks of `body`; SlowUpload once `timeout` seconds have passed since the first was asked for."""
+    if timeout is None:
+        async for chunk in body:
+            yield chunk
+        return
+    deadline = time.monotonic() + timeout
+    chunks = aiter(body)
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(chunks), max(deadline - time.monotonic(), 0.0))
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise SlowUpload(f"upload not received within {timeout:g} s") from None
+        yield chunk
+
+
+def request_pixels(folder: UploadFolder) -> int:
+    """Width x height summed over a request's photos, read from their headers (nothing decoded)."""
+    from hashtagger.image.load import header_size
+
+    sizes = [header_size(u.path) for u in folder.files]
+    return sum(w * h for w, h in filter(None, sizes))

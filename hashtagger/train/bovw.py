@@ -33,6 +33,7 @@ from hashtagger.progress import Progress, ProgressFn
 from hashtagger.train.config import Config, config_to_dict, dump_config
 from hashtagger.train.engine import EVAL_KS, TrainingData, TrainResult, training_data, write_checkpoints
 from hashtagger.train.runlog import METRIC_COLUMNS, RunLog
+from hashtagger.words import plural
 
 #: Score of a tag no SVM could be fitted for (no positive, or no negative, training photo).
 CONSTANT_SCORE = 1000.0
@@ -256,7 +257,8 @@ def _fit(cfg: Config, vocab: list[str], desc: _Descriptors, progress: Progress) 
         hist, _multi_hot(ids, len(vocab)), b.svm_c, seed=cfg.seed, progress=progress
     )
     progress.close()
-    note = f"; {len(constant)} tag(s) with one class only get a constant score" if constant else ""
+    get = "gets" if len(constant) == 1 else "get"
+    note = f"; {plural(len(constant), 'tag')} with one class only {get} a constant score" if constant else ""
     progress.message(
         f"svm: {len(vocab)} one-vs-rest linear SVMs (C={b.svm_c:g}) on {len(desc.train_records)} "
         f"{b.histogram} histograms in {time.perf_counter() - t0:.1f}s{note}"

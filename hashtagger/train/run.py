@@ -37,6 +37,7 @@ from hashtagger.train.rundir import prepare_run_folder
 from hashtagger.train.runlog import RunLog, epoch_line, epoch_row
 from hashtagger.train.setup import Context, resolve_config, resume_checkpoint
 from hashtagger.train.stopping import stop_on_signals
+from hashtagger.words import plural
 
 # ---- entry point ----
 
@@ -158,18 +159,14 @@ def _announce(run: Run) -> None:
     )
     procs = f" x{ctx.info.world_size} processes" if ctx.info.enabled else ""
     run.progress.message(
-        f"training {cfg.model.backbone} ({mode}) for {_epochs(cfg.train.epochs)}, {ctx.precision}, "
+        f"training {cfg.model.backbone} ({mode}) for {plural(cfg.train.epochs, 'epoch')}, {ctx.precision}, "
         f"{ctx.device}{procs} -> {run.run_dir}"
     )
     if run.start_epoch >= cfg.train.epochs:
         run.progress.message(
-            f"{run.run_dir / 'last.pt'} already has all {_epochs(cfg.train.epochs)}; "
+            f"{run.run_dir / 'last.pt'} already has all {plural(cfg.train.epochs, 'epoch')}; "
             f"--set train.epochs=N (N > {cfg.train.epochs}) trains on"
         )
-
-
-def _epochs(n: int) -> str:
-    return f"{n} epoch" + ("" if n == 1 else "s")
 
 
 def _epoch(run: Run, epoch: int, run_log: RunLog, result: TrainResult) -> bool:

@@ -16,8 +16,9 @@ from hashtagger.predict.filters import TagFilters
 from hashtagger.predict.keywords import keyword
 from hashtagger.predict.output import Prediction
 from hashtagger.predict.writers.settings import WriterSettings
+from hashtagger.words import plural
 
-_NOUNS = {"xmp": "sidecars", "embed": "photos", "txt": "caption files"}
+_NOUNS = {"xmp": "sidecar", "embed": "photo", "txt": "caption file"}
 
 
 class LibraryWriter:
@@ -94,11 +95,12 @@ class LibraryWriter:
         """One line per target (and for skipped photos): what was written, or would be."""
         lines = []
         if self.settings.skip_tagged:
-            lines.append(f"skipped {self.skipped} photo(s) that already carry keywords")
+            carry = "carries" if self.skipped == 1 else "carry"
+            lines.append(f"skipped {plural(self.skipped, 'photo')} that already {carry} keywords")
         verb = "would change" if self.settings.dry_run else "written"
         for t in self.settings.targets:
             changed, same = self.counts[(t, "changed")], self.counts[(t, "unchanged")]
-            lines.append(f"{t}: {changed} {_NOUNS[t]} {verb}, {same} unchanged")
+            lines.append(f"{t}: {plural(changed, _NOUNS[t])} {verb}, {same:,} unchanged")
         if self.settings.dry_run and self.settings.targets:
             lines.append("dry run: nothing was written")
         return lines

@@ -44,6 +44,32 @@
     setTimeout(() => { button.textContent = "Copy"; button.classList.remove("done"); }, 1500);
   }
 
+  const KIND = {
+    content: "content tag: what the photo shows",
+    reach: "reach tag: popular on Instagram, not something the photo shows",
+  };
+
+  // A chip: the tag, and its score as a bar next to the photo's best tag (the number is in the tooltip:
+  // raw scores such as 0.0029 mean little on their own).
+  function chip(h, best) {
+    const kind = h.kind === "reach" ? "reach" : "content";
+    const li = el("li", kind === "reach" ? "hashtag reach" : "hashtag");
+    const share = best > 0 ? Math.max(0, Math.min(1, h.score / best)) : 0;
+    const percent = Math.round(share * 100);
+    const score = "score " + h.score.toPrecision(2) + ", " + percent + "% of the best tag";
+    li.title = (h.kind ? KIND[kind] + "; " : "") + score;
+    li.appendChild(el("span", "tag", "#" + h.tag));
+    const bar = el("span", "score");
+    bar.dataset.score = String(h.score);
+    bar.setAttribute("role", "img");
+    bar.setAttribute("aria-label", score);
+    const fill = el("span", "fill");
+    fill.style.width = Math.max(percent, 4) + "%"; // CSSOM, allowed by the page's style-src 'self'
+    bar.appendChild(fill);
+    li.appendChild(bar);
+    return li;
+  }
+
   function card(record, file, url) {
     const li = el("li", "card");
     if (record.error) {
@@ -60,13 +86,8 @@
       body.appendChild(el("p", "error", record.error));
     } else {
       const tags = el("ul", "tags");
-      for (const h of record.hashtags) {
-        const chip = el("li", h.kind === "reach" ? "hashtag reach" : "hashtag");
-        if (h.kind === "reach") chip.title = "reach tag: popular on Instagram, not something the photo shows";
-        chip.appendChild(el("span", "tag", "#" + h.tag));
-        chip.appendChild(el("span", "score", h.score.toPrecision(2)));
-        tags.appendChild(chip);
-      }
+      const best = Math.max(0, ...record.hashtags.map((h) => h.score));
+      for (const h of record.hashtags) tags.appendChild(chip(h, best));
       body.appendChild(tags);
       if (!record.hashtags.length) body.appendChild(el("p", "muted", "No hashtag left by the threshold or the tag filter."));
       const button = el("button", "copy", "Copy");
@@ -107,6 +128,7 @@
     urls = files.map((f) => URL.createObjectURL(f));
     const list = $("results");
     list.replaceChildren(...records.map((rec, i) => card(rec, files[i], urls[i])));
+    $("legend").hidden = !records.some((r) => r.hashtags && r.hashtags.length);
     const bad = records.filter((r) => r.error).length;
     $("status").textContent = records.length + (records.length === 1 ? " photo" : " photos") +
       (bad ? ", " + bad + " could not be tagged" : "");
