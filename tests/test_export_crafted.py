@@ -117,8 +117,9 @@ def test_a_well_formed_crafted_export_is_used(tmp_path: Path) -> None:
         (dict(tags=5, width=997), "'scores' gives 997 values per photo for the 5 tags"),
         (dict(tags=3, rank=1), "'scores' has rank 1, not 2"),
         (dict(tags=3, outputs=("logits",)), "no output 'scores' (its outputs: logits)"),
+        (dict(preprocessing=Preprocessing(size=8).to_dict()), "input 'images' has 4 on axis 2, not 8"),
     ],
-    ids=["fewer-outputs", "more-outputs", "rank-1", "no-scores"],
+    ids=["fewer-outputs", "more-outputs", "rank-1", "no-scores", "input-size"],
 )
 def test_a_graph_that_does_not_match_its_metadata_is_refused(
     tmp_path: Path, graph: dict, message: str
