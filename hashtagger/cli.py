@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -24,6 +25,24 @@ class _InOrder(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Every command, --help and --version included: a full disk under standard output is one
+        line and exit status 1, as `predict` says it (files.full_stream_error), never a traceback."""
+        from hashtagger.errors import OutputError
+        from hashtagger.files import full_stream_error
+
+        try:
+            return super().main(*args, **kwargs)
+        except OSError as e:
+            error = full_stream_error(sys.stdout, e)
+            if not isinstance(error, OutputError):
+                raise
+            try:
+                click.echo(f"Error: {error}", err=True)
+            except OSError:  # standard error is full too: the exit status still says it
+                pass
+            sys.exit(1)
 
     def invoke(self, ctx: click.Context) -> object:
         try:

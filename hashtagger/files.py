@@ -181,11 +181,26 @@ def stream_name(stream: TextIO, fallback: str = "standard output") -> str:
     return target if target.startswith("/") else fallback
 
 
+def full_stream_error(stream: TextIO, e: OSError) -> OSError:
+    """For a full disk under `stream`: one OutputError naming where it writes, with the stream's
+    descriptor then pointed at /dev/null so that the interpreter's final flush of the unwritten rest
+    does not print a second error at exit. Any other error is returned as it is."""
+    if e.errno not in _FULL or isinstance(e, OutputError):
+        return e
+    name = stream_name(stream)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return OutputError(f"no space left on the device for {name}; free some space and run again")
+
+
 class GuardedOutput:
     """Wraps a text stream (predict's stdout) so that a full disk is one OutputError naming the file.
 
-    Once the disk is full, the stream's descriptor is pointed at /dev/null, so the interpreter's
-    final flush of the unwritten rest does not print a second error at exit.
+    Once the disk is full, the stream's descriptor is pointed at /dev/null (see full_stream_error).
     """
 
     def __init__(self, stream: TextIO) -> None:
@@ -204,16 +219,7 @@ class GuardedOutput:
             raise self._error(e) from None
 
     def _error(self, e: OSError) -> OSError:
-        if e.errno not in _FULL or isinstance(e, OutputError):
-            return e
-        name = stream_name(self._stream)
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self._stream.fileno())
-            os.close(devnull)
-        except (OSError, ValueError, AttributeError):
-            pass
-        return OutputError(f"no space left on the device for {name}; free some space and run again")
+        return full_stream_error(self._stream, e)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

@@ -18,7 +18,14 @@ from hashtagger.options import domain_errors
     show_default=True,
     help="onnx: one .onnx file (ONNX Runtime); openvino: a folder with the OpenVINO IR.",
 )
-@click.option("-o", "--output", required=True, type=click.Path(), help="The .onnx file or OpenVINO folder.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    default=None,
+    help="The .onnx file or OpenVINO folder [default: MODEL-NAME.onnx or MODEL-NAME-openvino here]; "
+    "only an earlier export is ever replaced.",
+)
 @click.option(
     "--precision",
     type=click.Choice(["fp32", "int8"]),
@@ -48,7 +55,7 @@ from hashtagger.options import domain_errors
 def export(
     model: str,
     fmt: str,
-    output: str,
+    output: str | None,
     precision: str,
     calibration: tuple[str, ...],
     vocab: str | None,
@@ -61,7 +68,7 @@ def export(
     outputs scores for every tag (dynamic batch); vocabulary, thresholds and preprocessing go with it.
 
     \b
-    hashtagger export zeroshot -o zeroshot.onnx
+    hashtagger export zeroshot                  # writes zeroshot.onnx
     hashtagger export runs/clothing/best.pt --format openvino -o clothing-ov
     hashtagger predict photo.jpg --model zeroshot.onnx
     """

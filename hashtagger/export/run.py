@@ -20,11 +20,13 @@ import numpy as np
 
 from hashtagger.errors import ExportError, InputError
 from hashtagger.export.parity import Parity, compare, synthetic_batch
+from hashtagger.export.target import check_target, default_output, move_into_place
+from hashtagger.files import write_error
 from hashtagger.models.base import Tagger
-from hashtagger.models.exported import CONTENT, FORMAT, FORMAT_VERSION, SIDECAR, load_exported
+from hashtagger.models.exported import CONTENT, load_exported
+from hashtagger.models.exported_checks import FORMAT, FORMAT_VERSION, WEIGHTS
 
 FORMATS = ("onnx", "openvino")
-WEIGHTS = ("fp32", "int8")
 PARITY_BATCH = 4
 CALIBRATION_PHOTOS = 64
 
@@ -106,24 +108,10 @@ def calibration_arrays(tagger: Tagger, photos: Sequence[str]) -> np.ndarray:
     return np.stack(arrays)
 
 
-def _check_target(out: Path, fmt: str) -> None:
-    if fmt == "onnx" and out.suffix.lower() != ".onnx":
-        raise InputError(f"-o {out}: an ONNX export is a file ending in .onnx")
-    if fmt == "openvino" and out.exists():
-        if not out.is_dir():
-            raise InputError(f"-o {out}: an OpenVINO export is a folder, and this is a file")
-        if any(out.iterdir()) and not (out / SIDECAR).exists():
-            raise InputError(f"-o {out}: folder exists and is not an earlier export; choose a new folder")
-    if fmt == "onnx" and out.is_dir():
-        raise InputError(f"-o {out}: is a folder; give a file name ending in .onnx")
-    if not out.parent.exists():
-        raise InputError(f"-o {out}: folder {out.parent} does not exist")
-
-
 def export_model(
     spec: str,
     fmt: str,
-    out: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
     *,
     weights: str = "fp32",
     calibration: Sequence[str] = (),
@@ -131,15 +119,19 @@ def export_model(
     prior_weight: float | None = None,
     say: Callable[[str], None] = lambda _: None,
 ) -> ExportResult:
-    """Export one model; raises ExportError (nothing written) when a check fails."""
+    """Export one model to `out` (default: `default_output`); ExportError, nothing written, if a check fails.
+
+    The export is built in a private folder beside the target and renamed into place only once checked;
+    only an earlier export is ever replaced (see export/target.py).
+    """
     from hashtagger.export.formats import onnx_to_openvino, quantize_int8, trace_to_onnx, write_onnx_metadata
     from hashtagger.export.graph import scoring_graph
     from hashtagger.models import load_tagger
 
     if fmt not in FORMATS or weights not in WEIGHTS:
         raise InputError(f"format {fmt} / precision {weights}: choose from {FORMATS} / {WEIGHTS}")
-    target = Path(out).expanduser()
-    _check_target(target, fmt)
+    target = default_output(spec, fmt) if out is None else Path(out).expanduser()
+    check_target(target, fmt)
     if weights == "int8" and fmt == "openvino":
         raise InputError(
             "--precision int8 makes ONNX exports only: OpenVINO runs an int8 graph beyond the convolutions "
@@ -157,7 +149,10 @@ def export_model(
     batches = [synthetic_batch(tagger.preprocessing, n, seed=n) for n in (1, PARITY_BATCH)]
     if photos is not None:
         batches = [photos[:1], photos[:PARITY_BATCH]]
-    work = Path(tempfile.mkdtemp(prefix=".hashtagger-export-", dir=target.parent))
+    try:
+        work = Path(tempfile.mkdtemp(prefix=".hashtagger-export-", dir=target.parent))
+    except OSError as e:
+        raise write_error(target, e) from None
     try:
         onnx_path = work / "model.onnx"
         say(f"tracing {spec} ({len(tagger.vocabulary)} tags) to ONNX")
@@ -182,7 +177,9 @@ def export_model(
                 + "; ".join(p.line() for p in parity)
                 + " (nothing written)"
             )
-        _move_into_place(built, target)
+        move_into_place(built, target, fmt, work / "previous")
+    except OSError as e:
+        raise write_error(target, e) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return ExportResult(target, fmt, weights, len(tagger.vocabulary), parity)
@@ -206,17 +203,3 @@ def _finish_metadata(built: Path, fmt: str, meta: dict[str, Any]) -> None:
         write_onnx_metadata(built, meta)
     else:
         write_sidecar(built, meta)
-
-
-def _move_into_place(built: Path, target: Path) -> None:
-    """Rename the checked export onto the target (an earlier export there is replaced whole)."""
-    if built.is_file():
-        os.replace(built, target)
-        return
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(built, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

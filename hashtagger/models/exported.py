@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,17 @@ import numpy as np
 from hashtagger.errors import CheckpointError, InputError, MissingDependencyError
 from hashtagger.image.preprocess import Preprocessing
 from hashtagger.models.base import Tagger
+from hashtagger.models.exported_checks import (
+    CONTENT,
+    INPUT,
+    OUTPUT,
+    Port,
+    check_graph,
+    check_metadata,
+    check_scores,
+    decode_array,
+)
 
-FORMAT = "hashtagger-export"
-FORMAT_VERSION = 1
-INPUT, OUTPUT, CONTENT = "images", "scores", "content"
 SIDECAR = "hashtagger.json"
 IR_NAME = "model.xml"
 #: metadata_props keys (each value is JSON); `hashtagger.` prefixed so other tools' keys never clash.
@@ -90,7 +96,7 @@ def decode_metadata(props: dict[str, str], source: Path) -> dict[str, Any]:
             continue
         try:
             meta[k] = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise CheckpointError(f"{source}: metadata entry {PREFIX}{k} is not valid JSON") from None
     return check_metadata(meta, source)
 
@@ -99,51 +105,6 @@ def encode_array(a: np.ndarray) -> dict[str, Any]:
     """A float32 array as JSON: shape and base64 of its little-endian bytes (exact, unlike decimals)."""
     a = np.ascontiguousarray(a, dtype="<f4")
     return {"shape": list(a.shape), "float32_base64": base64.b64encode(a.tobytes()).decode("ascii")}
-
-
-def decode_array(d: Any, source: Path, key: str) -> np.ndarray:
-    """The inverse of encode_array; a one-line CheckpointError when the entry is damaged."""
-    try:
-        shape = tuple(int(n) for n in d["shape"])
-        a = np.frombuffer(base64.b64decode(d["float32_base64"], validate=True), dtype="<f4")
-        return a.reshape(shape).astype(np.float32)
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{source}: export metadata {key} is damaged ({type(e).__name__})") from None
-
-
-def _check_ranking(meta: dict[str, Any], source: Path) -> None:
-    from hashtagger.rank import Ranking
-
-    rk = meta.get("ranking")
-    known = {f.name for f in fields(Ranking)}
-    if not isinstance(rk, dict) or not set(rk) <= known:
-        names = ", ".join(sorted(known))
-        raise CheckpointError(f"{source}: export metadata ranking must be a mapping of {names}")
-    emb = decode_array(meta.get("label_embeddings"), source, "label_embeddings")
-    if emb.ndim != 2 or emb.shape[0] != len(meta["vocabulary"]):
-        tags = len(meta["vocabulary"])
-        raise CheckpointError(f"{source}: export label_embeddings do not match its {tags} tags")
-
-
-def check_metadata(meta: dict[str, Any], source: Path) -> dict[str, Any]:
-    """Validate the fields a Tagger is rebuilt from."""
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{source}: not a hashtagger export (no '{FORMAT}' metadata)")
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{source}: export format {meta['format_version']} is newer than this hashtagger"
-        )
-    vocab = meta.get("vocabulary")
-    if not isinstance(vocab, list) or not vocab or not all(isinstance(t, str) for t in vocab):
-        raise CheckpointError(f"{source}: export metadata lacks its vocabulary")
-    thr = meta.get("thresholds")
-    if thr is not None and (not isinstance(thr, list) or len(thr) != len(vocab)):
-        raise CheckpointError(f"{source}: export has thresholds that do not match its {len(vocab)} tags")
-    if not isinstance(meta.get("preprocessing"), dict):
-        raise CheckpointError(f"{source}: export metadata lacks its preprocessing")
-    if "ranking" in meta:
-        _check_ranking(meta, source)
-    return meta
 
 
 class ExportedTagger(Tagger):
@@ -166,15 +127,18 @@ class ExportedTagger(Tagger):
         self.weights = str(meta.get("weights", "fp32"))
         self.precision = "fp32"
         self._run: Any = session
+        files = openvino_files(path) if runtime == "openvino" else None
+        self.graph_file = files[0] if files is not None else path  # named by graph errors
         if session is None:
             self._compile()
+        check_graph(self.graph_file, meta, *_ports(self._run, runtime))
         self.social: Any = None
         self.ranker: Any = None
         if "ranking" in meta:
             from hashtagger.rank import Ranker, Ranking, SocialPrior
 
             self.social = SocialPrior.harrison(self.vocabulary)
-            emb = decode_array(meta["label_embeddings"], path, "label_embeddings")
+            emb = decode_array(meta["label_embeddings"], "label_embeddings")
             self.ranker = Ranker(Ranking(**meta["ranking"]), self.social, emb)
 
     def _compile(self) -> None:
@@ -190,10 +154,20 @@ class ExportedTagger(Tagger):
         from hashtagger.runtime import cpu_passes
 
         x = np.ascontiguousarray(batch, dtype=np.uint8)
-        if self.runtime == "onnx":
-            parts = [self._run.run([name], {INPUT: x[p]})[0] for p in cpu_passes(len(x))]
-        else:
-            parts = [self._run(x[p])[self._run.output(name)] for p in cpu_passes(len(x))]
+        parts = []
+        for p in cpu_passes(len(x)):
+            try:
+                if self.runtime == "onnx":
+                    part = np.asarray(self._run.run([name], {INPUT: x[p]})[0])
+                else:
+                    part = np.asarray(self._run(x[p])[self._run.output(name)])
+            except Exception as e:  # noqa: BLE001 - a graph that fails is a damaged model, in one line
+                raise CheckpointError(
+                    f"{self.graph_file}: the graph failed to run ({_first_line(e)})"
+                ) from None
+            # a crafted graph may answer any shape, or NaN: refused, never read as scores
+            check_scores(self.graph_file, name, part, len(x[p]), len(self.vocabulary))
+            parts.append(part)
         return np.concatenate(parts).astype(np.float32, copy=False)
 
     def score_explained(self, batch: np.ndarray) -> tuple[np.ndarray, Any]:
@@ -284,6 +258,32 @@ def _openvino_compiled(path: Path, precision: str) -> Any:
         raise CheckpointError(f"{path}: not a readable OpenVINO model ({_first_line(e)})") from None
 
 
+def _ports(run: Any, runtime: str) -> tuple[list[Port], list[Port]]:
+    """The compiled graph's inputs and outputs, whichever runtime holds it."""
+    if runtime == "onnx":
+        return [_onnx_port(a) for a in run.get_inputs()], [_onnx_port(a) for a in run.get_outputs()]
+    return [_openvino_port(a) for a in run.inputs], [_openvino_port(a) for a in run.outputs]
+
+
+def _onnx_port(arg: Any) -> Port:
+    shape = arg.shape
+    dims = None if shape is None else tuple(d if isinstance(d, int) else None for d in shape)
+    dtype = str(arg.type).removeprefix("tensor(").removesuffix(")")
+    return Port(frozenset([arg.name]), dims, {"float": "float32", "double": "float64"}.get(dtype, dtype))
+
+
+_OV_TYPES = {"u8": "uint8", "f32": "float32", "f16": "float16", "bf16": "bfloat16", "f64": "float64"}
+
+
+def _openvino_port(port: Any) -> Port:
+    shape = port.get_partial_shape()
+    dims = None
+    if shape.rank.is_static:
+        dims = tuple(d.get_length() if d.is_static else None for d in shape)
+    dtype = port.get_element_type().get_type_name()
+    return Port(frozenset(port.get_names()), dims, _OV_TYPES.get(dtype, dtype))
+
+
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0][:160] if text else type(e).__name__
@@ -296,10 +296,8 @@ def load_exported(path: str | os.PathLike[str]) -> ExportedTagger:
     if files is not None:
         try:
             meta = json.loads(files[1].read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             raise CheckpointError(f"{files[1]}: not readable export metadata ({_first_line(e)})") from None
-        if not isinstance(meta, dict):
-            raise CheckpointError(f"{files[1]}: not readable export metadata")
         return ExportedTagger(p, check_metadata(meta, files[1]), "openvino")
     if not is_onnx_path(p):
         raise CheckpointError(f"{p}: neither an .onnx file nor an OpenVINO export folder")
