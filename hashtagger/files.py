@@ -1,6 +1,7 @@
 """Writing files safely: one place for atomic writes (temp file in the same folder, then rename).
 
-Temp files are named `.<name>.<random>.tmp` beside their target and created with the usual
+Temp files are named `.<name>.<random>.tmp` beside their target (the name cut short where that
+would pass the 255 bytes a file name may have) and created with the usual
 permissions (0666 less the umask, like any file the user writes). A crash or kill -9 can leave
 one behind; `remove_stale_temps` clears those of a folder a single writer owns (a run folder),
 and `atomic_write(..., sole_writer=True)` clears a target's earlier ones before writing, so a
@@ -22,6 +23,8 @@ from typing import Any, TextIO
 from hashtagger.errors import InputError, OutputError
 
 TEMP_SUFFIX = ".tmp"
+#: Bytes in one file name on the usual file systems (ext4, XFS, Btrfs, tmpfs, APFS, NTFS).
+NAME_MAX = 255
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 # .<target>.<8 random characters>.tmp (also the mkstemp names of earlier versions)
 _TEMP_NAME = re.compile(r"\.(.+)\.[A-Za-z0-9_]{8}\.tmp")
@@ -63,7 +66,7 @@ def write_error(path: Path, error: OSError) -> OutputError:
     if error.errno in _FULL:
         out = OutputError(f"no space left on the device for {path}; free some space and run again")
     else:
-        out = OutputError(f"{path}: cannot write ({error.strerror or error})")
+        out = OutputError(f"{path}: cannot write ({os_reason(error)})")
     out.errno = error.errno
     return out
 
@@ -74,6 +77,45 @@ def is_regular_file(path: str | os.PathLike[str]) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode)
     except (OSError, ValueError):  # ValueError: a NUL byte in the path
         return False
+
+
+def read_regular(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The bytes of a regular file, at most max_bytes; never waits on a FIFO or reads a device forever.
+
+    The file is opened without blocking and checked before any read. Raises OSError whose strerror
+    says why: IsADirectoryError for a folder, 'not a regular file (a FIFO)', 'larger than N bytes'.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, f"not a regular file ({_kind(st.st_mode)})", str(path))
+        chunks, size = [], 0
+        while size <= max_bytes and (chunk := os.read(fd, min(1 << 20, max_bytes + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > max_bytes:
+        raise OSError(errno.EFBIG, f"larger than {max_bytes:,} bytes", str(path))
+    return b"".join(chunks)
+
+
+def os_reason(error: OSError) -> str:
+    """Why an OS call failed, in words; a name too long says how long it is and the limit."""
+    if error.errno == errno.ENAMETOOLONG and isinstance(error.filename, str):
+        size = len(os.fsencode(os.path.basename(error.filename)))
+        if size > NAME_MAX:
+            return f"file name too long: {size} bytes, the file system allows {NAME_MAX}"
+    return error.strerror or str(error)
+
+
+def _kind(mode: int) -> str:
+    kinds = [(stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device")]
+    kinds.append((stat.S_ISBLK, "a device"))
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def user_cache_dir() -> Path:
@@ -90,7 +132,7 @@ def temp_files(folder: Path, names: Iterable[str] | None = None) -> list[Path]:
         entries = list(Path(folder).iterdir())
     except OSError:
         return []
-    wanted = None if names is None else set(names)
+    wanted = None if names is None else {_temp_stem(n) for n in names}
     found = []
     for p in entries:
         m = _TEMP_NAME.fullmatch(p.name)
@@ -133,10 +175,19 @@ class ErrorKeepingWriter:
         self.f.flush()
 
 
+def _temp_stem(name: str) -> str:
+    """The target's name as its temp files carry it: cut so that the temp name fits in NAME_MAX bytes."""
+    room = NAME_MAX - len(f"..12345678{TEMP_SUFFIX}")
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return name
+
+
 def _create_temp(path: Path) -> Path:
     """A new, empty temp file beside path; O_EXCL with mode 0666 lets the umask decide permissions."""
+    stem = _temp_stem(path.name)
     for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+        tmp = path.with_name(f".{stem}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:

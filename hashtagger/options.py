@@ -122,8 +122,14 @@ def writer_options(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from hashtagger.predict.writers.checks import checked_settings
+
         values = {n: kwargs.pop(n) for n in names}
-        return func(*args, writers=WriterSettings(**values), **kwargs)
+        try:  # @files read and tags checked before the model loads; a bad value is a usage error
+            writers = checked_settings(WriterSettings(**values))
+        except HashtaggerError as e:
+            raise click.UsageError(str(e)) from None
+        return func(*args, writers=writers, **kwargs)
 
     options = [
         click.option(

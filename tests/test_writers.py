@@ -158,10 +158,10 @@ def test_filters_apply_to_stdout(photo_factory, tmp_path: Path) -> None:
 
 def test_bad_filter_values_are_one_line(photo_factory, tmp_path: Path) -> None:
     p = str(photo_factory("a.jpg"))
-    r = run(p, "--rename", "nonsense")
-    assert r.exit_code == 1 and "--rename 'nonsense': expected OLD=NEW" in r.stderr
+    r = run(p, "--rename", "nonsense")  # option values are checked as options: usage errors, exit 2
+    assert r.exit_code == 2 and "--rename 'nonsense': expected OLD=NEW" in r.stderr
     r = run(p, "--exclude", f"@{tmp_path / 'missing.txt'}")
-    assert r.exit_code == 1 and "missing.txt" in r.stderr and "Traceback" not in r.stderr
+    assert r.exit_code == 2 and "missing.txt" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_format_none_and_quiet_writing_print_nothing(photo_factory) -> None:

@@ -7,12 +7,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hashtagger.errors import InputError
+from hashtagger.files import os_reason, read_regular
 from hashtagger.predict.keywords import keyword, keyword_key
 from hashtagger.predict.output import Hashtag, Prediction
 
+#: An @file of tags is a short list: a larger one (or /dev/zero) is refused, not read without end.
+MAX_LIST_BYTES = 1 << 20
+
 
 def expand_values(values: Iterable[str], option: str) -> list[str]:
-    """Option values with each `@file` replaced by its lines (blank lines and '# ' comments dropped)."""
+    """Option values with each `@file` replaced by its lines (blank lines and '# ' comments dropped).
+
+    Only a regular file of at most MAX_LIST_BYTES is read: a FIFO or device is refused at once.
+    """
     out: list[str] = []
     for v in values:
         if not v.startswith("@"):
@@ -20,9 +27,10 @@ def expand_values(values: Iterable[str], option: str) -> list[str]:
             continue
         path = Path(v[1:]).expanduser()
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            lines = read_regular(path, MAX_LIST_BYTES).decode("utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"{option} @{path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
+            why = os_reason(e) if isinstance(e, OSError) else "not UTF-8 text"
+            raise InputError(f"{option} @{path}: cannot read ({why})") from None
         out.extend(x.strip() for x in lines if x.strip() and not x.startswith("# "))
     return out
 
@@ -39,18 +47,21 @@ class TagFilters:
     def from_options(
         cls, exclude: Iterable[str] = (), always: Iterable[str] = (), rename: Iterable[str] = ()
     ) -> TagFilters:
-        """Build from the raw option values (`@file` expanded); a malformed rename is an InputError."""
+        """Build from option values whose @files the option parser already expanded (checks.py).
+
+        A malformed rename or an empty forced tag is an InputError.
+        """
         pairs: dict[str, str] = {}
-        for item in expand_values(rename, "--rename"):
+        for item in rename:
             old, sep, new = item.partition("=")
             if not sep or not keyword(old) or not keyword(new):
                 raise InputError(f"--rename {item!r}: expected OLD=NEW")
             pairs[keyword_key(old)] = keyword(new)
-        forced = [keyword(t) for t in expand_values(always, "--always")]
+        forced = [keyword(t) for t in always]
         if any(not t for t in forced):
             raise InputError("--always: empty tag")
         return cls(
-            exclude=frozenset(keyword_key(t) for t in expand_values(exclude, "--exclude")),
+            exclude=frozenset(keyword_key(t) for t in exclude),
             always=tuple(dict.fromkeys(forced)),
             rename=pairs,
         )

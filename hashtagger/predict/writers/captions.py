@@ -2,6 +2,8 @@
 
 A caption file carries no mark of who wrote which tag, so tags already in it are always kept and
 new ones appended (`--replace` cannot tell hashtagger's own tags apart here; delete the file to start over).
+A tag that holds the separator is written as the tags it reads back as (`x, y` -> `x` and `y`), so a
+second run finds them and the file never grows. Only a regular file is read (a FIFO is refused).
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from hashtagger.errors import InputError
-from hashtagger.files import atomic_write, check_writable
+from hashtagger.files import atomic_write, check_writable, os_reason, read_regular
 from hashtagger.predict.keywords import keyword, keyword_key
+
+MAX_BYTES = 16 << 20
 
 
 def caption_path(photo: str | Path, ext: str = ".txt") -> Path:
+    """The caption file of a photo: its suffix replaced by `ext` (a.jpg -> a.txt)."""
     photo = Path(photo)
     return photo.with_suffix(ext if ext.startswith(".") else "." + ext)
 
@@ -27,14 +32,14 @@ def split_caption(text: str, sep: str = ", ") -> list[str]:
 
 def read_caption(path: Path, sep: str = ", ") -> list[str]:
     """The tags in a caption file ([] when there is none); InputError when it cannot be read."""
-    if path.is_dir():
-        raise InputError(f"{path}: caption path is a folder; not written")
     try:
-        return split_caption(path.read_text(encoding="utf-8"), sep)
+        return split_caption(read_regular(path, MAX_BYTES).decode("utf-8"), sep)
     except FileNotFoundError:
         return []
+    except IsADirectoryError:
+        raise InputError(f"{path}: caption path is a folder; not written") from None
     except (OSError, UnicodeDecodeError) as e:
-        why = getattr(e, "strerror", None) or e
+        why = os_reason(e) if isinstance(e, OSError) else e
         raise InputError(f"{path}: cannot read caption file ({why}); left untouched") from None
 
 
@@ -46,7 +51,7 @@ def write_caption(
     current = read_caption(path, sep)
     have = {keyword_key(t) for t in current}
     added = []
-    for t in new:
+    for t in (part for tag in new for part in split_caption(tag, sep)):
         if keyword_key(t) not in have:
             have.add(keyword_key(t))
             added.append(t)

@@ -2,16 +2,21 @@
 
 A photo whose metadata cannot be written fails alone: its prediction becomes an error record (one
 stderr line, `{path, error}` in json/jsonl) and the batch goes on.
+
+Photos that share a stem (a.jpg, a.png) would share one caption file (a.txt) and one `--sidecar-name
+base` sidecar (a.xmp): the first photo of the run to reach it writes it, the others fail in one line
+naming the file and that photo, so no file ever mixes the tags of two photos.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from hashtagger.errors import HashtaggerError
+from hashtagger.errors import HashtaggerError, InputError
 from hashtagger.predict.filters import TagFilters
 from hashtagger.predict.keywords import keyword
 from hashtagger.predict.output import Prediction
@@ -33,6 +38,7 @@ class LibraryWriter:
             require_exiv2()  # a missing extra is one error before any photo is read
         self.counts: Counter[tuple[str, str]] = Counter()
         self.skipped = 0
+        self.owners: dict[tuple[str, str], str] = {}  # (target, file that stems can share) -> its photo
 
     def fetch_k(self, top_k: int) -> int:
         """Tags to ask the model for: a few more than `top_k` when filters will drop some."""
@@ -60,6 +66,7 @@ class LibraryWriter:
         errors = []
         for target in self.settings.targets:
             try:
+                self._claim(target, p.path)
                 path, changed, added, removed = self._write(target, p.path, words)
             except HashtaggerError as e:
                 errors.append(str(e))
@@ -70,6 +77,27 @@ class LibraryWriter:
         if errors:
             return replace(p, hashtags=[], error="; ".join(errors))
         return p
+
+    def _claim(self, target: str, photo: str) -> None:
+        """InputError when another photo of this run already owns the file that `photo` would write."""
+        s = self.settings
+        if target == "txt":
+            from hashtagger.predict.writers.captions import caption_path
+
+            path = caption_path(photo, s.caption_ext)
+        elif target == "xmp" and s.sidecar_name == "base":
+            from hashtagger.predict.writers.sidecar import sidecar_path
+
+            path = sidecar_path(photo, s.sidecar_name)
+        else:
+            return  # photo.jpg.xmp and the photo itself belong to one photo only
+        key = (target, os.path.normcase(os.path.realpath(path)))  # one key through folder links too
+        owner = self.owners.setdefault(key, photo)
+        if owner != photo:
+            raise InputError(
+                f"{path}: also the file of {owner} (photos with the same name stem share it); "
+                f"not written for {photo}: rename one of them"
+            )
 
     def _write(self, target: str, photo: str, words: list[str]) -> tuple[Path, bool, list[str], list[str]]:
         """(file, whether it changes, keywords added, keywords removed) for one target."""

@@ -2,7 +2,8 @@
 
 hashtagger marks what it writes with an origin prefix in the hierarchical fields
 (`hashtagger|beach` in lr:hierarchicalSubject, `hashtagger/beach` in digiKam:TagsList), so a later
-`--replace` can take back exactly its own keywords and never touch the user's.
+`--replace` can take back exactly its own keywords and never touch the user's: a keyword is taken
+back only where its text is exactly what the mark names (the user's `Sunset` is not hashtagger's `sunset`).
 """
 
 from __future__ import annotations
@@ -41,19 +42,17 @@ class Merged:
 
 
 def ours(current: Keywords) -> set[str]:
-    """Keys of the keywords an earlier run of hashtagger wrote (found by the origin prefix)."""
-    found = set()
+    """The keywords an earlier run of hashtagger wrote, found by the origin prefix, exactly as written.
+
+    Exact text, not the case-folded key: the user's `Sunset` beside hashtagger's `sunset` stays the user's.
+    """
     pairs = [(h, LR_SEP) for h in current.hierarchical] + [(t, DIGIKAM_SEP) for t in current.tags_list]
-    for value, sep in pairs:
-        head, s, leaf = value.partition(sep)
-        if s and head == ORIGIN and leaf:
-            found.add(keyword_key(leaf))
-    return found
+    return {leaf for value, sep in pairs if (leaf := _origin_leaf(value, sep))}
 
 
-def _origin_key(value: str, sep: str) -> str | None:
+def _origin_leaf(value: str, sep: str) -> str | None:
     head, s, leaf = value.partition(sep)
-    return keyword_key(leaf) if s and head == ORIGIN else None
+    return leaf if s and head == ORIGIN and leaf else None
 
 
 def _add(values: list[str], new: str) -> None:
@@ -71,12 +70,13 @@ def merge_keywords(current: Keywords, new: Iterable[str], *, replace: bool = Fal
     subject, hier, tags = list(current.subject), list(current.hierarchical), list(current.tags_list)
     iptc = None if current.iptc is None else list(current.iptc)
     if replace:
-        drop = ours(current) - {keyword_key(k) for k in new}
-        subject = [s for s in subject if keyword_key(s) not in drop]
-        hier = [h for h in hier if _origin_key(h, LR_SEP) not in drop]
-        tags = [t for t in tags if _origin_key(t, DIGIKAM_SEP) not in drop]
+        keep = {keyword_key(k) for k in new}
+        drop = {w for w in ours(current) if keyword_key(w) not in keep}
+        subject = [s for s in subject if s not in drop]
+        hier = [h for h in hier if _origin_leaf(h, LR_SEP) not in drop]
+        tags = [t for t in tags if _origin_leaf(t, DIGIKAM_SEP) not in drop]
         if iptc is not None:
-            iptc = [k for k in iptc if keyword_key(k) not in drop]
+            iptc = [k for k in iptc if k not in drop]
     had = {keyword_key(k) for k in subject + (iptc or [])}
     for k in new:
         if keyword_key(k) not in had:
@@ -86,10 +86,9 @@ def merge_keywords(current: Keywords, new: Iterable[str], *, replace: bool = Fal
         if iptc is not None:
             _add(iptc, k)
     result = Keywords(subject, hier, tags, iptc)
-    before, after = {keyword_key(k) for k in current.subject}, {keyword_key(k) for k in subject}
     return Merged(
         result,
-        added=[k for k in subject if keyword_key(k) not in before],
-        removed=[k for k in current.subject if keyword_key(k) not in after],
+        added=[k for k in subject if k not in current.subject],
+        removed=[k for k in current.subject if k not in subject],
         changed=result != current,
     )

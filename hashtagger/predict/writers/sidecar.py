@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from hashtagger.errors import InputError
-from hashtagger.files import atomic_write, check_writable
+from hashtagger.files import atomic_write, check_writable, os_reason, read_regular
 from hashtagger.predict.writers.merge import Merged, merge_keywords
-from hashtagger.predict.writers.xmp import XmpError, XmpPacket
+from hashtagger.predict.writers.xmp import MAX_BYTES, XmpError, XmpPacket, check_xml_text
 
 SIDECAR_NAMES = ("full", "base")
 
@@ -23,15 +23,18 @@ def sidecar_path(photo: str | Path, style: str = "full") -> Path:
 
 
 def read_sidecar(path: Path) -> XmpPacket | None:
-    """The parsed sidecar, None when there is none; InputError when it is a folder or unreadable."""
-    if path.is_dir():
-        raise InputError(f"{path}: sidecar path is a folder; not written")
+    """The parsed sidecar, None when there is none; InputError when it is a folder or unreadable.
+
+    Only a regular file is read: a FIFO or device there is refused at once, never waited on.
+    """
     try:
-        data = path.read_bytes()
+        data = read_regular(path, MAX_BYTES)
     except FileNotFoundError:
         return None
+    except IsADirectoryError:
+        raise InputError(f"{path}: sidecar path is a folder; not written") from None
     except OSError as e:
-        raise InputError(f"{path}: cannot read sidecar ({e.strerror or e}); not written") from None
+        raise InputError(f"{path}: cannot read sidecar ({os_reason(e)}); not written") from None
     try:
         return XmpPacket.parse(data, str(path))
     except XmpError as e:
@@ -43,6 +46,7 @@ def write_sidecar(
 ) -> tuple[Path, Merged]:
     """Merge `new` into the photo's sidecar (created when missing); returns its path and the merge."""
     path = sidecar_path(photo, style)
+    check_xml_text(new, str(path))
     packet = read_sidecar(path)
     packet = packet or XmpPacket.empty()
     merged = merge_keywords(packet.keywords(), new, replace=replace)

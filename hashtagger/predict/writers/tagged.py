@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hashtagger.files import is_regular_file, read_regular
 from hashtagger.predict.writers.captions import caption_path, read_caption
 from hashtagger.predict.writers.settings import WriterSettings
 from hashtagger.predict.writers.sidecar import SIDECAR_NAMES, sidecar_path
-from hashtagger.predict.writers.xmp import XmpPacket
+from hashtagger.predict.writers.xmp import MAX_BYTES, XmpPacket
 
 
 def _packet_has_keywords(data: bytes | str | None, where: str) -> bool:
@@ -26,6 +27,8 @@ def _packet_has_keywords(data: bytes | str | None, where: str) -> bool:
 def _embedded(photo: Path) -> bool:
     from PIL import Image, IptcImagePlugin
 
+    if not is_regular_file(photo):  # a FIFO would block Pillow's open; the loader reports it
+        return False
     try:
         with Image.open(photo) as im:
             xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
@@ -43,9 +46,9 @@ def already_tagged(photo: str | Path, settings: WriterSettings) -> bool:
     for style in SIDECAR_NAMES:
         side = sidecar_path(photo, style)
         try:
-            if side.is_file() and _packet_has_keywords(side.read_bytes(), str(side)):
+            if _packet_has_keywords(read_regular(side, MAX_BYTES), str(side)):
                 return True
-        except OSError:  # an unreadable sidecar is reported by the writer
+        except OSError:  # missing; or unreadable, a FIFO, too large: the writer reports those
             pass
     if "txt" in settings.targets:
         try:

@@ -38,10 +38,20 @@ _EMPTY = (
 )
 _ABOUT = f"{{{RDF}}}about"
 MAX_BYTES = 16 << 20
+# Characters XML 1.0 cannot hold (control characters, lone surrogates from undecodable bytes, U+FFFE/F)
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class XmpError(InputError):
     """An XMP packet that cannot be parsed as RDF/XML; the file it came from is left alone."""
+
+
+def check_xml_text(values: list[str], where: str) -> None:
+    """InputError when a keyword holds a character XML cannot carry (the file would be unreadable)."""
+    for v in values:
+        if _NOT_XML.search(v):
+            why = "holds a control character or undecodable byte"
+            raise InputError(f"{where}: keyword {v!r} {why}; not written")
 
 
 def _q(prefix: str, name: str) -> str:
