@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from hashtagger.errors import HashtaggerError
+from hashtagger.runtime import DEVICES, PRECISIONS, RUNTIMES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,15 +85,21 @@ def run_options(func: F) -> F:
             default=None,
             help="Decoding threads (default: 1 per 4 cores with the model on the CPU, else 1 per core).",
         ),
-        click.option(
-            "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
-        ),
+        click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True),
         click.option(
             "--precision",
-            type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+            type=click.Choice(PRECISIONS),
             default="auto",
             show_default=True,
             help="auto = bf16 where the hardware runs it fast, else fp32.",
+        ),
+        click.option(
+            "--runtime",
+            type=click.Choice(RUNTIMES),
+            default="auto",
+            show_default=True,
+            help="What runs the model. auto: ONNX Runtime for built-in models and exports (no PyTorch "
+            "needed), PyTorch for checkpoints, --vocab, --device cuda/mps and --precision bf16/fp16.",
         ),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
     ]
@@ -101,7 +108,7 @@ def run_options(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from hashtagger.runtime import RunOptions
 
-        fields = ("device", "precision", "batch_size", "workers", "quiet")
+        fields = ("device", "precision", "batch_size", "workers", "quiet", "runtime")
         kwargs["run"] = RunOptions(**{k: kwargs.pop(k) for k in fields})
         return func(*args, **kwargs)
 

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: What runs a model: auto = ONNX Runtime for built-in models and exports (no torch needed), PyTorch for
+#: checkpoints, a custom --vocab, an accelerator or a bf16/fp16 precision.
+RUNTIMES = ("auto", "onnx", "openvino", "torch")
 
 
 def cpu_cores() -> int:
@@ -71,6 +74,13 @@ class RunOptions:
     batch_size: int = 32
     workers: int | None = None  # decoding threads; None: decode_threads(device the model runs on)
     quiet: bool = False
+    runtime: str = "auto"  # one of RUNTIMES
+
+    def wants_torch(self) -> bool:
+        """Whether `auto` must pick PyTorch: an accelerator or a half precision was asked for."""
+        return self.runtime == "torch" or (
+            self.runtime == "auto" and (self.device in ("cuda", "mps") or self.precision in ("bf16", "fp16"))
+        )
 
     def decode_workers(self, device: str) -> int:
         """The decoding threads to start beside a model on `device` (0 = decode in the calling thread)."""
@@ -88,11 +98,13 @@ def prepare(tagger: Tagger, run: RunOptions) -> str:
     if not tagger.uses_torch:
         tagger.to(run.device)
         tagger.set_precision(run.precision)
+        tagger.device = "cpu"
         return run.device
     dev = resolve_device(run.device)
     tagger.to(dev)
     tagger.set_precision(resolve_precision(run.precision, dev))
     configure_threads(run.decode_workers(dev))
+    tagger.device = dev
     return dev
 
 

@@ -42,7 +42,7 @@ from PIL import Image
 from hashtagger.models import load_tagger
 folder, precision, batch_size, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 paths = sorted(str(p) for p in __import__("pathlib").Path(folder).rglob("*.jpg"))
-model = load_tagger("zeroshot")
+model = load_tagger("zeroshot", runtime="torch")
 model.set_precision(precision)
 pre = model.preprocessing
 def load(p):
@@ -446,8 +446,8 @@ def bench_draft(data: Path, work: Path, n: int) -> None:
     from hashtagger.evaluate.rows import truth_matrix
     from hashtagger.evaluate.run import score_images
     from hashtagger.metrics import ranking_metrics, top_k_indices
-    from hashtagger.models import load_tagger
-    from hashtagger.runtime import RunOptions, prepare
+    from hashtagger.models import ModelSpec, open_tagger
+    from hashtagger.runtime import RunOptions
 
     rows = [r for r in csv.DictReader(open(data / "labels.csv")) if r["split"] == "validation"][:n]
     labels = sorted({r["label"] for r in rows})
@@ -462,8 +462,8 @@ def bench_draft(data: Path, work: Path, n: int) -> None:
         im.save(paths[-1], quality=90)
     vocab = work / "labels.txt"
     vocab.write_text("\n".join(labels) + "\n")
-    tagger = load_tagger("zeroshot", vocab=vocab)
-    prepare(tagger, RunOptions(device="cpu", precision="auto", workers=2))
+    run = RunOptions(device="cpu", precision="auto", workers=2)
+    tagger = open_tagger(ModelSpec("zeroshot", str(vocab)), run)
     targets = truth_matrix([[r["label"]] for r in rows], labels)
     results = {}
     for draft in (True, False):
@@ -503,7 +503,7 @@ def bench_ranking(folder: Path, batch: int, repeat: int) -> None:
     from hashtagger.models import load_tagger
     from hashtagger.runtime import cpu_has_fast_bf16
 
-    model = load_tagger("zeroshot")
+    model = load_tagger("zeroshot", runtime="torch")  # its forward and ranking parts, timed apart
     model.set_precision("bf16" if cpu_has_fast_bf16() else "fp32")
     paths = sorted(folder.rglob("*.jpg"))[:batch]
     x = torch.from_numpy(np.stack([model.preprocessing.load_array(p) for p in paths]))

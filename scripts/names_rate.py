@@ -35,12 +35,11 @@ SUBJECTS = {
 
 def top_lists(paths: list[Path], top_k: int = 5) -> dict[str, list[str]]:
     """The default model's top-k hashtags for each photo, keyed by path."""
-    from hashtagger.models import load_tagger
+    from hashtagger.models import ModelSpec, open_tagger
     from hashtagger.predict.hashtags import predict_paths
-    from hashtagger.runtime import RunOptions, prepare
+    from hashtagger.runtime import RunOptions
 
-    tagger = load_tagger("zeroshot")
-    prepare(tagger, RunOptions(device="cpu", workers=2, quiet=True))
+    tagger = open_tagger(ModelSpec("zeroshot"), RunOptions(device="cpu", workers=2, quiet=True))
     return {
         p.path: [h.tag for h in p.hashtags]
         for p in predict_paths(tagger, [str(x) for x in paths], top_k=top_k, workers=2)

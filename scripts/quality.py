@@ -41,15 +41,14 @@ def row(cells: list[str]) -> str:
 
 def demo_part(folder: Path, top_k: int = 5) -> list[str]:
     """Top-k of the default model on each demo photo, and how generic the lists are."""
-    from hashtagger.models import load_tagger
+    from hashtagger.models import ModelSpec, open_tagger
     from hashtagger.models.tagstats import load_tag_stats
     from hashtagger.predict.hashtags import predict_paths
     from hashtagger.predict.inputs import expand_inputs
-    from hashtagger.runtime import RunOptions, prepare
+    from hashtagger.runtime import RunOptions
 
     popular = set(load_tag_stats().vocabulary[:10])
-    tagger = load_tagger("zeroshot")
-    prepare(tagger, RunOptions(device="cpu", workers=2, quiet=True))
+    tagger = open_tagger(ModelSpec("zeroshot"), RunOptions(device="cpu", workers=2, quiet=True))
     lists = {}
     for p in predict_paths(tagger, expand_inputs([str(folder)]), top_k=top_k, workers=2):
         if p.error is None:

@@ -41,16 +41,15 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from hashtagger.models import load_tagger
-    from hashtagger.runtime import RunOptions, prepare
+    from hashtagger.models import ModelSpec, open_tagger
+    from hashtagger.runtime import RunOptions
     from hashtagger.serve.app import ServeSettings, create_app
     from hashtagger.serve.run import background_server
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise SystemExit("no chromium here: apt-get install chromium")
-    tagger = load_tagger(args.model)
-    prepare(tagger, RunOptions(device="cpu", precision="fp32", workers=0))
+    tagger = open_tagger(ModelSpec(args.model), RunOptions(device="cpu", precision="fp32", workers=0))
     with tempfile.TemporaryDirectory() as tmp, background_server(create_app(tagger, ServeSettings())) as url:
         photos = sample_photos(Path(tmp))
         with sync_playwright() as p:

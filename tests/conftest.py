@@ -193,14 +193,14 @@ def register_fake():
                 name,
                 role="exported",
                 description=f"test fake {name}",
-                loader=lambda path: make(),
+                loader=lambda path, runtime="auto": make(),
                 matches=lambda path: Path(path).resolve() == Path(file).resolve(),
             )
         return register_model(
             name,
             role="builtin",
             description=f"test fake {name}",
-            loader=lambda vocabulary=None, prior_weight=None: make(),
+            loader=lambda vocabulary=None, prior_weight=None, runtime="auto": make(),
         )
 
     yield register

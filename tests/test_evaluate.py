@@ -21,7 +21,7 @@ from hashtagger.data import Dataset, Record, load_dataset
 from hashtagger.errors import InputError
 from hashtagger.evaluate.report import render
 from hashtagger.evaluate.rows import METRIC_KEYS, dataset_vocabulary, tag_frequencies, truth_matrix
-from hashtagger.evaluate.run import evaluate_dataset, load_model
+from hashtagger.evaluate.run import evaluate_dataset, open_model
 from hashtagger.models.base import Tagger
 from hashtagger.runtime import RunOptions
 
@@ -225,13 +225,15 @@ def test_builtin_models_get_the_dataset_vocabulary() -> None:
 
     seen = {}
 
-    def load(*, vocabulary: list[str] | None = None, prior_weight: float | None = None) -> Tagger:
+    def load(
+        *, vocabulary: list[str] | None = None, prior_weight: float | None = None, runtime: str = "auto"
+    ) -> Tagger:
         seen.update(vocabulary=vocabulary, w=prior_weight)
         return ColourTagger()
 
     register_model("listening", role="builtin", description="records its arguments", loader=load)
     try:
-        tagger = load_model("listening", ["shirt", "t-shirt", "hat"], prior_weight=0.0)
+        tagger = open_model("listening", ["shirt", "t-shirt", "hat"], prior_weight=0.0)
     finally:
         unregister_model("listening")
     assert seen == {"vocabulary": ["shirt", "t-shirt", "hat"], "w": 0.0}  # a list: no temporary file

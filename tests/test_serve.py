@@ -242,19 +242,25 @@ def test_prior_weight_reaches_a_zero_shot_blend_for_one_request_only(photo_facto
 
     from hashtagger.image.preprocess import Preprocessing
     from hashtagger.models.base import Tagger
-    from hashtagger.models.zeroshot import Blend
 
     class BlendTagger(Tagger):
         """Scores (1 - w, w): which tag wins shows the prior weight the request ran with."""
 
         kind, uses_torch = "fake", False
-        vocabulary, preprocessing, blend = ["visual", "social"], Preprocessing(size=8), Blend()
+        vocabulary, preprocessing, weight = ["visual", "social"], Preprocessing(size=8), 0.25
+
+        @property
+        def prior_weight(self) -> float:
+            return self.weight
+
+        def set_prior_weight(self, weight: float) -> None:
+            self.weight = weight
 
         def tag(self, batch):  # pragma: no cover - the pipeline calls score
             raise NotImplementedError
 
         def score(self, batch: np.ndarray) -> np.ndarray:
-            w = self.blend.prior_weight
+            w = self.weight
             return np.tile(np.array([1 - w, w], dtype=np.float32), (len(batch), 1))
 
     t = BlendTagger()
@@ -263,7 +269,7 @@ def test_prior_weight_reaches_a_zero_shot_blend_for_one_request_only(photo_facto
     heavy = c.post("/v1/predict?prior_weight=0.9&top_k=1", files=files).json()
     assert heavy[0]["hashtags"] == [{"tag": "social", "score": 0.9}]
     default = c.post("/v1/predict?top_k=1", files=files).json()
-    assert default[0]["hashtags"] == [{"tag": "visual", "score": 0.75}] and t.blend == Blend()
+    assert default[0]["hashtags"] == [{"tag": "visual", "score": 0.75}] and t.prior_weight == 0.25
     assert c.post("/v1/predict?prior_weight=1.5", files=files).status_code == 422
 
 

@@ -96,13 +96,16 @@ def score_images(
     return ScoreSet(scores, errors)
 
 
-def load_model(spec: str, vocabulary: Sequence[str], prior_weight: float | None = None) -> Tagger:
-    """A model as predict loads it; built-in (zero-shot) models are scored over `vocabulary`."""
-    from hashtagger.models.registry import load_model, model_names
+def open_model(
+    spec: str, vocabulary: Sequence[str], prior_weight: float | None = None, run: RunOptions | None = None
+) -> Tagger:
+    """A model as predict opens it (open_tagger); built-in (zero-shot) models score over `vocabulary`."""
+    from hashtagger.models import ModelSpec, open_tagger
+    from hashtagger.models.registry import model_names
 
     if spec not in model_names("builtin"):
-        return load_model(spec)
-    tagger = load_model(spec, vocabulary=list(vocabulary), prior_weight=prior_weight)
+        return open_tagger(ModelSpec(spec), run)
+    tagger = open_tagger(ModelSpec(spec, tuple(vocabulary), prior_weight), run)
     tagger.name = spec
     return tagger
 
@@ -204,16 +207,13 @@ def _score_models(
     err: TextIO | None,
 ) -> tuple[list[_Model], dict[str, Any] | None]:
     """Load, (calibrate,) score and release each model in turn; only its scores stay in memory."""
-    from hashtagger.runtime import prepare
-
     say = _sayer(err)
     runner = _Runner(run.batch_size, run.workers, run.quiet, err)
     paths = [str(r.path) for r in records]
     scored: list[_Model] = []
     calibration: dict[str, Any] | None = None
     for spec in specs:
-        tagger = load_model(spec, vocab, prior_weight)
-        prepare(tagger, run)
+        tagger = open_model(spec, vocab, prior_weight, run)
         scores = None
         if val_records is not None:
             calibration, scores = _calibrate(tagger, spec, val_records, records, runner)

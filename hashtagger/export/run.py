@@ -47,7 +47,7 @@ def describe_model(spec: str, tagger: Tagger) -> str:
     from hashtagger.models.registry import get_model, model_names
 
     if spec in model_names("builtin"):
-        prior = getattr(getattr(tagger, "blend", None), "prior_weight", None)
+        prior = tagger.prior_weight
         return f"{get_model(spec).description} (prior weight {prior}, {len(tagger.vocabulary)} tags)"
     return f"{tagger.kind} over {len(tagger.vocabulary)} tags, exported from {Path(spec).name}"
 
@@ -126,7 +126,8 @@ def export_model(
     """
     from hashtagger.export.formats import onnx_to_openvino, quantize_int8, trace_to_onnx, write_onnx_metadata
     from hashtagger.export.graph import scoring_graph
-    from hashtagger.models import load_tagger
+    from hashtagger.models import ModelSpec, open_tagger
+    from hashtagger.runtime import RunOptions
 
     if fmt not in FORMATS or weights not in WEIGHTS:
         raise InputError(f"format {fmt} / precision {weights}: choose from {FORMATS} / {WEIGHTS}")
@@ -140,9 +141,7 @@ def export_model(
         )
     if weights == "int8" and not calibration:
         raise InputError("--precision int8 needs --calibration PHOTOS (a folder of typical photos)")
-    tagger = load_tagger(spec, vocab=vocab, prior_weight=prior_weight)
-    tagger.to("cpu")
-    tagger.set_precision("fp32")
+    tagger = open_tagger(ModelSpec(spec, vocab, prior_weight), RunOptions("cpu", "fp32", runtime="torch"))
     graph = scoring_graph(tagger)  # before any work: kinds without a graph fail here
     meta = export_metadata(spec, tagger, weights)
     photos = calibration_arrays(tagger, calibration) if calibration else None

@@ -29,6 +29,8 @@ class Tagger(ABC):
     default_threshold: float = 0.5
     #: False for models run by another runtime (ONNX Runtime, OpenVINO): the pipeline never imports torch.
     uses_torch: bool = True
+    #: Where it runs once prepared (runtime.prepare): "cpu", "cuda", "mps".
+    device: str = "cpu"
 
     @abstractmethod
     def tag(self, batch: torch.Tensor) -> torch.Tensor:
@@ -43,6 +45,19 @@ class Tagger(ABC):
     def score_explained(self, batch: np.ndarray) -> tuple[np.ndarray, Any]:
         """Scores and, for models that rank with tag statistics, their parts (a hashtagger.rank.Ranked)."""
         return self.score(batch), None
+
+    @property
+    def prior_weight(self) -> float | None:
+        """Weight of the tag statistics in the ranking (zero-shot models); None: ranked by scores alone."""
+        return None
+
+    def set_prior_weight(self, weight: float) -> None:
+        """Rank with another weight of the tag statistics (--prior-weight, serve's ?prior_weight=)."""
+        from hashtagger.errors import InputError
+
+        raise InputError(
+            f"--prior-weight applies to zero-shot models only; {self.kind} ranks by its own scores"
+        )
 
     def to(self, device: str) -> Tagger:  # noqa: B027 - optional hook
         """Move weights to a device; models without weights ignore it."""

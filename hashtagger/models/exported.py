@@ -181,6 +181,17 @@ class ExportedTagger(Tagger):
         """uint8 NCHW -> float32 (N, V) scores, as `predict` ranks them."""
         return self.score_explained(batch)[0]
 
+    @property
+    def prior_weight(self) -> float | None:
+        return None if self.ranker is None else float(self.ranker.ranking.prior_weight)
+
+    def set_prior_weight(self, weight: float) -> None:
+        from dataclasses import replace
+
+        if self.ranker is None:
+            super().set_prior_weight(weight)
+        self.ranker = self.ranker.with_social(self.social, replace(self.ranker.ranking, prior_weight=weight))
+
     def with_social(self, social: Any) -> ExportedTagger:
         """Rank with other tag statistics (a user's --profile), as the PyTorch zero-shot model does."""
         self.social = social
@@ -246,11 +257,11 @@ def _openvino_compiled(path: Path, precision: str) -> Any:
             f"{path}: running an OpenVINO model needs OpenVINO: pip install 'hashtagger[openvino]'"
         ) from None
     files = openvino_files(path)
-    if files is None:
+    if files is None and not is_onnx_path(path):
         raise CheckpointError(f"{path}: no {IR_NAME} and {SIDECAR} here")
     core = ov.Core()
     try:
-        model = core.read_model(str(files[0]))
+        model = core.read_model(str(files[0] if files is not None else path))
         # Pinned: on CPUs with AMX/AVX-512 BF16, OpenVINO otherwise switches to bf16 silently.
         hint = "f32" if precision == "fp32" else "bf16"
         return core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": hint})
@@ -289,10 +300,15 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0][:160] if text else type(e).__name__
 
 
-def load_exported(path: str | os.PathLike[str]) -> ExportedTagger:
-    """Load an .onnx file or an OpenVINO export folder as a Tagger (no torch)."""
+def load_exported(path: str | os.PathLike[str], runtime: str = "auto") -> ExportedTagger:
+    """Load an .onnx file or an OpenVINO export folder as a Tagger (no torch); `runtime="openvino"`
+    runs an .onnx file with OpenVINO."""
     p = Path(path).expanduser()
     files = openvino_files(p)
+    if files is None and runtime == "openvino" and is_onnx_path(p):
+        return _onnx_on_openvino(p)
+    if files is not None and runtime == "onnx":
+        raise InputError(f"--runtime onnx: {p} is an OpenVINO export (use --runtime openvino or auto)")
     if files is not None:
         try:
             meta = json.loads(files[1].read_text(encoding="utf-8"))
@@ -304,3 +320,18 @@ def load_exported(path: str | os.PathLike[str]) -> ExportedTagger:
     session = _onnx_session(p)
     meta = decode_metadata(dict(session.get_modelmeta().custom_metadata_map), p)
     return ExportedTagger(p, meta, "onnx", session)
+
+
+def _onnx_on_openvino(path: Path) -> ExportedTagger:
+    """An .onnx export compiled by OpenVINO (which reads ONNX directly): its metadata read with onnx."""
+    try:
+        import onnx
+    except ImportError:
+        raise MissingDependencyError(
+            f"{path}: OpenVINO reads an ONNX file's metadata with onnx: pip install 'hashtagger[openvino]'"
+        ) from None
+    try:
+        props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    except Exception as e:  # noqa: BLE001 - a damaged file is a one-line user error
+        raise CheckpointError(f"{path}: not a readable ONNX model ({_first_line(e)})") from None
+    return ExportedTagger(path, decode_metadata(props, path), "openvino")

@@ -187,18 +187,20 @@ def load_model(
     *,
     vocabulary: list[str] | None = None,
     prior_weight: float | None = None,
+    runtime: str = "auto",
 ) -> Tagger:
     """A built-in model by name, an exported model file, or any checkpoint written by `hashtagger train`.
 
     `vocabulary` and `prior_weight` apply to built-in (zero-shot) models only: a trained or exported
-    model has its own vocabulary and no tag-statistics blend, so giving either is an error.
+    model has its own vocabulary and no tag-statistics blend, so giving either is an error. `runtime`
+    (runtime.RUNTIMES) picks what runs it: auto = ONNX Runtime where a graph exists, else PyTorch.
     """
     name = str(spec)
     _ensure_catalog()
     entry = _REGISTRY.get(name)
     if entry is not None and entry.role == "builtin":
         _check_requirements(entry)
-        return entry.load(vocabulary=vocabulary, prior_weight=prior_weight)
+        return entry.load(vocabulary=vocabulary, prior_weight=prior_weight, runtime=runtime)
     path = Path(name).expanduser()
     if not path.exists():
         known = ", ".join(model_names("builtin"))
@@ -211,10 +213,18 @@ def load_model(
             )
     for exported in list_models("exported"):
         if exported.claims(path):
-            _check_requirements(exported)
-            tagger = exported.load(path)
+            if runtime == "torch":
+                raise InputError(f"--runtime torch: {name} is an export, run by ONNX Runtime or OpenVINO")
+            if runtime != "openvino":
+                _check_requirements(exported)
+            tagger = exported.load(path, runtime=runtime)
             break
     else:
+        if runtime in ("onnx", "openvino"):
+            raise InputError(
+                f"--runtime {runtime}: {name} is a checkpoint, run by PyTorch; "
+                "`hashtagger export` makes a file that ONNX Runtime or OpenVINO run"
+            )
         tagger = _load_checkpoint_model(path)
     tagger.name = str(path)
     return tagger

@@ -13,12 +13,14 @@ prior_weight = 0 is plain ConSE. HierSE differs only in the label embeddings (se
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hashtagger.errors import InputError
+from hashtagger.errors import InputError, MissingDependencyError
 from hashtagger.image.preprocess import EFFICIENTNET_LITE, Preprocessing
 from hashtagger.models.base import Tagger
 from hashtagger.models.labels import load_npz, unit_rows
@@ -96,6 +98,13 @@ class ZeroShotTagger(Tagger):
         """A new blend (e.g. another prior weight for one request) takes effect in the ranking at once."""
         self._blend = value
         self.ranker = self.ranker.with_social(self.social, value.rules())
+
+    @property
+    def prior_weight(self) -> float | None:
+        return self.blend.prior_weight
+
+    def set_prior_weight(self, weight: float) -> None:
+        self.blend = replace(self.blend, prior_weight=float(weight))
 
     def with_social(self, social: SocialPrior) -> ZeroShotTagger:
         """Rank with other tag statistics (a user's profile); the visual side is unchanged."""
@@ -182,17 +191,61 @@ class ZeroShotTagger(Tagger):
         return self.ranker.rank(q.float().cpu().numpy())
 
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "prior_weight": self.blend.prior_weight}
+        return {**super().describe(), "prior_weight": self.blend.prior_weight, "runtime": "PyTorch"}
 
 
-def load_conse(*, vocabulary: list[str] | None = None, prior_weight: float | None = None) -> ZeroShotTagger:
+def load_conse(
+    *, vocabulary: list[str] | None = None, prior_weight: float | None = None, runtime: str = "auto"
+) -> Tagger:
     """The registry's `zeroshot`: ConSE, classes with their WordNet ancestors, hashtags by their words."""
-    return load_builtin("zeroshot", vocabulary=vocabulary, prior_weight=prior_weight)
+    return open_builtin("zeroshot", vocabulary, prior_weight, runtime)
 
 
-def load_hierse(*, vocabulary: list[str] | None = None, prior_weight: float | None = None) -> ZeroShotTagger:
+def load_hierse(
+    *, vocabulary: list[str] | None = None, prior_weight: float | None = None, runtime: str = "auto"
+) -> Tagger:
     """The registry's `hierse`: label embeddings summed over the WordNet hierarchy."""
-    return load_builtin("hierse", vocabulary=vocabulary, prior_weight=prior_weight)
+    return open_builtin("hierse", vocabulary, prior_weight, runtime)
+
+
+#: The built-in models whose graph ships in the package (scripts/build_builtin_models.py), so that they
+#: run on ONNX Runtime without PyTorch.
+SHIPPED_GRAPHS = {"zeroshot": "zeroshot.onnx"}
+TORCH_EXTRA = "pip install 'hashtagger[torch]'"
+
+
+def shipped_graph(name: str) -> Path | None:
+    """The package's ONNX graph of a built-in model, if it ships one."""
+    from importlib import resources
+
+    file = SHIPPED_GRAPHS.get(name)
+    if file is None:
+        return None
+    path = Path(str(resources.files("hashtagger.resources").joinpath(file)))
+    return path if path.is_file() else None
+
+
+def open_builtin(name: str, vocabulary: list[str] | None, prior_weight: float | None, runtime: str) -> Tagger:
+    """A built-in model on the runtime asked for: its shipped graph on ONNX Runtime (or OpenVINO) unless
+    PyTorch is asked for or needed (a custom vocabulary is embedded by a PyTorch text model)."""
+    graph = shipped_graph(name) if vocabulary is None else None
+    if runtime != "torch" and graph is not None:
+        from hashtagger.models.exported import load_exported
+
+        if prior_weight is not None and not 0.0 <= prior_weight <= 1.0:
+            raise InputError(f"--prior-weight {prior_weight}: must be between 0 and 1")
+        tagger = load_exported(graph, runtime="openvino" if runtime == "openvino" else "onnx")
+        tagger.kind = tagger.name = name
+        if prior_weight is not None:
+            tagger.set_prior_weight(prior_weight)
+        return tagger
+    if runtime in ("onnx", "openvino"):
+        why = "a custom --vocab is embedded by PyTorch" if vocabulary else f"{name} ships no graph for it"
+        raise InputError(f"--runtime {runtime}: {why}; use --runtime torch ({TORCH_EXTRA})")
+    if importlib.util.find_spec("torch") is None:
+        why = "a custom --vocab" if vocabulary else f"--model {name} on PyTorch"
+        raise MissingDependencyError(f"{why} needs PyTorch: {TORCH_EXTRA}")
+    return load_builtin(name, vocabulary=vocabulary, prior_weight=prior_weight)
 
 
 #: The built-in models' ImageNet classifier and its input: Lite2 at 260 px (scripts/quality.py measured

@@ -56,17 +56,17 @@ class HashtagPredictor:
         device: str = "auto",
         precision: str = "auto",
         workers: int | None = None,
+        runtime: str = "auto",
     ) -> None:
-        from hashtagger.models import load_tagger
-        from hashtagger.runtime import RunOptions, decode_threads, prepare
+        from hashtagger.models import ModelSpec, open_tagger
+        from hashtagger.runtime import RunOptions, decode_threads
 
         cpus = assigned_cpus()
         self.workers = workers if workers is not None else (cpus or decode_threads())
-        self.tagger = load_tagger(model, vocab=vocab, prior_weight=prior_weight)
-        self.device = prepare(
-            self.tagger, RunOptions(device=device, precision=precision, workers=self.workers)
-        )
-        if cpus is not None and getattr(self.tagger, "uses_torch", True):
+        run = RunOptions(device=device, precision=precision, workers=self.workers, runtime=runtime)
+        self.tagger = open_tagger(ModelSpec(model, vocab, prior_weight), run)
+        self.device = self.tagger.device
+        if cpus is not None and self.tagger.uses_torch:
             import torch
 
             torch.set_num_threads(cpus)  # the CPUs Ray reserved for this actor, not the whole node's

@@ -99,7 +99,7 @@ def score_paths(
     The tagger must already be on its device and precision (see `runtime.prepare`).
     """
 
-    workers = decode_threads(getattr(tagger, "device", "cpu")) if workers is None else workers
+    workers = decode_threads(tagger.device) if workers is None else workers
     window: list[tuple[str, np.ndarray | str]] = []
     arrays = 0
     for path, decoded in decode_stream(tagger.preprocessing, items, workers, prefetch=2 * batch_size):

@@ -175,15 +175,11 @@ def _items(
 
 def _local(items: Iterable[str | Failed], options: dict[str, Any], run: RunOptions) -> Iterator[Prediction]:
     """Predictions from a tagger loaded in this process."""
-    from hashtagger.models import load_tagger
-    from hashtagger.runtime import prepare
+    from hashtagger.models import ModelSpec, open_tagger
 
-    tagger = load_tagger(options["model"], vocab=options["vocab"], prior_weight=options["prior_weight"])
-    if options.get("profile") is not None:
-        from hashtagger.profile import apply_profile
-
-        tagger = apply_profile(tagger, options["profile"], options["profile_weight"])
-    device = prepare(tagger, run)
+    spec = ModelSpec(options["model"], options["vocab"], options["prior_weight"], options.get("profile"),
+                     options.get("profile_weight", 0.5))  # fmt: skip
+    tagger = open_tagger(spec, run)
     return predict_paths(
         tagger,
         items,
@@ -191,7 +187,7 @@ def _local(items: Iterable[str | Failed], options: dict[str, Any], run: RunOptio
         threshold=options["threshold"],
         use_calibration=options["use_calibration"],
         batch_size=run.batch_size,
-        workers=run.decode_workers(device),
+        workers=run.decode_workers(tagger.device),
         only=options.get("only"),
     )
 
@@ -204,7 +200,8 @@ def _ray(
 
     local_only = ("profile", "profile_weight", "only")  # refused with ray before any photo is listed
     options = {k: v for k, v in options.items() if k not in local_only}
-    options = {**options, "device": run.device, "precision": run.precision, "workers": run.workers}
+    options = {**options, "device": run.device, "precision": run.precision, "workers": run.workers,
+               "runtime": run.runtime}  # fmt: skip
     return ray_predictions(
         items, options, address=address, batch_size=run.batch_size, cpus_per_actor=cpus, quiet=run.quiet
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -92,9 +92,9 @@ class ModelService:
 
         paths = [str(u.path) for u in folder.files]
         with self.lock:
-            saved = getattr(self.tagger, "blend", None)
+            saved = self.tagger.prior_weight
             if ask.prior_weight is not None:
-                self.tagger.blend = replace(saved, prior_weight=ask.prior_weight)  # type: ignore[attr-defined]
+                self.tagger.set_prior_weight(ask.prior_weight)
             try:
                 predictions = list(
                     predict_paths(
@@ -108,8 +108,8 @@ class ModelService:
                     )
                 )
             finally:
-                if ask.prior_weight is not None:
-                    self.tagger.blend = saved  # type: ignore[attr-defined]
+                if ask.prior_weight is not None and saved is not None:
+                    self.tagger.set_prior_weight(saved)
         records = []
         for upload, p in zip(folder.files, predictions, strict=True):
             error = None if p.error is None else p.error.replace(str(upload.path), upload.label)
@@ -118,7 +118,7 @@ class ModelService:
         return records
 
     def supports_prior_weight(self) -> bool:
-        return getattr(self.tagger, "blend", None) is not None
+        return self.tagger.prior_weight is not None
 
 
 def models_listing(tagger: Tagger) -> dict[str, Any]:
@@ -191,7 +191,7 @@ def create_app(tagger: Tagger, settings: ServeSettings | None = None) -> FastAPI
         group: bool = Query(False),
     ) -> Any:
         if prior_weight is not None and not service.supports_prior_weight():
-            return _error(422, "prior_weight applies to zero-shot models run by PyTorch only")
+            return _error(422, "prior_weight applies to zero-shot models only")
         folder = await _receive(request, settings)
         if isinstance(folder, Response):
             return folder

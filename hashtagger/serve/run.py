@@ -35,18 +35,16 @@ def run_server(
         raise MissingDependencyError(
             f"hashtagger serve needs {e.name}: pip install 'hashtagger[serve]'"
         ) from None
-    from hashtagger.models import load_tagger
-    from hashtagger.runtime import prepare
+    from hashtagger.models import ModelSpec, open_tagger
     from hashtagger.serve.app import ServeSettings, create_app
 
-    tagger = load_tagger(model, vocab=vocab, prior_weight=prior_weight)
-    device = prepare(tagger, run)
+    tagger = open_tagger(ModelSpec(model, vocab, prior_weight), run)
     settings = ServeSettings(
         api_key,
         max_upload_bytes,
         max_files,
         run.batch_size,
-        run.decode_workers(device),
+        run.decode_workers(tagger.device),
         max_megapixels,
         upload_timeout,
     )
