@@ -24,8 +24,13 @@ RES = ROOT / "hashtagger" / "resources"
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=RES, help="folder for the graphs (default: the package's)")
+    args = ap.parse_args()
     for name, file in SHIPPED_GRAPHS.items():
-        result = export_model(name, "onnx", RES / file, say=lambda line: print(line, file=sys.stderr))
+        result = export_model(name, "onnx", args.out / file, say=lambda line: print(line, file=sys.stderr))
         worst = max(p.max_abs_diff for p in result.parity)
         size = result.path.stat().st_size / 1e6
         print(f"{result.path.name}: {result.tags} tags, {size:.1f} MB, parity max |diff| {worst:.1e}")

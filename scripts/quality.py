@@ -128,8 +128,8 @@ def names_part(msrc: Path, demo: Path, limit: int | None) -> list[str]:
         top5, first, n = msrc_names(msrc, limit)
         lines.append(row(["names an object (MSRC-v2)", f"{n} photos", f"top 5 {100 * top5:.1f}%",
                           f"first {100 * first:.1f}%", "", ""]))  # fmt: skip
-    if demo.is_dir():
-        top3, first, n = demo_subjects(demo)
+    top3, first, n = demo_subjects(demo) if demo.is_dir() else (0.0, 0.0, 0)
+    if n:
         lines.append(row(["names the subject (demo)", f"{n} photos", f"top 3 {round(top3 * n)} of {n}",
                           f"first {round(first * n)} of {n}", "", ""]))  # fmt: skip
     return lines

@@ -140,9 +140,10 @@ def test_real_checkpoint_rankings_agree_with_predict(checkpoint: Path, manifest:
     tops = [[h["tag"] for h in json.loads(line)["hashtags"]] for line in p.stdout.splitlines()]
     for k in (1, 5):
         hits = [len(set(top[:k]) & set(x.tags)) for top, x in zip(tops, test, strict=True)]
-        assert got[f"accuracy@{k}"] == pytest.approx(np.mean([h > 0 for h in hits]))
+        # the json carries 4 significant digits
+        assert got[f"accuracy@{k}"] == pytest.approx(np.mean([h > 0 for h in hits]), rel=5e-4)
         assert got[f"recall@{k}"] == pytest.approx(
-            np.mean([h / len(x.tags) for h, x in zip(hits, test, strict=True)])
+            np.mean([h / len(x.tags) for h, x in zip(hits, test, strict=True)]), rel=5e-4
         )
 
 

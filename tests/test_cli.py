@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from hashtagger import __version__
 from hashtagger.cli import cli
 
-COMMANDS = ["predict", "models", "train", "evaluate", "export", "serve", "dataset", "download"]
+COMMANDS = ["tags", "predict", "models", "train", "evaluate", "export", "serve", "dataset", "download"]
 
 
 def test_version() -> None:

@@ -114,7 +114,7 @@ def test_zeroshot_exports_whole_scoring_path(tmp_path: Path) -> None:
     out = tmp_path / "zs.onnx"
     r = CliRunner().invoke(cli, ["export", "zeroshot", "-o", str(out), "--prior-weight", "0.4"])
     assert r.exit_code == 0, r.output
-    ref = load_tagger("zeroshot", prior_weight=0.4)
+    ref = load_tagger("zeroshot", prior_weight=0.4, runtime="torch")
     exported = load_tagger(out)
     assert exported.vocabulary == ref.vocabulary and exported.kind == "zeroshot"
     assert exported.default_threshold == pytest.approx(ref.default_threshold)
@@ -141,7 +141,7 @@ def test_profile_reranks_a_zeroshot_export_like_the_pytorch_model(tmp_path: Path
     assert CliRunner().invoke(cli, ["export", "zeroshot", "-o", str(out)]).exit_code == 0
     posts = tmp_path / "posts.txt"
     posts.write_text("#surf #beach #sunset\n#surf #wave\n#surf #ocean #beach\n" * 5)
-    ref = apply_profile(load_tagger("zeroshot"), posts)
+    ref = apply_profile(load_tagger("zeroshot", runtime="torch"), posts)
     exported = apply_profile(load_tagger(out), posts)
     batch = synthetic_batch(ref.preprocessing, 2, seed=3)
     p = compare(ref.score(batch), exported.score(batch))

@@ -154,7 +154,7 @@ def test_builtin_hierse_tags_a_photo_and_blends_like_zeroshot(photo_factory) -> 
     from hashtagger.image.preprocess import EFFICIENTNET_LITE
 
     x = torch.from_numpy(EFFICIENTNET_LITE.load_array(photo_factory("p.png", size=(64, 48))))[None]
-    hierse, conse = load_tagger("hierse"), load_tagger("zeroshot")
+    hierse, conse = load_tagger("hierse"), load_tagger("zeroshot", runtime="torch")
     assert hierse.kind == "hierse" and hierse.vocabulary == conse.vocabulary
     scores = hierse.tag(x)
     assert scores.shape == (1, len(conse.vocabulary))

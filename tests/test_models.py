@@ -32,7 +32,7 @@ def test_models_json_matches_the_registry() -> None:
     assert [row["name"] for row in rows] == [e.name for e in list_models()]
     by_name = {row["name"]: row for row in rows}
     assert by_name["zeroshot"]["role"] == "builtin" and by_name["classifier"]["resumable"] is True
-    assert {req["name"] for req in by_name["bovw_svm"]["requires"]} == {"OpenCV"}
+    assert {req["name"] for req in by_name["bovw_svm"]["requires"]} == {"PyTorch", "OpenCV"}
     assert all(isinstance(req["installed"], bool) for row in rows for req in row["requires"])
 
 

@@ -62,6 +62,7 @@ def test_quality_runs_on_tiny_data(tmp_path: Path, capsys: pytest.CaptureFixture
     out, err = capsys.readouterr()
     assert "0.jpg: #" in out and "| demo photos | 2 photos, top 5 | popular-tag share" in out
     assert "| MSRC-v2 | zeroshot |" in out and "| MSRC-v2 | popularity |" in out
+    assert "| names an object (MSRC-v2) | 2 photos | top 5 " in out  # the two photos that show a dog
     assert "skipping clothing-small" in err
     assert out.count("| HARRISON simulation rho=") == 3 and "default ranking" in out
     assert out.count("| profile simulation (3 users) |") == 3
@@ -84,3 +85,15 @@ def test_quality_skips_what_is_absent(tmp_path: Path, capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     for part in ("demo", "MSRC-v2", "clothing-small", "harrison", "profile"):
         assert f"skipping {part}" in err
+
+
+def test_names_rate_by_hand() -> None:
+    """A photo counts when a top hashtag names one of its things; 'first' when the first one does."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from names_rate import OBJECTS, hit_rates
+
+    lists = {"a": ["dog", "cat"], "b": ["sky", "love"], "c": ["people"], "d": ["sea"]}
+    wanted = {"a": {"cat"}, "b": {"dog"}, "c": OBJECTS["face"], "d": set()}  # d shows no object: left out
+    assert hit_rates(lists, wanted) == (2 / 3, 1 / 3, 3)

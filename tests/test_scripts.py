@@ -58,6 +58,8 @@ def test_every_script_is_run_here() -> None:
         "bench_train.py",
         "build_hierse_resources.py",
         "build_zeroshot_resources.py",
+        "build_builtin_models.py",
+        "names_rate.py",  # quality.py's names part, run on tiny data by tests/test_quality.py
         "profile_simulation.py",  # run on tiny lists by tests/test_quality.py (quality.py calls it)
         "quality.py",  # every part run on tiny data by tests/test_quality.py
         "serve_screenshot.py",
@@ -171,3 +173,12 @@ def test_serve_screenshot(tmp_path: Path) -> None:
     r = _run("serve_screenshot.py", "--out", str(out), "--width", "390", "--top-k", "3", timeout=600)
     assert r.returncode == 0, r.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_build_builtin_models(tmp_path: Path) -> None:
+    r = _run("build_builtin_models.py", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.strip().splitlines()[-1]
+    assert line.startswith("zeroshot.onnx: 1222 tags, ") and "parity max |diff|" in line
+    assert (tmp_path / "zeroshot.onnx").is_file()

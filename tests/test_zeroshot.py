@@ -51,13 +51,13 @@ def test_restrict_gives_neutral_prior_to_unknown_tags() -> None:
 
 
 def test_ranking_parts_and_prior_weight_zero_is_plain_content() -> None:
-    model = load_tagger("zeroshot")
+    model = load_tagger("zeroshot", runtime="torch")
     q = torch.rand(2, len(model.vocabulary)).softmax(-1)
     r = model.rank_content(q)
     w = model.blend.prior_weight
     np.testing.assert_allclose(r.visual, (1 - w) * q.numpy(), rtol=1e-5)
     np.testing.assert_allclose((r.visual + r.cooccurrence + r.popularity).sum(1), [1.0, 1.0], rtol=1e-4)
-    plain = load_tagger("zeroshot", prior_weight=0.0)
+    plain = load_tagger("zeroshot", prior_weight=0.0, runtime="torch")
     p = plain.rank_content(q)
     np.testing.assert_allclose(p.visual, q.numpy(), rtol=1e-5)
     assert not p.cooccurrence.any() and not p.popularity.any() and not p.reach.any()
@@ -65,7 +65,7 @@ def test_ranking_parts_and_prior_weight_zero_is_plain_content() -> None:
 
 def test_content_is_a_distribution_that_names_the_class() -> None:
     """A photo the classifier calls a sorrel (ImageNet 339) shows #horse first, and q sums to 1."""
-    model = load_tagger("zeroshot")
+    model = load_tagger("zeroshot", runtime="torch")
     logits = torch.full((1, 1000), -10.0)
     logits[0, 339] = 10.0
     q = model.conse(logits)
