@@ -55,6 +55,7 @@ def test_every_script_is_run_here() -> None:
         "bench.py",
         "bench_ray.py",
         "bench_runtimes.py",
+        "bench_model_cost.py",  # bench.py's figure k, run by test_bench
         "bench_train.py",
         "build_hierse_resources.py",
         "build_zeroshot_resources.py",
@@ -93,9 +94,10 @@ def test_bench_train(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bench(tmp_path: Path) -> None:
     data = _photo_manifest(tmp_path / "photos", {"train": 4, "validation": 4})
-    r = _run("bench.py", "--data", str(data), "--photos", "8", "--only", "c", "--repeat", "1")
+    r = _run("bench.py", "--data", str(data), "--photos", "8", "--only", "ck", "--repeat", "1")
     assert r.returncode in (0, 1), r.stderr
     assert "c. start-up" in r.stdout
+    assert "k. per-photo cost, ONNX Runtime" in r.stdout and "k. per-photo cost, PyTorch bf16" in r.stdout
     assert (r.returncode == 1) == ("MISSED" in r.stdout)  # a missed target is an exit status
 
 
