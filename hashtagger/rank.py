@@ -13,8 +13,9 @@ them on HARRISON's tag lists, README "How hashtags are ranked"):
 
 - Reach tags come after content. A *reach* tag is a popular tag (prior at least `reach_popularity`
   times the uniform share: #love, #friend, #beach on HARRISON) that the photo does not show (q_t below
-  its prior); with --profile, so is any tag the user favours more than everyone does that the photo
-  does not show (#cat in a cat lover's profile, on a photo of coffee).
+  its prior); with --profile, on a photo that shows something (a tag with q_t >= `shown`), so is any
+  tag the user favours more than everyone does that the photo does not show (#cat in a cat lover's
+  profile, on a photo of coffee); on a photo that shows nothing clearly, the user's habits may lead.
   The j-th reach tag may take position ceil(j * reach_window / reach_slots) at best: with
   the defaults at most 2 of the top 5, and never the first.
 - Reach tags the photo explains win the reach slots. Their lift, the co-occurrence part over what a
@@ -56,6 +57,7 @@ class Ranking:
         0.7  # label cosine at which the discount starts (dog/puppy 0.80, shirt/t-shirt 0.84)
     )
     greedy: int = 30  # positions ordered greedily; the rest by discounted blend
+    shown: float = 0.05  # a photo shows a tag when q_t is at least this share (profile tags wait for it)
 
 
 DEFAULT_RANKING = Ranking()
@@ -183,9 +185,10 @@ class Ranker:
             prior = self.social.reach_prior[None, :]
             popular = prior * q.shape[1] >= self.ranking.reach_popularity
             reach = popular & (q < prior)
-            if self.social.generic is not None:  # a profile: the user's own tags that the photo does not
-                mine = self.social.prior[None, :]  # show wait like reach tags, never before what it shows
-                reach |= (mine > prior) & (q < mine)
+            if self.social.generic is not None:  # a profile: on a photo that shows something, the user's
+                mine = self.social.prior[None, :]  # own tags it does not show wait like reach tags
+                shows = q.max(axis=1, keepdims=True) >= self.ranking.shown
+                reach |= (mine > prior) & (q < mine) & shows
         order_value = blend
         unexplained = np.zeros(q.shape, dtype=bool)
         lift = np.ones_like(q)

@@ -64,7 +64,7 @@ def test_a_fresh_run_never_replaces_another_run(manifest: Path, tmp_path: Path) 
     again = train(manifest, out, "train.lr=0.5", cache=tmp_path / "c")
     assert again.exit_code == 1
     assert one_line(again) == (
-        f"Error: {out} already holds a run (config.yaml, metrics.csv, last.pt, best.pt); "
+        f"Error: {out} already holds a run (config.yaml, metrics.csv, last.pt, best.pt, best.onnx); "
         "give another folder with --set out=..., or --overwrite to replace that run"
     )
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before

@@ -7,6 +7,7 @@ a dozen images, batch 4. Quality is not the point; the plumbing is.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import signal
@@ -422,3 +423,32 @@ def test_asl_reduces_to_bce_without_focusing() -> None:
     assert torch.allclose(plain, MultiLabelBCE()(logits, targets), atol=1e-5)
     focused = AsymmetricLoss()(logits, targets)
     assert 0 < float(focused) < float(plain)  # easy negatives cost less
+
+
+def test_a_trained_model_tags_without_pytorch_through_its_export(manifest: Path, tmp_path: Path) -> None:
+    """train writes best.onnx beside best.pt (thresholds inside); `--model RUN_FOLDER` finds it, and a core
+    install (no PyTorch) uses it."""
+    from conftest import run_predict_cli
+
+    pytest.importorskip("onnx", reason="train's export needs hashtagger[onnx]")
+    tags = [("dog cat", "dog")[i % 2] for i in range(16)]
+    data = write_manifest(tmp_path / "photos", tags, validation=6)
+    out = tmp_path / "run"
+    r = _train_cli(data, out, tmp_path)
+    assert r.exit_code == 0, r.output
+    assert f"export: {out / 'best.onnx'} (runs without PyTorch)" in r.stdout
+    photo = str(data.parent / "img15.jpg")
+    torch_run = run_predict_cli(photo, "--model", str(out), "-f", "json")
+    onnx_run = run_predict_cli(photo, "--model", str(out), "-f", "json", "--runtime", "onnx")
+    assert torch_run.exit_code == 0 and onnx_run.exit_code == 0, onnx_run.output
+    assert [h["tag"] for h in json.loads(torch_run.stdout)[0]["hashtags"]] == [
+        h["tag"] for h in json.loads(onnx_run.stdout)[0]["hashtags"]
+    ]
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from click.testing import CliRunner\nfrom hashtagger.cli import cli\n"
+        f"r = CliRunner().invoke(cli, ['predict', {photo!r}, '--model', {str(out / 'best.pt')!r}, '-q'])\n"
+        "print(r.exit_code, r.output.strip())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("0 #"), done.stdout + done.stderr

@@ -201,7 +201,7 @@ def load_model(
     if entry is not None and entry.role == "builtin":
         _check_requirements(entry)
         return entry.load(vocabulary=vocabulary, prior_weight=prior_weight, runtime=runtime)
-    path = Path(name).expanduser()
+    path = _run_folder_model(Path(name).expanduser(), runtime)
     if not path.exists():
         known = ", ".join(model_names("builtin"))
         raise InputError(f"--model {name}: neither a built-in model ({known}) nor an existing model file")
@@ -228,6 +228,19 @@ def load_model(
         tagger = _load_checkpoint_model(path)
     tagger.name = str(path)
     return tagger
+
+
+def _run_folder_model(path: Path, runtime: str) -> Path:
+    """A run folder means its best.pt; a checkpoint means the export `train` wrote beside it (best.onnx)
+    when ONNX Runtime or OpenVINO is asked for, or when `auto` finds no PyTorch (a core install)."""
+    if path.is_dir() and ((path / "best.pt").is_file() or (path / "best.onnx").is_file()):
+        path = path / "best.pt" if (path / "best.pt").is_file() else path / "best.onnx"
+    export = path.with_suffix(".onnx")
+    if path.suffix != ".onnx" and not path.is_dir() and export.is_file():
+        no_torch = importlib.util.find_spec("torch") is None
+        if runtime in ("onnx", "openvino") or (runtime == "auto" and no_torch) or not path.exists():
+            return export
+    return path
 
 
 def _load_checkpoint_model(path: Path) -> Tagger:

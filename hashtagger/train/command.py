@@ -85,6 +85,8 @@ def train(
             click.echo(f"best: {result.run_dir / 'best.pt'}{value}")
         if result.thresholds is not None:
             click.echo(f"thresholds: {result.thresholds}")
+        if result.export is not None:
+            click.echo(f"export: {result.export}")
         if (result.run_dir / "last.pt").exists():
             click.echo(f"last: {result.run_dir / 'last.pt'}")
     if result.interrupted:

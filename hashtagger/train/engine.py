@@ -307,6 +307,7 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     interrupted: bool = False
     thresholds: str | None = None  # the summary line of best.pt's per-tag thresholds (or why there are none)
+    export: str | None = None  # where best.onnx went (or why there is none)
     is_main: bool = True  # under torchrun, only rank 0 reports
 
 

@@ -62,7 +62,25 @@ def run_training(
     is_main = distributed.from_env().is_main
     prepare_run_folder(cfg.out, data=cfg.data.path, resume=resume, overwrite=overwrite, is_main=is_main)
     trainer = resolve(get_model(cfg.model.kind, role="trainable").trainer or "")
-    return trainer(cfg, ckpt=ckpt, device=device, progress=progress)
+    result = trainer(cfg, ckpt=ckpt, device=device, progress=progress)
+    if result.is_main and not result.interrupted and (result.run_dir / "best.pt").exists():
+        result.export = export_best(result.run_dir)
+    return result
+
+
+def export_best(run_dir: Path) -> str:
+    """best.onnx beside best.pt (weights, vocabulary, thresholds inside), so that the trained model tags
+    on a core install (ONNX Runtime, no PyTorch): `predict --model RUN_FOLDER` finds it. One line back."""
+    from hashtagger.errors import HashtaggerError
+    from hashtagger.export.run import export_model
+
+    try:
+        export_model(str(run_dir / "best.pt"), "onnx", run_dir / "best.onnx")
+    except HashtaggerError as e:
+        return f"no best.onnx ({e})"
+    except ImportError as e:  # export needs onnx: 'hashtagger[onnx]'
+        return f"no best.onnx (export needs {e.name}: pip install 'hashtagger[onnx]')"
+    return f"{run_dir / 'best.onnx'} (runs without PyTorch)"
 
 
 def train_network(

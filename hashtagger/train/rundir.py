@@ -19,7 +19,7 @@ from typing import Any
 from hashtagger.errors import ConfigError
 from hashtagger.files import remove_stale_temps, temp_files
 
-RUN_FILES = ("config.yaml", "metrics.csv", "last.pt", "best.pt")
+RUN_FILES = ("config.yaml", "metrics.csv", "last.pt", "best.pt", "best.onnx")
 TENSORBOARD = "tensorboard"
 # Keys a resumed run cannot change: the weights or the optimizer state would not fit.
 FIXED_ON_RESUME = ("model.kind", "model.backbone", "model.freeze_backbone", "train.optimizer")
