@@ -39,7 +39,8 @@ def atomic_write(path: Path, write: Callable[[str], Any], *, sole_writer: bool =
     """
     path = Path(path)
     try:
-        mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else None
+        st = path.stat() if path.is_file() else None
+        mode = None if st is None else stat.S_IMODE(st.st_mode)
         path.parent.mkdir(parents=True, exist_ok=True)
         if sole_writer:
             remove_stale_temps(path.parent, [path.name])
@@ -48,7 +49,8 @@ def atomic_write(path: Path, write: Callable[[str], Any], *, sole_writer: bool =
         raise write_error(path, e) from None
     try:
         write(str(tmp))
-        if mode is not None:
+        if st is not None:
+            _keep_owner(tmp, st)
             os.chmod(tmp, mode)
         os.replace(tmp, path)
     except OSError as e:
@@ -57,6 +59,17 @@ def atomic_write(path: Path, write: Callable[[str], Any], *, sole_writer: bool =
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _keep_owner(tmp: Path, st: os.stat_result) -> None:
+    """The replaced file's owner and group, where this process may set them (root may; others keep
+    their own, which is the same owner when they own the file)."""
+    if (st.st_uid, st.st_gid) == (os.getuid(), os.getgid()) or not hasattr(os, "chown"):
+        return
+    try:
+        os.chown(tmp, st.st_uid, st.st_gid)
+    except PermissionError:
+        pass
 
 
 def write_error(path: Path, error: OSError) -> OutputError:
@@ -141,11 +154,17 @@ def temp_files(folder: Path, names: Iterable[str] | None = None) -> list[Path]:
     return sorted(found)
 
 
-def remove_stale_temps(folder: Path, names: Iterable[str] | None = None) -> int:
-    """Remove temp files a killed writer left in folder (only call this where no one else writes)."""
+def remove_stale_temps(folder: Path, names: Iterable[str] | None = None, older_than: float = 0.0) -> int:
+    """Remove temp files a killed writer left in folder. Where others may be writing the same targets
+    (photos), `older_than` seconds since a temp file was last written tells a leftover from a live one."""
+    import time
+
     removed = 0
+    now = time.time()
     for p in temp_files(folder, names):
         try:
+            if older_than and now - p.stat().st_mtime < older_than:
+                continue
             p.unlink()
             removed += 1
         except FileNotFoundError:
@@ -203,24 +222,6 @@ def check_writable(path: Path) -> None:
         raise InputError(f"{path}: is a folder; not written")
     if path.exists() and not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         raise InputError(f"{path}: file is read-only; not changed")
-
-
-def atomic_update(
-    path: Path, edit: Callable[[str], None], check: Callable[[str], None] | None = None
-) -> None:
-    """Edit a copy of `path` beside it, check the copy, then rename it over `path` (mode kept).
-
-    Any exception from `edit` or `check` leaves `path` exactly as it was and no temp file behind.
-    """
-    path = Path(path)
-
-    def write(tmp: str) -> None:
-        shutil.copyfile(path, tmp)
-        edit(tmp)
-        if check is not None:
-            check(tmp)
-
-    atomic_write(path, write)
 
 
 def stream_name(stream: TextIO, fallback: str = "standard output") -> str:
