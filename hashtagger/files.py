@@ -35,9 +35,10 @@ def atomic_write(path: Path, write: Callable[[str], Any], *, sole_writer: bool =
 
     sole_writer: this process is the only writer of path (a run's checkpoints), so temp files
     an earlier, killed writer left for it are removed first. A full disk raises OutputError.
-    A file that is replaced keeps its permissions.
+    A file that is replaced keeps its permissions and owner; a symbolic link is written through to its
+    target and stays a link (a sidecar linked from elsewhere is updated there, not replaced by a copy).
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
     try:
         st = path.stat() if path.is_file() else None
         mode = None if st is None else stat.S_IMODE(st.st_mode)

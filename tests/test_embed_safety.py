@@ -115,3 +115,14 @@ def test_embedding_keeps_the_photos_owner(tmp_path: Path) -> None:
     assert run(str(p), "--quiet", "--write", "embed").exit_code == 0
     st = p.stat()
     assert (st.st_uid, st.st_gid) == (1234, 2345)
+
+
+def test_a_linked_sidecar_is_written_through_and_stays_a_link(tmp_path: Path) -> None:
+    p = make_jpeg(tmp_path / "p.jpg")
+    shared = tmp_path / "library" / "p.xmp"
+    assert run(str(p), "--quiet", "--write", "xmp", "-k", "1").exit_code == 0
+    shared.parent.mkdir()
+    (tmp_path / "p.jpg.xmp").rename(shared)
+    (tmp_path / "p.jpg.xmp").symlink_to(shared)
+    assert run(str(p), "--quiet", "--write", "xmp", "-k", "2").exit_code == 0
+    assert (tmp_path / "p.jpg.xmp").is_symlink() and "hot dog" in shared.read_text()
