@@ -14,7 +14,6 @@ import errno
 import os
 import re
 import secrets
-import shutil
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
