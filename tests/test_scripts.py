@@ -60,6 +60,7 @@ def test_every_script_is_run_here() -> None:
         "build_hierse_resources.py",
         "build_zeroshot_resources.py",
         "build_builtin_models.py",
+        "build_people_model.py",  # fetches from PyPI: its offline step is run by test_people_model_batches
         "names_rate.py",  # quality.py's names part, run on tiny data by tests/test_quality.py
         "profile_simulation.py",  # run on tiny lists by tests/test_quality.py (quality.py calls it)
         "quality.py",  # every part run on tiny data by tests/test_quality.py
@@ -184,3 +185,19 @@ def test_build_builtin_models(tmp_path: Path) -> None:
     line = r.stdout.strip().splitlines()[-1]
     assert line.startswith("zeroshot.onnx: 1222 tags, ") and "parity max |diff|" in line
     assert (tmp_path / "zeroshot.onnx").is_file()
+
+
+def test_people_model_batches(tmp_path: Path) -> None:
+    """build_people_model.py's offline step (the fetch and tflite2onnx need PyPI): making the batch
+    dimension dynamic keeps every score, here on the shipped detector."""
+    pytest.importorskip("onnx", reason="needs onnx (pip install '.[onnx]')")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "build_people_model", ROOT / "scripts" / "build_people_model.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    out = tmp_path / "face.onnx"
+    module.dynamic_batch(module.OUT, out)
+    assert out.stat().st_size > 100_000

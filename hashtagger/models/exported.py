@@ -51,6 +51,7 @@ METADATA_KEYS = (
     "parity",
     "ranking",
     "label_embeddings",
+    "people",
 )
 PREFIX = "hashtagger."
 RUNTIMES = {"onnx": "ONNX Runtime", "openvino": "OpenVINO"}
@@ -140,6 +141,11 @@ class ExportedTagger(Tagger):
             self.social = SocialPrior.harrison(self.vocabulary)
             emb = decode_array(meta["label_embeddings"], "label_embeddings")
             self.ranker = Ranker(Ranking(**meta["ranking"]), self.social, emb)
+        self.people: Any = None
+        if "people" in meta:
+            from hashtagger.models.people import PeopleTags
+
+            self.people = PeopleTags.from_dict(meta["people"], self.vocabulary)
 
     def _compile(self) -> None:
         if self.runtime == "onnx":
@@ -174,7 +180,10 @@ class ExportedTagger(Tagger):
         """Scores and, for zero-shot exports, the ranking parts (the same rules as the PyTorch model)."""
         if self.ranker is None:
             return self._output(batch, OUTPUT), None
-        ranked = self.ranker.rank(self._output(batch, CONTENT))
+        q = self._output(batch, CONTENT)
+        if self.people is not None:
+            q = self.people.apply(q, batch)
+        ranked = self.ranker.rank(q)
         return ranked.score, ranked
 
     def score(self, batch: np.ndarray) -> np.ndarray:

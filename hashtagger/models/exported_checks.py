@@ -100,6 +100,10 @@ def _check_fields(meta: dict[str, Any]) -> None:
     if "ranking" in meta:
         _check_ranking(meta["ranking"])
         _check_embeddings(meta.get("label_embeddings"), tags)
+    if "people" in meta:
+        from hashtagger.models.people import PeopleTags
+
+        PeopleTags.from_dict(meta["people"], meta["vocabulary"])
 
 
 def _check_ranking(rk: Any) -> None:

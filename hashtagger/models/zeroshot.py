@@ -5,7 +5,8 @@ visual:  an ImageNet classifier (EfficientNet-Lite2) gives class probabilities p
          ancestors, as HierSE embeds it; each hashtag by its plain words); the mean embedding's cosine
          s_t with each tag, less part of the tag's hubness (CSLS), gives softmax(s / tau);
          names: p reaches the tags that name its classes by their WordNet words (classmap.py).
-         q = (1 - a) * ConSE + a * names, normalised, is what the photo shows, over the tags.
+         q = (1 - a) * ConSE + a * names, normalised, is what the photo shows, over the tags;
+         a face seen in the photo (people.py) then moves a share of q onto #people, #portrait, ...
 ranking: hashtagger.rank blends q with tag popularity and co-occurrence (HARRISON's, or a user's
          own with --profile), keeps reach tags (#love) after content and near-duplicates apart.
 prior_weight = 0 is plain ConSE. HierSE differs only in the label embeddings (see hierse.py).
@@ -24,6 +25,7 @@ from hashtagger.errors import InputError, MissingDependencyError
 from hashtagger.image.preprocess import EFFICIENTNET_LITE, Preprocessing
 from hashtagger.models.base import Tagger
 from hashtagger.models.labels import load_npz, unit_rows
+from hashtagger.models.people import PeopleTags
 from hashtagger.rank import Ranked, Ranker, Ranking, SocialPrior
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ class ZeroShotTagger(Tagger):
         kind: str = "zeroshot",
         social: SocialPrior | None = None,
         names: np.ndarray | None = None,
+        people: PeopleTags | None = None,
     ) -> None:
         import torch
 
@@ -86,6 +89,7 @@ class ZeroShotTagger(Tagger):
         # (classes, V) class -> tag map and its base rate; None: ConSE alone (a model without names)
         self._names = None if names is None else torch.from_numpy(np.asarray(names, dtype=np.float32))
         self._names_base = None if names is None else self._names.mean(dim=0)
+        self.people = people if people is not None and people.active else None
         self.social = social or SocialPrior.harrison(vocabulary)
         self.ranker = Ranker(blend.rules(), self.social, label_embeddings)
 
@@ -155,12 +159,16 @@ class ZeroShotTagger(Tagger):
     def tag(self, batch: torch.Tensor) -> torch.Tensor:
         import torch
 
-        return torch.from_numpy(self.rank_content(self.visual_scores(batch)).score)
+        return torch.from_numpy(self.score_explained(batch.cpu().numpy())[0])
 
     def score_explained(self, batch: np.ndarray) -> tuple[np.ndarray, Ranked]:
+        """The graph's part (what an export computes), then the people seen, then the ranking rules."""
         import torch
 
-        ranked = self.rank_content(self.visual_scores(torch.from_numpy(batch)))
+        q = self.visual_scores(torch.from_numpy(batch)).float().cpu().numpy()
+        if self.people is not None:
+            q = self.people.apply(q, batch)
+        ranked = self.ranker.rank(q)
         return ranked.score, ranked
 
     def blend_scores(self, q: torch.Tensor) -> torch.Tensor:
@@ -300,6 +308,8 @@ def load_builtin(
             label_emb = embed_vocabulary_cached(vocabulary)
     names = class_map(vocabulary, data)
     classifier = efficientnet_lite_imagenet(BACKBONE)
+    people = PeopleTags(vocabulary)
     return ZeroShotTagger(
-        classifier, class_emb, vocabulary, label_emb, blend, BACKBONE_PREPROCESSING, kind=name, names=names
-    )
+        classifier, class_emb, vocabulary, label_emb, blend, BACKBONE_PREPROCESSING, kind=name, names=names,
+        people=people,
+    )  # fmt: skip

@@ -1,0 +1,88 @@
+"""People: a face the detector sees becomes #people (and #portrait ...) in what the photo shows, the same way
+on PyTorch and in an export; a photo without a face is left as it was."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hashtagger.errors import CheckpointError
+from hashtagger.models.people import FaceDetector, PeopleTags
+
+pytest.importorskip("onnxruntime", reason="the face detector runs on ONNX Runtime")
+
+
+def _skimage(name: str) -> np.ndarray:
+    data = pytest.importorskip("skimage.data", reason="scikit-image ships the test photos")
+    return getattr(data, name)()
+
+
+def _batch(*images: np.ndarray, size: int = 260) -> np.ndarray:
+    return np.stack([np.asarray(Image.fromarray(a).convert("RGB").resize((size, size))).transpose(2, 0, 1)
+                     for a in images])  # fmt: skip
+
+
+def test_a_face_is_seen_and_a_cat_is_not() -> None:
+    logits = FaceDetector().face_logits(_batch(_skimage("astronaut"), _skimage("chelsea")))
+    p = PeopleTags(["people"]).p_face(logits)
+    assert logits.shape == (2,) and p[0] > 0.8 and p[1] < 0.2
+
+
+def test_a_batch_scores_each_photo_as_alone() -> None:
+    rng = np.random.default_rng(0)
+    batch = rng.integers(0, 256, (3, 3, 64, 64), dtype=np.uint8)
+    d = FaceDetector()
+    together = d.face_logits(batch)
+    alone = np.concatenate([d.face_logits(batch[i : i + 1]) for i in range(3)])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert d.face_logits(batch[:0]).shape == (0,)
+
+
+def test_people_move_a_share_of_q_onto_the_people_tags_by_hand() -> None:
+    tags = PeopleTags(["cat", "people", "portrait"], share=0.4, logit50=1.0, slope=3.0)
+    np.testing.assert_allclose(tags.weights, [0.0, 1 / 1.5, 0.5 / 1.5], rtol=1e-6)
+    assert tags.p_face(np.array([1.0]))[0] == pytest.approx(0.5)
+
+    class Fixed:
+        def face_logits(self, batch: np.ndarray) -> np.ndarray:
+            return np.array([1.0, -50.0], dtype=np.float32)
+
+    tags.detector = Fixed()
+    q = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]], dtype=np.float32)
+    out = tags.apply(q, np.zeros((2, 3, 8, 8), np.uint8))
+    np.testing.assert_allclose(out[0], [0.8, 0.2 / 1.5, 0.1 / 1.5], rtol=1e-5)  # moved = 0.4 * 0.5
+    np.testing.assert_allclose(out[1], q[1], atol=1e-6)  # no face: as it was
+    assert not PeopleTags(["cat", "dog"]).active  # a vocabulary without people tags is left alone
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"share": 2, "logit50": 1, "slope": 3},
+        {"share": 0.4, "logit50": float("nan"), "slope": 3},
+        {"share": 0.4},
+        [],
+    ],
+)
+def test_people_settings_in_an_export_are_checked(bad: object) -> None:
+    with pytest.raises(CheckpointError) as e:
+        PeopleTags.from_dict(bad, ["people"])
+    assert "\n" not in str(e.value) and str(e.value).startswith("people")
+
+
+def test_the_default_model_names_the_people_in_a_photo(tmp_path: Path) -> None:
+    """End to end on the core runtime (the shipped graph, no PyTorch): #people first for a portrait."""
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(_skimage("astronaut")).save(photo)
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from click.testing import CliRunner\nfrom hashtagger.cli import cli\n"
+        f"print(CliRunner().invoke(cli, ['predict', {str(photo)!r}, '-k', '3', '-q']).output)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+    assert out.split()[:2] == ["#people", "#portrait"], out
