@@ -26,11 +26,11 @@ FENCE = re.compile(r"^\s*(```|~~~)\s*(\w*)")
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
 
-# ---- pages: prose, code blocks, headings --------------------------------------------------------------------
+# ---- pages: prose, code blocks, headings ---------------------------------------------------------
 
 
 def prose(text: str) -> Iterator[str]:
-    """The lines outside fenced code blocks (a `# comment` in a block is not a heading, a `](x)` not a link)."""
+    """The lines outside fenced code blocks: a `# comment` in a block is no heading, a `](x)` no link."""
     fenced = False
     for line in text.splitlines():
         if FENCE.match(line):
@@ -93,7 +93,7 @@ def broken_links(page: Path) -> list[str]:
     return broken
 
 
-# ---- commands in code blocks --------------------------------------------------------------------------------
+# ---- commands in code blocks ---------------------------------------------------------------------
 
 SEPARATORS = {"|", "||", "&", "&&", ";", "(", ")", "$("}
 REDIRECTS = {"<", ">", ">>", ">&", "<<", "&>"}
@@ -164,15 +164,17 @@ def command_problems(words: list[str]) -> list[str]:
         value = value if has_value else next(rest, "")
         choices = getattr(param.type, "choices", None)
         if choices is not None and value not in choices:
-            problems.append(f"hashtagger {words[0]} {name} {value}: not one of {', '.join(map(str, choices))}")
+            allowed = ", ".join(map(str, choices))
+            problems.append(f"hashtagger {words[0]} {name} {value}: not one of {allowed}")
     return problems
 
 
-# ---- the code map -------------------------------------------------------------------------------------------
+# ---- the code map --------------------------------------------------------------------------------
 
 MAP_FOLDER = re.compile(r"^\*\*`(hashtagger/(?:[\w]+/)*)`\*\*")
 MAP_ENTRY = re.compile(r"^- `[\w.]+\.py`(?:, `[\w.]+\.py`)*: \S")
-MAP_MODULE = re.compile(r"(?:^- |; |, )`([\w.]+\.py)`(?=[:,])")  # a module an entry describes, not one it names
+# The modules an entry describes (`a.py`: ...; `b.py`, `c.py`: ...), not those its text merely names.
+MAP_MODULE = re.compile(r"(?:^- |; |, )`([\w.]+\.py)`(?=[:,])")
 
 
 def code_map_problems(readme: str, root: Path) -> list[str]:
@@ -208,7 +210,7 @@ def code_map_problems(readme: str, root: Path) -> list[str]:
     return problems
 
 
-# ---- the front door -----------------------------------------------------------------------------------------
+# ---- the front door ------------------------------------------------------------------------------
 
 
 def front_door_problems(readme: str) -> list[str]:
@@ -229,7 +231,7 @@ def front_door_problems(readme: str) -> list[str]:
     return problems
 
 
-# ---- the real pages -----------------------------------------------------------------------------------------
+# ---- the real pages ------------------------------------------------------------------------------
 
 
 def test_every_relative_link_resolves() -> None:
@@ -251,7 +253,12 @@ def test_readme_is_a_front_door() -> None:
     assert front_door_problems(README.read_text()) == []
 
 
-# ---- each check can fail ------------------------------------------------------------------------------------
+def test_every_reference_page_is_linked_from_the_readme() -> None:
+    linked = {(ROOT / target.partition("#")[0]).resolve() for target in links(README.read_text())}
+    assert [page.name for page in PAGES[1:] if page.resolve() not in linked] == []
+
+
+# ---- each check can fail -------------------------------------------------------------------------
 
 
 def test_the_link_check_finds_missing_files_and_headings(tmp_path: Path) -> None:
@@ -314,7 +321,8 @@ def test_the_code_map_check_finds_missing_stale_and_broken_entries(tmp_path: Pat
 
 
 def test_the_front_door_check_finds_a_long_readme_and_a_missing_test_command() -> None:
-    good = f"# t\n**Contents:** [Quick start](#quick-start)\n## Quick start\n## Development and tests\n```bash\n{TEST_COMMAND}\n```\n"
+    good = "# t\n**Contents:** [Quick start](#quick-start)\n## Quick start\n## Development and tests\n"
+    good += f"```bash\n{TEST_COMMAND}\n```\n"
     assert front_door_problems(good) == []
     assert front_door_problems(good + "\n" * MAX_README_LINES) == [
         f"README has {MAX_README_LINES + 7} lines, more than {MAX_README_LINES}"
