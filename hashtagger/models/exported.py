@@ -149,7 +149,7 @@ class ExportedTagger(Tagger):
 
     def _compile(self) -> None:
         if self.runtime == "onnx":
-            self._run = _onnx_session(self.path)
+            self._run = onnx_session(self.path)
         else:
             self._run = _openvino_compiled(self.path, self.precision)
 
@@ -243,7 +243,8 @@ class ExportedTagger(Tagger):
         }
 
 
-def _onnx_session(path: Path) -> Any:
+def onnx_session(path: Path) -> Any:
+    """An ONNX Runtime session on the CPU, quiet; a damaged file is one line naming it."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -326,7 +327,7 @@ def load_exported(path: str | os.PathLike[str], runtime: str = "auto") -> Export
         return ExportedTagger(p, check_metadata(meta, files[1]), "openvino")
     if not is_onnx_path(p):
         raise CheckpointError(f"{p}: neither an .onnx file nor an OpenVINO export folder")
-    session = _onnx_session(p)
+    session = onnx_session(p)
     meta = decode_metadata(dict(session.get_modelmeta().custom_metadata_map), p)
     return ExportedTagger(p, meta, "onnx", session)
 

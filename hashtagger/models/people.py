@@ -45,15 +45,10 @@ class FaceDetector:
     """BlazeFace on ONNX Runtime: the best anchor's face logit for each photo of a batch."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        import onnxruntime as ort
+        from hashtagger.models.exported import onnx_session
 
         path = Path(path) if path else Path(str(resources.files("hashtagger.resources").joinpath(RESOURCE)))
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001 - a damaged file is one line
-            raise CheckpointError(f"{path}: not a readable face detector ({type(e).__name__})") from None
+        self.session = onnx_session(path)
 
     def face_logits(self, batch: np.ndarray) -> np.ndarray:
         """(N,) the highest face score (a logit) over BlazeFace's 896 anchors, per photo."""
