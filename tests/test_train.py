@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import write_manifest
+from conftest import run_predict_cli, write_manifest
 
 from hashtagger.cli import cli
 from hashtagger.models.checkpoint import load_checkpoint
@@ -247,8 +247,6 @@ def test_a_trained_model_comes_with_thresholds_so_predict_shows_likely_tags_at_o
 ) -> None:
     """train -> predict used to print every tag of the vocabulary for every photo until a separate
     `evaluate --calibrate`; training now fits per-tag thresholds on its validation split."""
-    from conftest import run_predict_cli
-
     # dog on every photo, cat on half, sun on one training photo only: a tag no photo should get.
     tags = [("dog cat", "dog")[i % 2] for i in range(24)]
     tags[3] = "dog sun"
