@@ -26,6 +26,7 @@ def _tiny_harrison(folder: Path) -> Path:
     return write_harrison(folder, rows)
 
 
+@pytest.mark.slow  # runs scripts/quality.py (every part), like the script tests
 def test_quality_runs_on_tiny_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     demo = tmp_path / "demo"
     for i in range(2):

@@ -103,6 +103,7 @@ def test_smoke_one_epoch_via_cli(manifest: Path, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow  # trains twice; a resume runs in test_run_folder.py in the quick run
 def test_resume_gives_the_same_weights(manifest: Path, tmp_path: Path) -> None:
     """Uninterrupted 2 epochs == Ctrl-C mid-epoch 1, resume, Ctrl-C after epoch 1, resume."""
     settings = ["train.epochs=2", "data.workers=1"]  # a worker process: seeds must not depend on it
@@ -201,6 +202,7 @@ def test_two_processes_gloo(manifest: Path, tmp_path: Path, inputs: str) -> None
         assert "1 photo could not be decoded" in proc.stderr  # not half the photos: one cache, not two
 
 
+@pytest.mark.slow  # trains twice; the next test trains on the cache
 def test_frozen_backbone_trains_on_cached_features(manifest: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     settings = [
@@ -426,8 +428,6 @@ def test_asl_reduces_to_bce_without_focusing() -> None:
 def test_a_trained_model_tags_without_pytorch_through_its_export(manifest: Path, tmp_path: Path) -> None:
     """train writes best.onnx beside best.pt (thresholds inside); `--model RUN_FOLDER` finds it, and a core
     install (no PyTorch) uses it."""
-    from conftest import run_predict_cli
-
     pytest.importorskip("onnx", reason="train's export needs hashtagger[onnx]")
     tags = [("dog cat", "dog")[i % 2] for i in range(16)]
     data = write_manifest(tmp_path / "photos", tags, validation=6)
