@@ -1,8 +1,21 @@
-"""Shared fixtures: small photos made on the fly (no files from ../shared needed)."""
+"""Shared fixtures and helpers: small photos and datasets made on the fly (no files from ../shared needed).
+
+Two kinds of things live here, and the rule for using them is:
+- fixtures (`fake_model`, `register_fake`, `photo_factory`, `tiny_checkpoint`, ...) are requested as test
+  arguments, never imported;
+- plain helpers and constants (`make_photo`, `write_manifest`, `write_harrison`, `run_predict_cli`,
+  `registered_fakes`, `ColourTagger`, `VOCAB`, `EXPORT_VOCAB`, ...) may be imported with
+  `from conftest import ...`.
+
+A fake model goes in one way, the way users add models: through the model registry (`register_fake`, and
+`fake_model` on top of it for the default model), never by monkeypatching loaders.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -36,22 +49,23 @@ class ColourTagger(Tagger):
 
 @dataclass
 class FakeModel:
-    """What the fake_model fixture gives a test: the one tagger every load returns, and the specs loaded."""
+    """What the fake_model fixture gives a test: the one tagger every load returns, and the names loaded."""
 
     tagger: ColourTagger
     loaded: list[str]
 
 
 @pytest.fixture
-def fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeModel:
-    """Replace model loading by a ColourTagger, so predict's CLI tests run in milliseconds."""
+def fake_model(register_fake) -> FakeModel:  # noqa: ANN001
+    """The default model ("zeroshot") registered as a ColourTagger, so predict's CLI tests run in
+    milliseconds; the real entry is registered again after the test."""
     fake = FakeModel(ColourTagger(), [])
 
-    def load(spec, **kw):  # noqa: ANN001, ANN003, ANN202
-        fake.loaded.append(str(spec))
+    def make() -> ColourTagger:
+        fake.loaded.append("zeroshot")
         return fake.tagger
 
-    monkeypatch.setattr("hashtagger.models.load_tagger", load)
+    register_fake("zeroshot", make)
     return fake
 
 
@@ -101,6 +115,19 @@ def write_manifest(root: Path, tags: list[str], validation: int, extra: tuple[st
         lines.append(f"img{i}.jpg,{t},{'validation' if i >= len(tags) - validation else 'train'}")
     (root / "labels.csv").write_text("\n".join([*lines, *extra]) + "\n")
     return root / "labels.csv"
+
+
+def write_harrison(root: Path, rows: list[tuple[str, str]], vocab: list[str] | None = None) -> Path:
+    """root as a HARRISON metadata folder: data_list.txt and tag_list.txt aligned line by line from
+    rows (photo path, space-separated tags), each tag line ending in HARRISON's trailing space, and with
+    `vocab` a vocab_index.txt in its '<word><spaces><rank>' layout. No photos are written."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "data_list.txt").write_text("".join(f"{p}\n" for p, _ in rows), encoding="utf-8")
+    (root / "tag_list.txt").write_text("".join(f"{t} \n" for _, t in rows), encoding="utf-8")
+    if vocab is not None:
+        lines = "".join(f"{w:<22}{i}\n" for i, w in enumerate(vocab))
+        (root / "vocab_index.txt").write_text(lines, encoding="utf-8")
+    return root
 
 
 @pytest.fixture
@@ -175,19 +202,18 @@ def tiny_onnx(calibrated_checkpoint: Path, tmp_path_factory: pytest.TempPathFact
     return export_model(str(calibrated_checkpoint), "onnx", out).path
 
 
-@pytest.fixture
-def register_fake():
-    """register(name, make) -> registers a built-in model whose loader returns make(); removed after the test.
+@contextmanager
+def registered_fakes() -> Iterator[Callable[..., object]]:
+    """Yields register(name, make, file=None), which registers a fake model whose loader returns make();
+    on exit each name is removed, or the entry it replaced (e.g. the real "zeroshot") is put back in place."""
+    from hashtagger.models.registry import ModelEntry, list_models, register_model, unregister_model
 
-    Tests swap in models the way users add them: through the model registry, never by monkeypatching loaders.
-    """
-    from hashtagger.models.registry import register_model, unregister_model
-
-    names: list[str] = []
+    replaced: dict[str, ModelEntry | None] = {}
 
     def register(name: str, make, file: Path | None = None):  # noqa: ANN001, ANN202
         """A built-in model `name`; with `file`, an exported-model kind that claims exactly that file."""
-        names.append(name)
+        if name not in replaced:
+            replaced[name] = next((e for e in list_models() if e.name == name), None)
         if file is not None:
             return register_model(
                 name,
@@ -203,9 +229,24 @@ def register_fake():
             loader=lambda vocabulary=None, prior_weight=None, runtime="auto": make(),
         )
 
-    yield register
-    for name in names:
-        unregister_model(name)
+    try:
+        yield register
+    finally:
+        for name, entry in replaced.items():
+            if entry is None:
+                unregister_model(name)
+            else:  # replacing in place keeps the registry's order (`hashtagger models` lists in it)
+                register_model(**{f.name: getattr(entry, f.name) for f in fields(entry)})
+
+
+@pytest.fixture
+def register_fake():
+    """register(name, make) -> registers a built-in model whose loader returns make(), for this test only.
+
+    Tests swap in models the way users add them: through the model registry, never by monkeypatching loaders.
+    """
+    with registered_fakes() as register:
+        yield register
 
 
 @pytest.fixture

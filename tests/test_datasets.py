@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import write_harrison
 from PIL import Image
 
 from hashtagger.cli import cli
@@ -36,16 +37,6 @@ def _jpeg(path: Path, colour: tuple[int, int, int] = (200, 30, 30)) -> Path:
     return path
 
 
-def _harrison(root: Path, rows: list[tuple[str, str]], vocab: list[str] | None = None) -> Path:
-    """A HARRISON-format folder: aligned lists with HARRISON's trailing space, optional vocab."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "data_list.txt").write_text("".join(f"{p}\n" for p, _ in rows))
-    (root / "tag_list.txt").write_text("".join(f"{t} \n" for _, t in rows))
-    if vocab is not None:
-        (root / "vocab_index.txt").write_text("".join(f"{w:<22}{i}\n" for i, w in enumerate(vocab)))
-    return root
-
-
 ROWS = [
     (f"instagram_dataset/q{i % 3}/image_{i}.jpg", ["sea love", "love", "sun Sea #beach"][i % 3])
     for i in range(30)
@@ -70,7 +61,7 @@ def test_parse_tags_splits_on_space_and_comma_dedupes_in_order():
 
 
 def test_harrison_lists_load_with_vocab_order_and_seeded_split(tmp_path):
-    root = _harrison(tmp_path / "h", ROWS, vocab=["love", "sea", "sun", "beach"])
+    root = write_harrison(tmp_path / "h", ROWS, vocab=["love", "sea", "sun", "beach"])
     ds = load_dataset(root, seed=3)
     assert ds.format == "harrison" and len(ds.records) == 30
     assert ds.records[2].tags == ("sun", "sea", "beach")
@@ -83,20 +74,20 @@ def test_harrison_lists_load_with_vocab_order_and_seeded_split(tmp_path):
 
 
 def test_harrison_found_in_subfolder_as_the_tar_extracts(tmp_path):
-    _harrison(tmp_path / "HARRISON", ROWS)
+    write_harrison(tmp_path / "HARRISON", ROWS)
     assert detect_format(tmp_path) == ("harrison", tmp_path / "HARRISON")
     assert load_dataset(tmp_path).root == tmp_path / "HARRISON"
 
 
 def test_harrison_misaligned_lists_is_a_dataset_error(tmp_path):
-    root = _harrison(tmp_path, ROWS)
+    root = write_harrison(tmp_path, ROWS)
     (root / "tag_list.txt").write_text("love \n")
     with pytest.raises(DatasetError, match="30 lines but tag_list.txt has 1"):
         load_dataset(root)
 
 
 def test_harrison_bad_vocab_line_names_file_and_line(tmp_path):
-    root = _harrison(tmp_path, ROWS)
+    root = write_harrison(tmp_path, ROWS)
     (root / "vocab_index.txt").write_text("love 0\nsea\n")
     with pytest.raises(DatasetError, match=r"vocab_index.txt:2"):
         load_dataset(root)
@@ -104,7 +95,7 @@ def test_harrison_bad_vocab_line_names_file_and_line(tmp_path):
 
 def test_empty_tag_lines_are_kept_out_of_splits_but_counted(tmp_path):
     rows = [*ROWS, ("instagram_dataset/q0/empty.jpg", "  "), ("instagram_dataset/q0/hash.jpg", "# ##")]
-    ds = load_dataset(_harrison(tmp_path, rows))
+    ds = load_dataset(write_harrison(tmp_path, rows))
     untagged = [r for r in ds.records if not r.tags]
     assert len(untagged) == 2 and all(r.split is None for r in untagged)
     assert sum(ds.splits().values()) == 30 and len(ds.split("all")) == 30
@@ -112,7 +103,7 @@ def test_empty_tag_lines_are_kept_out_of_splits_but_counted(tmp_path):
 
 
 def test_tags_outside_the_vocab_file_are_reported(tmp_path):
-    root = _harrison(tmp_path, ROWS, vocab=["love", "sea", "sun"])
+    root = write_harrison(tmp_path, ROWS, vocab=["love", "sea", "sun"])
     s = summarize(load_dataset(root))
     assert s.outside_vocabulary == 10 and s.outside_vocabulary_tags == ["beach"]
     assert "beach" not in dict(s.most_frequent) and "beach" not in dict(s.least_frequent)
@@ -143,7 +134,7 @@ def _saved_splits(cache: Path) -> list[Path]:
 
 
 def test_split_is_saved_in_the_cache_reused_and_redone_when_images_change(tmp_path, cache):
-    root = _harrison(tmp_path / "data", ROWS)
+    root = write_harrison(tmp_path / "data", ROWS)
     before = sorted(p.name for p in root.iterdir())
     first = load_dataset(root, seed=1)
     assert sorted(p.name for p in root.iterdir()) == before  # nothing written into the dataset
@@ -155,14 +146,14 @@ def test_split_is_saved_in_the_cache_reused_and_redone_when_images_change(tmp_pa
     other_seed = load_dataset(root, seed=2)  # the saved split wins, with a warning
     assert [r.split for r in other_seed.records] == [r.split for r in first.records]
     assert any("using the saved split" in w for w in other_seed.warnings)
-    _harrison(root, ROWS[:20])  # other photos: another key, a split of their own
+    write_harrison(root, ROWS[:20])  # other photos: another key, a split of their own
     changed = load_dataset(root, seed=1)
     assert len(_saved_splits(cache)) == 2 and changed.splits()["test"] == 2
     assert not any("using the saved split" in w for w in changed.warnings)
 
 
 def test_a_split_file_an_earlier_version_saved_beside_the_data_is_still_read(tmp_path, cache):
-    root = _harrison(tmp_path, ROWS)
+    root = write_harrison(tmp_path, ROWS)
     keys = [rel for rel, _ in ROWS]
     payload = {"format": "hashtagger-split", "seed": 9, "test_size": 1, "val_fraction": 0.0}
     payload |= {"train": keys[1:], "validation": [], "test": keys[:1]}
@@ -173,7 +164,7 @@ def test_a_split_file_an_earlier_version_saved_beside_the_data_is_still_read(tmp
 
 
 def test_read_only_cache_gets_the_same_split_in_memory_and_a_warning(tmp_path, cache):
-    root = _harrison(tmp_path, ROWS)
+    root = write_harrison(tmp_path, ROWS)
     writable = load_dataset(root, seed=5)
     for p in _saved_splits(cache):
         p.unlink()
@@ -194,7 +185,7 @@ def _umask() -> int:
 
 
 def test_no_split_file_when_not_asked(tmp_path, cache):
-    root = _harrison(tmp_path, ROWS)
+    root = write_harrison(tmp_path, ROWS)
     load_dataset(root, write_split_file=False)
     assert not (root / SPLIT_FILE).exists() and _saved_splits(cache) == []
 
@@ -209,7 +200,7 @@ def test_test_size_forms_and_harrison_default():
 
 
 def test_unknown_split_name_lists_the_splits_present(tmp_path):
-    ds = load_dataset(_harrison(tmp_path, ROWS))
+    ds = load_dataset(write_harrison(tmp_path, ROWS))
     assert len(ds.split("val")) == len(ds.split("validation")) == 3
     with pytest.raises(DatasetError, match="splits: train, validation, test, all"):
         ds.split("holdout")
@@ -352,7 +343,7 @@ def test_not_a_dataset_names_the_path_and_the_layouts(tmp_path):
 
 
 def test_summary_counts_missing_and_unreadable_files(tmp_path):
-    root = _harrison(tmp_path, ROWS[:6])
+    root = write_harrison(tmp_path, ROWS[:6])
     for rel, _ in ROWS[:4]:
         _jpeg(root / rel)
     truncated = root / ROWS[0][0]
@@ -364,7 +355,7 @@ def test_summary_counts_missing_and_unreadable_files(tmp_path):
 
 
 def test_dataset_command_text_json_and_errors(tmp_path, cache):
-    root = _harrison(tmp_path, ROWS)
+    root = write_harrison(tmp_path, ROWS)
     runner = CliRunner()
     text = runner.invoke(cli, ["dataset", str(root)])
     assert text.exit_code == 0, text.output

@@ -106,6 +106,7 @@ def test_openvino_folder_matches_pytorch(calibrated_checkpoint: Path, tmp_path: 
     assert tagger.describe()["precision"] == "fp32"  # pinned, never a silent bf16
 
 
+@pytest.mark.slow  # exports the default model; its shipped graph's parity is test_builtin_graph.py's
 def test_zeroshot_exports_whole_scoring_path(tmp_path: Path) -> None:
     """Backbone, ConSE mixing and the blend in one graph (`scores`, for any tool), plus `content`, which
     hashtagger ranks with the model's own rules: the export answers what PyTorch answers, parts included."""
@@ -134,6 +135,7 @@ def test_zeroshot_exports_whole_scoring_path(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow  # exports the default model; test_zeroshot_exports_whole_scoring_path is the quick run's
 def test_profile_reranks_a_zeroshot_export_like_the_pytorch_model(tmp_path: Path) -> None:
     from hashtagger.profile import apply_profile
 
@@ -149,6 +151,7 @@ def test_profile_reranks_a_zeroshot_export_like_the_pytorch_model(tmp_path: Path
     assert exported.describe()["kind"] == "zeroshot" and exported.social.source != "HARRISON"
 
 
+@pytest.mark.slow  # ONNX and OpenVINO int8 calibration; the fp32 exports run in the quick run
 def test_int8_export_is_asked_for_and_labelled(
     calibrated_checkpoint: Path, tmp_path: Path, photo_factory
 ) -> None:
@@ -275,6 +278,7 @@ def test_evaluate_runs_an_export_and_refuses_to_calibrate_it(
     assert r.exit_code == 1 and "is an export" in r.output
 
 
+@pytest.mark.slow  # exports the default model; crafted exports are refused in test_export_crafted.py
 def test_damaged_ranking_metadata_is_one_line(tmp_path: Path) -> None:
     out = tmp_path / "zs.onnx"
     assert CliRunner().invoke(cli, ["export", "zeroshot", "-o", str(out)]).exit_code == 0

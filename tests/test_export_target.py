@@ -118,6 +118,7 @@ def test_export_without_o_writes_the_model_name_here(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-openvino", "tiny.onnx"]
 
 
+@pytest.mark.slow  # two OpenVINO exports; test_export_without_o covers replacing an earlier export
 def test_a_failed_rename_leaves_the_earlier_openvino_export_intact(
     calibrated_checkpoint: Path, tmp_path: Path, monkeypatch
 ) -> None:

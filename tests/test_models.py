@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ColourTagger, make_photo
+from conftest import ColourTagger, make_photo, registered_fakes
 
 from hashtagger.cli import cli
 from hashtagger.errors import InputError
@@ -48,6 +48,20 @@ def test_a_registered_model_is_usable_by_name(register_fake) -> None:
     register_fake("colours", ColourTagger)
     assert "colours" in model_names("builtin")
     assert load_model("colours").vocabulary == ColourTagger().vocabulary
+
+
+def test_a_fake_of_a_shipped_model_is_undone_in_place() -> None:
+    before = list_models()
+    with registered_fakes() as register:
+        register("zeroshot", ColourTagger)
+        register("colours", ColourTagger)
+        assert load_model("zeroshot").vocabulary == ColourTagger().vocabulary
+    assert list_models() == before and get_model("zeroshot") == before[0]  # same entries, same order
+    assert "colours" not in model_names("builtin")
+
+
+def test_fake_model_loads_through_the_registry(fake_model) -> None:
+    assert load_model("zeroshot") is fake_model.tagger and fake_model.loaded == ["zeroshot"]
 
 
 def test_unknown_names_and_paths_are_one_line_errors(tmp_path: Path) -> None:

@@ -41,7 +41,8 @@ def test_ctrl_c_exits_130(photo_factory, fake_model, monkeypatch: pytest.MonkeyP
 
 
 def _predict(paths: list[str], out) -> int:  # noqa: ANN001
-    return run_predict(paths, model="fake", out=out, err=io.StringIO(), run=RunOptions(workers=0, quiet=True))
+    options = RunOptions(workers=0, quiet=True)
+    return run_predict(paths, model="zeroshot", out=out, err=io.StringIO(), run=options)  # fake_model's name
 
 
 def test_full_disk_names_the_output_file(tmp_path: Path, photo_factory, fake_model) -> None:
@@ -136,19 +137,17 @@ def test_written_keywords_say_what_the_photo_shows_unless_reach_tags_are_asked_f
     the reach tags; the same ranking, the reach tags just left out."""
     import json
 
-    from conftest import run_predict_cli
-
     p = photo_factory("p.jpg", size=(64, 48))
-    ranked = json.loads(run_predict_cli(str(p), "-k", "10", "-f", "json").stdout)[0]["hashtags"]
+    ranked = json.loads(run(str(p), "-k", "10", "-f", "json").stdout)[0]["hashtags"]
     reach = {h["tag"] for h in ranked if h["kind"] == "reach"}
     assert reach, "the default model should put some reach tags in a top 10"
-    run_predict_cli(str(p), "-k", "10", "--write", "txt")
+    run(str(p), "-k", "10", "--write", "txt")
     written = set(p.with_suffix(".txt").read_text().strip().split(", "))
     assert written and not written & reach
     # the top 10's content tags, then the next content tags in place of the reach tags
     assert {h["tag"] for h in ranked if h["kind"] == "content"} <= written and len(written) == 10
     p.with_suffix(".txt").unlink()
-    run_predict_cli(str(p), "-k", "10", "--write", "txt", "--reach-keywords")
+    run(str(p), "-k", "10", "--write", "txt", "--reach-keywords")
     assert set(p.with_suffix(".txt").read_text().strip().split(", ")) == {h["tag"] for h in ranked}
-    bad = run_predict_cli(str(p), "--reach-keywords")
+    bad = run(str(p), "--reach-keywords")
     assert bad.exit_code == 2 and "--reach-keywords goes with --write" in bad.output

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from conftest import make_photo
+from conftest import make_photo, write_harrison
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,17 +19,14 @@ def _quality():
 
 
 def _tiny_harrison(folder: Path) -> Path:
-    folder.mkdir()
-    paths, tags = [], []
+    rows = []
     for crawl, usual in (("dog", "dog puppy love"), ("beach", "beach sea sun")):
         for i in range(40):
-            paths.append(f"instagram_dataset/{crawl}/image_{i}.jpg")
-            tags.append(usual if i % 3 else f"{crawl} friend ")
-    (folder / "data_list.txt").write_text("\n".join(paths) + "\n", encoding="utf-8")
-    (folder / "tag_list.txt").write_text("\n".join(tags) + "\n", encoding="utf-8")
-    return folder
+            rows.append((f"instagram_dataset/{crawl}/image_{i}.jpg", usual if i % 3 else f"{crawl} friend"))
+    return write_harrison(folder, rows)
 
 
+@pytest.mark.slow  # runs scripts/quality.py (every part), like the script tests
 def test_quality_runs_on_tiny_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     demo = tmp_path / "demo"
     for i in range(2):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_photo
+from conftest import make_photo, write_harrison
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.name for p in (ROOT / "scripts").glob("*.py"))
@@ -25,16 +25,12 @@ def _run(script: str, *args: str, timeout: int = 240) -> subprocess.CompletedPro
 
 def _harrison_lists(d: Path, n: int = 30) -> Path:
     """data_list, tag_list and vocab_index in HARRISON's formats, over real vocabulary tags."""
-    d.mkdir(parents=True, exist_ok=True)
-    paths, tags = [], []
+    rows = []
     for i in range(n):
         query = TAGS[i % len(TAGS)]
-        paths.append(f"data/{query}/image_{i}.jpg")
-        tags.append(" ".join(dict.fromkeys([query, TAGS[(i * 3 + 1) % len(TAGS)], "love"])))
-    (d / "data_list.txt").write_text("\n".join(paths) + "\n")
-    (d / "tag_list.txt").write_text("\n".join(tags) + "\n")
-    (d / "vocab_index.txt").write_text("".join(f"{t} {i}\n" for i, t in enumerate(TAGS)))
-    return d
+        tags = " ".join(dict.fromkeys([query, TAGS[(i * 3 + 1) % len(TAGS)], "love"]))
+        rows.append((f"data/{query}/image_{i}.jpg", tags))
+    return write_harrison(d, rows, vocab=TAGS)
 
 
 def _photo_manifest(d: Path, per_split: dict[str, int]) -> Path:

@@ -66,7 +66,8 @@ def _records(output: str) -> list[dict]:
     return [json.loads(line) for line in output.splitlines()]
 
 
-@pytest.mark.parametrize("kind", ["folder", "stdin"])
+# stdin is the same sharding again from a list of paths: part of the full run only
+@pytest.mark.parametrize("kind", ["folder", pytest.param("stdin", marks=pytest.mark.slow)])
 def test_three_shards_tag_every_input_once_and_merge_back(
     tiny_checkpoint: Path, photos: list[Path], tmp_path: Path, kind: str
 ) -> None:

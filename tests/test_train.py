@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import write_manifest
+from conftest import run_predict_cli, write_manifest
 
 from hashtagger.cli import cli
 from hashtagger.models.checkpoint import load_checkpoint
@@ -103,6 +103,7 @@ def test_smoke_one_epoch_via_cli(manifest: Path, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow  # trains twice; a resume runs in test_run_folder.py in the quick run
 def test_resume_gives_the_same_weights(manifest: Path, tmp_path: Path) -> None:
     """Uninterrupted 2 epochs == Ctrl-C mid-epoch 1, resume, Ctrl-C after epoch 1, resume."""
     settings = ["train.epochs=2", "data.workers=1"]  # a worker process: seeds must not depend on it
@@ -201,6 +202,7 @@ def test_two_processes_gloo(manifest: Path, tmp_path: Path, inputs: str) -> None
         assert "1 photo could not be decoded" in proc.stderr  # not half the photos: one cache, not two
 
 
+@pytest.mark.slow  # trains twice; the next test trains on the cache
 def test_frozen_backbone_trains_on_cached_features(manifest: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     settings = [
@@ -247,8 +249,6 @@ def test_a_trained_model_comes_with_thresholds_so_predict_shows_likely_tags_at_o
 ) -> None:
     """train -> predict used to print every tag of the vocabulary for every photo until a separate
     `evaluate --calibrate`; training now fits per-tag thresholds on its validation split."""
-    from conftest import run_predict_cli
-
     # dog on every photo, cat on half, sun on one training photo only: a tag no photo should get.
     tags = [("dog cat", "dog")[i % 2] for i in range(24)]
     tags[3] = "dog sun"
@@ -428,8 +428,6 @@ def test_asl_reduces_to_bce_without_focusing() -> None:
 def test_a_trained_model_tags_without_pytorch_through_its_export(manifest: Path, tmp_path: Path) -> None:
     """train writes best.onnx beside best.pt (thresholds inside); `--model RUN_FOLDER` finds it, and a core
     install (no PyTorch) uses it."""
-    from conftest import run_predict_cli
-
     pytest.importorskip("onnx", reason="train's export needs hashtagger[onnx]")
     tags = [("dog cat", "dog")[i % 2] for i in range(16)]
     data = write_manifest(tmp_path / "photos", tags, validation=6)

@@ -142,6 +142,7 @@ def test_custom_vocab_tags_a_cat(tmp_path: Path, monkeypatch) -> None:
     assert any((tmp_path / "cache").glob("vocab-*.npy"))  # embedded once, cached by content
 
 
+@pytest.mark.slow  # imports timm and builds its network
 def test_plain_torch_lite0_matches_timm_exactly() -> None:
     """The zero-shot backbone is built without timm (cold start) yet computes timm's network exactly."""
     import timm
