@@ -224,7 +224,8 @@ def why_adds_up(line: str) -> bool:
 
 def test_why_of_a_held_reach_tag_adds_up_to_the_value_it_was_held_back_from() -> None:
     """'#love 0.0050 = (0.0008 + 0.0053) x 1.05^2' did not add up: 0.0050 is where it was held."""
-    from hashtagger.predict.output import Hashtag, Prediction, why_lines
+    from hashtagger.predict.output import why_lines
+    from hashtagger.predict.predictions import Hashtag, Prediction
 
     parts = {"visual": 0.0008, "social": 0.0053, "cooccurrence": 0.0025, "popularity": 0.0028}
     love = Hashtag("love", 0.005, {**parts, "kind": "reach", "lift": 1.0538, "held": True})
@@ -269,7 +270,8 @@ def test_only_reach_without_ranking_parts_is_empty() -> None:
 
 
 def test_grouped_text_keeps_the_tab_when_a_group_is_empty() -> None:
-    from hashtagger.predict.output import Hashtag, Prediction, Writer
+    from hashtagger.predict.output import Writer
+    from hashtagger.predict.predictions import Hashtag, Prediction
 
     out = io.StringIO()
     writer = Writer("text", out, group=True)

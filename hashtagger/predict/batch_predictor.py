@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from hashtagger.predict.output import Prediction
 from hashtagger.predict.pipeline import Encoded, Failed
+from hashtagger.predict.predictions import Prediction
 
 #: Output columns, the CLI's JSON record spread over columns: hashtags and scores are aligned lists.
 COLUMNS = ("path", "hashtags", "scores", "error")

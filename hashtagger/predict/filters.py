@@ -9,7 +9,7 @@ from pathlib import Path
 from hashtagger.errors import InputError
 from hashtagger.files import os_reason, read_regular
 from hashtagger.predict.keywords import keyword, keyword_key
-from hashtagger.predict.output import Hashtag, Prediction
+from hashtagger.predict.predictions import Hashtag, Prediction
 
 #: An @file of tags is a short list: a larger one (or /dev/zero) is refused, not read without end.
 MAX_LIST_BYTES = 1 << 20

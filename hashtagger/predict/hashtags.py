@@ -8,8 +8,8 @@ import numpy as np
 
 from hashtagger.models.base import Tagger
 from hashtagger.predict.kinds import KINDS
-from hashtagger.predict.output import Hashtag, Prediction
 from hashtagger.predict.pipeline import Encoded, Failed, Scored, score_paths
+from hashtagger.predict.predictions import Hashtag, Prediction
 from hashtagger.rank import Ranked
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TextIO
 
 from hashtagger.predict.keywords import hashtag
+from hashtagger.predict.predictions import Hashtag, Prediction
 
 FORMATS = ("text", "json", "jsonl", "csv", "none")
 
@@ -48,25 +49,6 @@ def text_path(path: str) -> str:
     """A path for the one-line-per-photo text format: like safe_text, and backslash, newline, tab,
     CR and other control characters escaped (\\\\, \\n, \\t, \\r, \\xNN), so each photo stays on one line."""
     return _escape(path, text=True)
-
-
-@dataclass(frozen=True)
-class Hashtag:
-    """A suggested tag, its ranking score and, for ranked models, the parts that explain it."""
-
-    tag: str
-    score: float
-    parts: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One photo's hashtags, best first, or the one-line reason it failed."""
-
-    path: str
-    hashtags: list[Hashtag] = field(default_factory=list)
-    error: str | None = None
-    index: int | None = None  # position among all inputs, set by --shard for merging shards in order
 
 
 def prediction_record(p: Prediction, digits: int = 4) -> dict[str, object]:

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from hashtagger.errors import HashtaggerError, MissingDependencyError
-from hashtagger.predict.output import Prediction
 from hashtagger.predict.pipeline import Failed
+from hashtagger.predict.predictions import Prediction
 
 #: Batches queued per actor: one running, one waiting, so no actor idles between batches.
 IN_FLIGHT_PER_ACTOR = 2

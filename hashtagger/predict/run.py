@@ -12,8 +12,9 @@ from hashtagger.errors import InputError
 from hashtagger.files import GuardedOutput
 from hashtagger.predict.hashtags import predict_paths
 from hashtagger.predict.inputs import argument_error, expand_inputs, is_single_file
-from hashtagger.predict.output import Prediction, Writer, text_path
+from hashtagger.predict.output import Writer, text_path
 from hashtagger.predict.pipeline import Failed
+from hashtagger.predict.predictions import Prediction
 from hashtagger.predict.shard import Shard, ShardSelection
 from hashtagger.predict.writers.settings import WriterSettings
 from hashtagger.progress import ProgressFn

@@ -30,7 +30,8 @@ from starlette.requests import ClientDisconnect
 
 from hashtagger.models.base import Tagger
 from hashtagger.predict.kinds import KINDS
-from hashtagger.predict.output import Prediction, grouped, prediction_record
+from hashtagger.predict.output import grouped, prediction_record
+from hashtagger.predict.predictions import Prediction
 from hashtagger.serve.uploads import (
     NoFile,
     SlowUpload,

@@ -19,7 +19,7 @@ from pathlib import Path
 from hashtagger.errors import HashtaggerError, InputError
 from hashtagger.predict.filters import TagFilters
 from hashtagger.predict.keywords import keyword
-from hashtagger.predict.output import Prediction
+from hashtagger.predict.predictions import Prediction
 from hashtagger.predict.writers.settings import WriterSettings
 from hashtagger.words import plural
 
