@@ -17,8 +17,8 @@ from conftest import run_predict_cli as run
 from hashtagger.image.walk import iter_glob
 from hashtagger.predict.inputs import expand_inputs
 from hashtagger.predict.output import Writer, safe_text, text_path
-from hashtagger.predict.predictions import Hashtag, Prediction
 from hashtagger.predict.pipeline import Failed
+from hashtagger.predict.predictions import Hashtag, Prediction
 
 
 def _loop_tree(tmp_path: Path, photo_factory) -> Path:
