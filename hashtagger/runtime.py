@@ -102,7 +102,8 @@ def prepare(tagger: Tagger, run: RunOptions) -> str:
         return run.device
     dev = resolve_device(run.device)
     tagger.to(dev)
-    tagger.set_precision(resolve_precision(run.precision, dev))
+    auto = run.precision == "auto" and dev == "cpu" and tagger.cpu_auto_precision is not None
+    tagger.set_precision(tagger.cpu_auto_precision if auto else resolve_precision(run.precision, dev))
     configure_threads(run.decode_workers(dev))
     tagger.device = dev
     return dev

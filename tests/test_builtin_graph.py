@@ -65,3 +65,19 @@ def test_runtime_choices_are_one_line_errors_where_they_cannot_run(
     r = run_predict_cli(str(photo), "-m", str(tiny_onnx), "--runtime", "openvino")
     assert r.exit_code == 0, r.output
     assert len(r.stderr.strip().splitlines()) <= 1
+
+
+def test_auto_and_torch_give_the_same_top5(tmp_path: Path) -> None:
+    """--runtime torch on a CPU runs the built-in model as its shipped graph does (fp32), so the two agree;
+    bf16 stays one option away."""
+    photos = [str(make_photo(tmp_path / f"{i}.jpg", size=(96, 80), seed=i)) for i in range(4)]
+    auto = run_predict_cli(*photos, "-k", "5", "--device", "cpu")
+    torch_run = run_predict_cli(*photos, "-k", "5", "--device", "cpu", "--runtime", "torch")
+    assert auto.exit_code == 0 and torch_run.exit_code == 0
+    assert auto.stdout == torch_run.stdout
+    from hashtagger.models import ModelSpec, open_tagger
+    from hashtagger.runtime import RunOptions
+
+    assert open_tagger(ModelSpec(), RunOptions(device="cpu", runtime="torch")).precision == "fp32"
+    bf16 = RunOptions(device="cpu", precision="bf16", runtime="torch")
+    assert open_tagger(ModelSpec(), bf16).precision == "bf16"

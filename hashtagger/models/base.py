@@ -31,6 +31,8 @@ class Tagger(ABC):
     uses_torch: bool = True
     #: Where it runs once prepared (runtime.prepare): "cpu", "cuda", "mps".
     device: str = "cpu"
+    #: What `--precision auto` means for this model on a CPU (None: bf16 where the CPU runs it fast).
+    cpu_auto_precision: str | None = None
 
     @abstractmethod
     def tag(self, batch: torch.Tensor) -> torch.Tensor:
