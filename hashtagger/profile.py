@@ -131,8 +131,6 @@ def apply_profile(tagger: Tagger, path: str | os.PathLike[str], weight: float = 
     vocabulary = list(tagger.vocabulary)
     mine = personal_prior(posts, vocabulary, Path(path).name)
     share = profile_share(weight, len(posts))
-    with_social = getattr(tagger, "with_social", None)
-    base = getattr(tagger, "social", None)
-    if with_social is not None and isinstance(base, SocialPrior):
-        return with_social(base.mixed(mine, share))
+    if isinstance(tagger.social, SocialPrior):  # a model that ranks with tag statistics: mix the user's in
+        return tagger.with_social(tagger.social.mixed(mine, share))
     return RerankedTagger(tagger, SocialPrior.harrison(vocabulary).mixed(mine, share))

@@ -15,7 +15,7 @@ from torch import nn
 from hashtagger.errors import ExportError
 from hashtagger.image.preprocess import Preprocessing
 from hashtagger.models.base import Tagger
-from hashtagger.models.exported import CONTENT, OUTPUT
+from hashtagger.models.exported import OUTPUT
 
 
 class ScoringGraph(nn.Module):
@@ -38,20 +38,14 @@ class ScoringGraph(nn.Module):
 
 
 def scoring_graph(tagger: Tagger) -> ScoringGraph:
-    """The traceable module of a loaded (fp32, CPU) tagger; ExportError for kinds with no graph."""
-    from hashtagger.models.classifier import ClassifierTagger
-    from hashtagger.models.zeroshot import ZeroShotTagger
-
-    if isinstance(tagger, ZeroShotTagger):
-
-        def head(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return tagger.export_outputs(tagger.conse(logits))
-
-        graph = ScoringGraph(tagger.classifier, tagger.preprocessing, head)
-        graph.outputs = (OUTPUT, CONTENT)
+    """The traceable module of a loaded (fp32, CPU) tagger, from what it declares (`Tagger.export_head`);
+    ExportError for kinds with no graph."""
+    parts = tagger.export_head()
+    if parts is not None:
+        net, head, outputs = parts
+        graph = ScoringGraph(net, tagger.preprocessing, head)
+        graph.outputs = outputs
         return graph
-    if isinstance(tagger, ClassifierTagger):
-        return ScoringGraph(tagger.model, tagger.preprocessing, tagger.scores_from_logits)
     raise ExportError(
         f"{tagger.name}: a {tagger.kind} model cannot be exported (only zero-shot models and trained "
         "classifiers have a network graph; bovw_svm runs SIFT in OpenCV)"

@@ -61,6 +61,20 @@ class Tagger(ABC):
             f"--prior-weight applies to zero-shot models only; {self.kind} ranks by its own scores"
         )
 
+    #: The tag statistics it ranks with (zero-shot models and their exports); None: it ranks by its scores.
+    social: Any = None
+
+    def with_social(self, social: Any) -> Tagger:
+        """Rank with other tag statistics (a user's --profile); only a model that has `social` can."""
+        from hashtagger.errors import InputError
+
+        raise InputError(f"{self.kind} ranks by its own scores, not with tag statistics")
+
+    def export_head(self) -> tuple[Any, Any, tuple[str, ...]] | None:
+        """What `hashtagger export` traces: (its network, the head run on the network's output, the output
+        names); None for a model with no network graph."""
+        return None
+
     def to(self, device: str) -> Tagger:  # noqa: B027 - optional hook
         """Move weights to a device; models without weights ignore it."""
         return self

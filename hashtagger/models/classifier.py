@@ -171,6 +171,12 @@ class ClassifierTagger(Tagger):
                 logits = forward(self.model, x, self.device)
             return self.scores_from_logits(logits).cpu()
 
+    def export_head(self) -> tuple[Any, Any, tuple[str, ...]]:
+        """The network, then the sigmoid: one `scores` output; thresholds travel in the metadata."""
+        from hashtagger.models.exported import OUTPUT
+
+        return self.model, self.scores_from_logits, (OUTPUT,)
+
     @staticmethod
     def scores_from_logits(logits: torch.Tensor) -> torch.Tensor:
         """Logits -> per-tag probabilities (also what the ONNX export traces)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -119,6 +119,13 @@ class ZeroShotTagger(Tagger):
         self.social = social
         self.ranker = self.ranker.with_social(social, self._blend.rules())
         return self
+
+    def export_head(self) -> tuple[Any, Any, tuple[str, ...]]:
+        """The classifier, then ConSE and the blend: `scores` for any tool, `content` for hashtagger's ranking
+        (the people step and the ranking rules run after the graph)."""
+        from hashtagger.models.exported import CONTENT, OUTPUT
+
+        return self.classifier, lambda logits: self.export_outputs(self.conse(logits)), (OUTPUT, CONTENT)
 
     def to(self, device: str) -> ZeroShotTagger:
         self.device = device
