@@ -7,8 +7,8 @@ photo on 2 cores. Its best anchor's logit becomes p_face, and p_face moves that 
 shows (q) onto the people tags of the vocabulary, the same way for PyTorch and for an export.
 
 Measured on MSRC-v2 (591 photos, 60 with a labelled face; AUC 0.98), best logit >= 0.6 (the midpoint):
-precision about 0.92, recall 0.78; >= 0.405 (mediapipe's own 0.6 score): 0.89 / 0.80; >= 0.85: 0.96 / 0.75.
-Of the 68 photos with a face or body, recall 0.71 at 0.405: people seen from behind or far away are missed.
+precision 0.92, recall 0.77; >= 0.405 (mediapipe's own 0.6 score): 0.89 / 0.80; >= 0.85: 0.96 / 0.75.
+Of the 68 photos with a face or body, recall 0.68 at 0.6: people seen from behind or far away are missed.
 (The short-range model found 0.62 of the faces at precision 0.90; BlazePose's person detector would add
 people without a visible face, at 9 ms a photo: measured, not shipped.)
 """
@@ -70,7 +70,7 @@ class PeopleTags:
 
     vocabulary: list[str] = field(repr=False)
     share: float = 0.4
-    logit50: float = 0.6  # MSRC-v2: precision about 0.92, recall 0.78 at this logit
+    logit50: float = 0.6  # MSRC-v2: precision 0.92, recall 0.77 at this logit
     slope: float = 3.0
     weights: np.ndarray = field(init=False, repr=False)
     detector: Any = field(default=None, repr=False)
