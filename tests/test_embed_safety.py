@@ -126,3 +126,14 @@ def test_a_linked_sidecar_is_written_through_and_stays_a_link(tmp_path: Path) ->
     (tmp_path / "p.jpg.xmp").symlink_to(shared)
     assert run(str(p), "--quiet", "--write", "xmp", "-k", "2").exit_code == 0
     assert (tmp_path / "p.jpg.xmp").is_symlink() and "hot dog" in shared.read_text()
+
+
+def test_webp_gets_its_keywords_in_xmp(tmp_path: Path) -> None:
+    """exiv2 writes no IPTC into WebP: the keywords go to XMP only (the check used to refuse every WebP)."""
+    from PIL import Image
+
+    p = tmp_path / "a.webp"
+    Image.new("RGB", (8, 8), "red").save(p)
+    r = run(str(p), "--quiet", "--write", "embed", "-k", "2")
+    assert r.exit_code == 0, r.output
+    assert exiv2_values(p, "Xmp.dc.subject")[1] == ["beach", "hot dog"]
