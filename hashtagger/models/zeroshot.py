@@ -247,12 +247,12 @@ def shipped_graph(name: str) -> Path | None:
 def open_builtin(name: str, vocabulary: list[str] | None, prior_weight: float | None, runtime: str) -> Tagger:
     """A built-in model on the runtime asked for: its shipped graph on ONNX Runtime (or OpenVINO) unless
     PyTorch is asked for or needed (a custom vocabulary is embedded by a PyTorch text model)."""
+    if prior_weight is not None and not 0.0 <= prior_weight <= 1.0:
+        raise InputError(f"--prior-weight {prior_weight}: must be between 0 and 1")
     graph = shipped_graph(name) if vocabulary is None else None
     if runtime != "torch" and graph is not None:
         from hashtagger.models.exported import load_exported
 
-        if prior_weight is not None and not 0.0 <= prior_weight <= 1.0:
-            raise InputError(f"--prior-weight {prior_weight}: must be between 0 and 1")
         tagger = load_exported(graph, runtime="openvino" if runtime == "openvino" else "onnx")
         tagger.kind = tagger.name = name
         if prior_weight is not None:
@@ -293,12 +293,11 @@ def load_builtin(
     vocabulary: list[str] | None = None,
     prior_weight: float | None = None,
 ) -> ZeroShotTagger:
-    """The shipped zero-shot models ('zeroshot' = ConSE, 'hierse' = HierSE), optionally on your vocabulary."""
+    """The shipped zero-shot models ('zeroshot' = ConSE, 'hierse' = HierSE) on PyTorch, optionally on your
+    vocabulary; reached through open_builtin, which checks the prior weight."""
     from hashtagger.models.backbones import efficientnet_lite_imagenet
     from hashtagger.models.classmap import class_map
 
-    if prior_weight is not None and not 0.0 <= prior_weight <= 1.0:
-        raise InputError(f"--prior-weight {prior_weight}: must be between 0 and 1")
     if prior_weight is None and vocabulary is not None:
         prior_weight = 0.0  # HARRISON's statistics are not your vocabulary's: content alone, unless asked
     blend = BLEND if prior_weight is None else replace(BLEND, prior_weight=float(prior_weight))
