@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
+from hashtagger.choices import DEVICES, PRECISIONS, RUNTIMES, SIDECAR_NAMES
 from hashtagger.errors import HashtaggerError
-from hashtagger.runtime import DEVICES, PRECISIONS, RUNTIMES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,11 +48,12 @@ def domain_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def model_option(*, multiple: bool = False) -> Callable[[F], F]:
-    """-m/--model of every command that runs a model (predict, evaluate, serve): one help text.
+def model_options(*, multiple: bool = False, vocab: bool = True, profile: bool = False) -> Callable[[F], F]:
+    """Which model and how it ranks, for every command that runs one (predict, evaluate, serve): -m/--model,
+    --vocab, --prior-weight and (predict) --profile/--profile-weight, built here, once, into one frozen
+    `ModelSpec` the command receives as `spec` (or `specs` with `multiple`: evaluate compares models).
 
-    multiple: repeatable and required, reaching the command as `models` (evaluate compares them);
-    otherwise one `model`, zeroshot by default.
+    A new model option is added here and to `ModelSpec` (models/spec.py), and `open_tagger` applies it.
     """
     from hashtagger.models.registry import model_names
 
@@ -61,23 +62,73 @@ def model_option(*, multiple: bool = False) -> Callable[[F], F]:
         "or an export (.onnx file or OpenVINO folder from `hashtagger export`)"
     )
     if multiple:
-        text += "; repeat to compare models side by side"
-        return click.option("-m", "--model", "models", multiple=True, required=True, help=f"{text}.")
-    return click.option("-m", "--model", default="zeroshot", show_default=True, help=f"{text}.")
+        model = click.option(
+            "-m", "--model", "models", multiple=True, required=True,
+            help=f"{text}; repeat to compare models side by side.",
+        )  # fmt: skip
+    else:
+        model = click.option("-m", "--model", default="zeroshot", show_default=True, help=f"{text}.")
+    options = [model, *(_VOCAB if vocab else []), _PRIOR_WEIGHT, *(_PROFILE if profile else [])]
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from hashtagger.models.spec import ModelSpec
+
+            names = ("vocab", "prior_weight", "profile", "profile_weight")
+            fields = {k: kwargs.pop(k) for k in names if k in kwargs}
+            if multiple:
+                kwargs["specs"] = tuple(ModelSpec(m, **fields) for m in kwargs.pop("models"))
+            else:
+                kwargs["spec"] = ModelSpec(kwargs.pop("model"), **fields)
+            return func(*args, **kwargs)
+
+        return add_options(wrapper, options)  # type: ignore[arg-type]
+
+    return decorate
+
+
+_VOCAB = [
+    click.option(
+        "--vocab",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Zero-shot models: tag against this vocabulary (one tag per line); needs hashtagger[vocab] "
+        "(hierse: hashtagger[hierse] and WordNet).",
+    )
+]
+_PRIOR_WEIGHT = click.option(
+    "--prior-weight",
+    type=FiniteFloat(0, 1),
+    default=None,
+    help="Zero-shot models: weight of the Instagram tag statistics (0 = visual only).",
+)
+_PROFILE = [
+    click.option(
+        "--profile",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Your past posts (one line of hashtags per post) or a manifest of your tagged photos: "
+        "rank with your own tag popularity and co-occurrence (checkpoints: re-rank).",
+    ),
+    click.option(
+        "--profile-weight",
+        type=FiniteFloat(0, 1),
+        default=0.5,
+        show_default=True,
+        help="Weight of your statistics against HARRISON's; a history of n posts gets weight*n/(n+20) "
+        "(1 = yours only).",
+    ),
+]
 
 
 def run_options(func: F) -> F:
     """Options of every command that runs a model over photos (predict, evaluate, serve).
 
-    The command receives `prior_weight` and `run`, one frozen `RunOptions` built here, once.
+    The command receives `run`, one frozen `RunOptions` built here, once; a new run option is added here
+    and to `RunOptions` (runtime.py), and `runtime.prepare` applies it.
     """
     options = [
-        click.option(
-            "--prior-weight",
-            type=FiniteFloat(0, 1),
-            default=None,
-            help="Zero-shot models: weight of the Instagram tag statistics (0 = visual only).",
-        ),
         click.option("-b", "--batch-size", default=32, show_default=True, type=click.IntRange(min=1)),
         click.option(
             "--workers",
@@ -149,7 +200,7 @@ def writer_options(func: F) -> F:
         ),
         click.option(
             "--sidecar-name",
-            type=click.Choice(["full", "base"]),
+            type=click.Choice(SIDECAR_NAMES),
             default="full",
             show_default=True,
             help="full = photo.jpg.xmp (digiKam, darktable, Immich); base = photo.xmp (Lightroom).",

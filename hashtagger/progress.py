@@ -25,7 +25,7 @@ LINE_EVERY_S = 5.0
 
 
 class Progress:
-    """Receives what a run reports. The base class logs messages and shows nothing (--quiet, tests)."""
+    """Receives what a run reports. The base class logs messages (logger `hashtagger`) and shows nothing."""
 
     def __call__(
         self, stage: str, done: int, total: int | None = None, *, unit: str | None = None, **status: Any
@@ -38,6 +38,10 @@ class Progress:
     def message(self, text: str) -> None:
         """A line worth showing: a summary, an epoch's results, where files went, an error."""
         log.info(text)
+
+    def note(self, text: str) -> None:
+        """A line on what is happening now ('tracing to ONNX'): shown like progress, so --quiet hides it."""
+        log.debug(text)
 
     def close(self) -> None:
         """The current stage ends (its bar goes away)."""
@@ -52,10 +56,27 @@ class Progress:
         self.close()
 
 
+class _ToProgress(logging.Handler):
+    """The `hashtagger` loggers' lines (a photo's decoder warning, a server's disconnect) shown by the CLI's
+    StderrProgress, above its bar, like every other message: the one route to stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.target: StderrProgress | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.target is not None:
+            self.target.message(record.getMessage())
+
+
+_BRIDGE = _ToProgress()
+
+
 class StderrProgress(Progress):
     """Progress on stderr: a tqdm bar on a terminal, a line every few seconds elsewhere, none when quiet.
 
-    Messages are always written (with --quiet too: errors must be seen), above the bar when one is shown.
+    Messages are always written (with --quiet too: errors must be seen), above the bar when one is shown;
+    so are the lines library code logs (logger `hashtagger`): every command's stderr goes through here.
     """
 
     def __init__(
@@ -76,6 +97,11 @@ class StderrProgress(Progress):
         self.bar: Any = None
         self.started = self.last_line = 0.0
         self.done = 0
+        if not log.handlers:  # the library's log lines reach stderr through this progress, not on their own
+            log.addHandler(_BRIDGE)
+            log.setLevel(logging.INFO)
+            log.propagate = False
+        _BRIDGE.target = self
 
     def __call__(
         self, stage: str, done: int, total: int | None = None, *, unit: str | None = None, **status: Any
@@ -103,6 +129,10 @@ class StderrProgress(Progress):
             self.bar.write(text, file=self.stream)
         else:
             self._write(text)
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.message(text)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -13,16 +13,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from hashtagger.choices import DEVICES, PRECISIONS
 from hashtagger.errors import InputError
 
 if TYPE_CHECKING:
     from hashtagger.models.base import Tagger
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-#: What runs a model: auto = ONNX Runtime for built-in models and exports (no torch needed), PyTorch for
-#: checkpoints, a custom --vocab, an accelerator or a bf16/fp16 precision.
-RUNTIMES = ("auto", "onnx", "openvino", "torch")
 
 
 def cpu_cores() -> int:

@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from hashtagger.export.run import export_model  # noqa: E402
 from hashtagger.models.zeroshot import SHIPPED_GRAPHS  # noqa: E402
+from hashtagger.progress import StderrProgress  # noqa: E402
 
 RES = ROOT / "hashtagger" / "resources"
 
@@ -30,7 +31,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RES, help="folder for the graphs (default: the package's)")
     args = ap.parse_args()
     for name, file in SHIPPED_GRAPHS.items():
-        result = export_model(name, "onnx", args.out / file, say=lambda line: print(line, file=sys.stderr))
+        result = export_model(name, "onnx", args.out / file, progress=StderrProgress())
         worst = max(p.max_abs_diff for p in result.parity)
         size = result.path.stat().st_size / 1e6
         print(f"{result.path.name}: {result.tags} tags, {size:.1f} MB, parity max |diff| {worst:.1e}")

@@ -23,7 +23,6 @@ tiny) data: --demo DIR, --msrc CSV, --clothing CSV, --harrison DIR, and --limit/
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from collections import Counter
 from pathlib import Path
@@ -80,6 +79,7 @@ def dataset_part(
     from hashtagger.data import load_dataset
     from hashtagger.errors import HashtaggerError
     from hashtagger.evaluate.run import evaluate_dataset
+    from hashtagger.models.spec import ModelSpec
     from hashtagger.runtime import RunOptions
 
     dataset = load_dataset(path, write_split_file=False)
@@ -93,9 +93,8 @@ def dataset_part(
             visual = spec == "visual only"
             run = RunOptions(device="cpu", workers=2, quiet=True)
             result = evaluate_dataset(
-                dataset, split, ["zeroshot" if visual else spec], prior_weight=0.0 if visual else None,
-                run=run, err=io.StringIO(),
-            )  # fmt: skip
+                dataset, split, [ModelSpec("zeroshot", prior_weight=0.0) if visual else spec], run=run
+            )
         except HashtaggerError as e:
             lines.append(row([name, spec, f"skipped: {e}", "", "", ""]))
             continue

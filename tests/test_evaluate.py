@@ -23,6 +23,8 @@ from hashtagger.evaluate.report import render
 from hashtagger.evaluate.rows import METRIC_KEYS, dataset_vocabulary, tag_frequencies, truth_matrix
 from hashtagger.evaluate.run import evaluate_dataset, open_model
 from hashtagger.models.base import Tagger
+from hashtagger.models.spec import ModelSpec
+from hashtagger.progress import StderrProgress
 from hashtagger.runtime import RunOptions
 
 
@@ -181,7 +183,9 @@ def test_calibrate_on_the_evaluated_split_scores_once(
     register_fake("colour-file", lambda: tagger, file=ckpt)
     out = io.StringIO()
     ds = load_dataset(manifest)
-    result = evaluate_dataset(ds, "validation", [str(ckpt)], calibrate=True, run=RUN, err=out)
+    result = evaluate_dataset(
+        ds, "validation", [str(ckpt)], calibrate=True, run=RUN, progress=StderrProgress(out)
+    )
     assert tagger.calls == 1  # one batch: validation scored once, for fitting and for the table
     # Validation: v1 red (250,5,5); v2 green, v3 blue, both (5,250,5). Every tag has < 3 positives, so all
     # share the global best threshold: at 5/255 everything is predicted (9 scores, 3 positives): F1 6/12;
@@ -233,7 +237,7 @@ def test_builtin_models_get_the_dataset_vocabulary() -> None:
 
     register_model("listening", role="builtin", description="records its arguments", loader=load)
     try:
-        tagger = open_model("listening", ["shirt", "t-shirt", "hat"], prior_weight=0.0)
+        tagger = open_model(ModelSpec("listening", prior_weight=0.0), ["shirt", "t-shirt", "hat"])
     finally:
         unregister_model("listening")
     assert seen == {"vocabulary": ["shirt", "t-shirt", "hat"], "w": 0.0}  # a list: no temporary file

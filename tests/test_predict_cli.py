@@ -17,6 +17,7 @@ from conftest import run_predict_cli as run
 from hashtagger.cli import main
 from hashtagger.errors import OutputError
 from hashtagger.files import GuardedOutput
+from hashtagger.models.spec import ModelSpec
 from hashtagger.predict.output import Writer
 from hashtagger.predict.run import run_predict
 from hashtagger.runtime import RunOptions
@@ -42,7 +43,7 @@ def test_ctrl_c_exits_130(photo_factory, fake_model, monkeypatch: pytest.MonkeyP
 
 def _predict(paths: list[str], out) -> int:  # noqa: ANN001
     options = RunOptions(workers=0, quiet=True)
-    return run_predict(paths, model="zeroshot", out=out, err=io.StringIO(), run=options)  # fake_model's name
+    return run_predict(paths, spec=ModelSpec("zeroshot"), out=out, run=options)  # fake_model's name
 
 
 def test_full_disk_names_the_output_file(tmp_path: Path, photo_factory, fake_model) -> None:

@@ -84,7 +84,8 @@ def test_predict_counts_against_a_total_when_the_files_are_known(tmp_path: Path,
     from hashtagger.image.preprocess import Preprocessing
     from hashtagger.models.checkpoint import save_checkpoint
     from hashtagger.models.classifier import architecture, build_classifier
-    from hashtagger.predict.run import run_predict
+    from hashtagger.models.spec import ModelSpec
+    from hashtagger.predict.run import OutputStyle, run_predict
     from hashtagger.runtime import RunOptions
 
     model = build_classifier("resnet18", "none", 2, 0.5)
@@ -106,6 +107,35 @@ def test_predict_counts_against_a_total_when_the_files_are_known(tmp_path: Path,
     out, err = io.StringIO(), Terminal()
     torch.manual_seed(0)
     run = RunOptions(device="cpu", workers=0)
-    failed = run_predict(photos, model=str(ckpt), out=out, err=err, fmt="jsonl", run=run)
+    style = OutputStyle(fmt="jsonl")
+    failed = run_predict(
+        photos, spec=ModelSpec(str(ckpt)), out=out, progress=StderrProgress(err), style=style, run=run
+    )
     assert failed == 0 and len(out.getvalue().splitlines()) == 3
     assert "/3 [" in err.getvalue()  # a total: 0/3 ... 3/3, never a bare count
+
+
+def test_every_stderr_line_takes_one_route_and_quiet_hides_only_notes() -> None:
+    """A decoder warning logged deep in the library, a command's note and a warning all reach stderr through
+    the command's StderrProgress (above its bar); --quiet hides the note, never the warning."""
+    import logging
+
+    from click.testing import CliRunner
+
+    err = Terminal()
+    with StderrProgress(err) as progress:
+        progress("tagging", 1, 4)
+        logging.getLogger("hashtagger.image").warning("warning: a.jpg: JPEG ends early")
+        progress.note("tracing zeroshot to ONNX")
+    shown = err.getvalue()
+    assert "warning: a.jpg: JPEG ends early\n" in shown and "tracing zeroshot to ONNX\n" in shown
+    quiet_err = io.StringIO()
+    quiet = StderrProgress(quiet_err, quiet=True)
+    quiet.note("tracing zeroshot to ONNX")
+    logging.getLogger("hashtagger.image").warning("warning: b.jpg: JPEG ends early")
+    assert quiet_err.getvalue() == "warning: b.jpg: JPEG ends early\n"
+
+    from hashtagger.cli import cli
+
+    r = CliRunner().invoke(cli, ["tags", "--search", "zzzz-no-such-tag"])
+    assert r.exit_code == 1 and r.stdout == "" and "0 of " in r.stderr  # the count is a message, not a result

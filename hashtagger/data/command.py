@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from hashtagger.choices import LIST_FORMATS
 from hashtagger.options import domain_errors
 
 
 @click.command()
 @click.argument("path", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(LIST_FORMATS), default="text", show_default=True)
 @click.option("--check-images", is_flag=True, help="Decode every image (slow) to find unreadable ones.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @domain_errors
@@ -30,4 +31,4 @@ def dataset(path: str, fmt: str, check_images: bool, quiet: bool) -> None:
         summary = summarize(data, check_images=check_images, progress=bars)
     click.echo(format_summary(summary) if fmt == "text" else json.dumps(summary.to_dict(), indent=2))
     for w in summary.warnings:
-        click.echo(f"warning: {w}", err=True)
+        bars.message(f"warning: {w}")

@@ -14,13 +14,14 @@ import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hashtagger.choices import DATA_FORMATS
 from hashtagger.data.records import SPLIT_ALIASES, Dataset, Record, normalize_split, normalize_tag, parse_tags
 from hashtagger.data.splits import SPLIT_FILE, load_or_make_split, resolve_test_size, split_cache_file
 from hashtagger.errors import DatasetError
 from hashtagger.image.load import is_image_path
 from hashtagger.image.walk import walk_files
 
-FORMATS = ("harrison", "manifest", "folder")
+FORMATS = DATA_FORMATS
 HARRISON_LISTS = ("data_list.txt", "tag_list.txt")
 HARRISON_VOCAB = "vocab_index.txt"
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".jsonl")

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hashtagger.choices import SPLITS
 from hashtagger.data.vocab import build_vocabulary
 from hashtagger.errors import DatasetError
 
-SPLITS = ("train", "validation", "test")
 SPLIT_ALIASES = {
     "train": "train",
     "training": "train",

@@ -18,7 +18,7 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from hashtagger.data.records import SPLITS
+from hashtagger.choices import SPLITS
 from hashtagger.errors import DatasetError
 from hashtagger.files import atomic_write, user_cache_dir
 

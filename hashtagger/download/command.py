@@ -34,7 +34,9 @@ def download(
 
     with StderrProgress(quiet=quiet, unit="B") as bars:
         result = download_dataset(name, directory, archive=archive, mirror=mirror, fixes=fixes, progress=bars)
-    for line in ([] if quiet else result.notes) + [f"warning: {w}" for w in result.warnings]:
-        click.echo(line, err=True)
+    for line in result.notes:
+        bars.note(line)
+    for w in result.warnings:
+        bars.message(f"warning: {w}")
     click.echo(f"{name} ready: {result.present:,} of {result.listed:,} listed images in {result.data_path}")
     click.echo(f"train with: hashtagger train --config {result.config}")

@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hashtagger.options import domain_errors, model_option, run_options
+from hashtagger.choices import EVALUATE_SPLITS, REPORT_FORMATS
+from hashtagger.options import domain_errors, model_options, run_options
 
 if TYPE_CHECKING:
+    from hashtagger.models.spec import ModelSpec
     from hashtagger.runtime import RunOptions
 
 
 @click.command()
-@model_option(multiple=True)
+@model_options(multiple=True, vocab=False)
 @click.option(
     "-d",
     "--data",
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--split",
-    type=click.Choice(["train", "validation", "val", "test", "all"]),
+    type=click.Choice(EVALUATE_SPLITS),
     default="test",
     show_default=True,
     help="Images to score (all = every tagged image, for test-only sets).",
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     "-f",
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(REPORT_FORMATS),
     default="table",
     show_default=True,
     help="Output format on stdout.",
@@ -52,14 +54,13 @@ if TYPE_CHECKING:
 @run_options
 @domain_errors
 def evaluate(
-    models: tuple[str, ...],
+    specs: tuple[ModelSpec, ...],
     data: str,
     split: str,
     fmt: str,
     plot: str | None,
     calibrate: bool,
     seed: int,
-    prior_weight: float | None,
     run: RunOptions,
 ) -> None:
     """Compare models on a dataset split: P/R/A@1/5/10, mAP, F1, beside the popularity baseline.
@@ -70,17 +71,17 @@ def evaluate(
     hashtagger evaluate --model runs/harrison/best.pt --data D --calibrate
     """
     from hashtagger.evaluate.run import run_evaluate
+    from hashtagger.progress import StderrProgress
 
     run_evaluate(
         data,
-        models,
+        specs,
         split="validation" if split == "val" else split,
         fmt=fmt,
         plot=plot,
         calibrate=calibrate,
         seed=seed,
         out=sys.stdout,
-        err=sys.stderr,
-        prior_weight=prior_weight,
+        progress=StderrProgress(quiet=run.quiet),
         run=run,
     )

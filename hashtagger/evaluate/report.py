@@ -11,7 +11,9 @@ import io
 import json
 from typing import Any
 
-FORMATS = ("table", "json", "csv")
+from hashtagger.choices import REPORT_FORMATS
+
+FORMATS = REPORT_FORMATS
 
 #: (header, metric key) of the table's columns.
 TABLE_COLUMNS = (

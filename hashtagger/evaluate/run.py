@@ -33,7 +33,8 @@ from hashtagger.evaluate.rows import (
     truth_matrix,
 )
 from hashtagger.models.base import Tagger
-from hashtagger.progress import ProgressFn
+from hashtagger.models.spec import ModelSpec
+from hashtagger.progress import Progress, ProgressFn
 from hashtagger.runtime import DEFAULT_RUN, RunOptions
 from hashtagger.words import plural
 
@@ -96,18 +97,24 @@ def score_images(
     return ScoreSet(scores, errors)
 
 
-def open_model(
-    spec: str, vocabulary: Sequence[str], prior_weight: float | None = None, run: RunOptions | None = None
-) -> Tagger:
+def open_model(spec: ModelSpec | str, vocabulary: Sequence[str], run: RunOptions | None = None) -> Tagger:
     """A model as predict opens it (open_tagger); built-in (zero-shot) models score over `vocabulary`."""
-    from hashtagger.models import ModelSpec, open_tagger
+    import dataclasses
+
+    from hashtagger.models import open_tagger
     from hashtagger.models.registry import model_names
 
-    if spec not in model_names("builtin"):
-        return open_tagger(ModelSpec(spec), run)
-    tagger = open_tagger(ModelSpec(spec, tuple(vocabulary), prior_weight), run)
-    tagger.name = spec
+    spec = as_spec(spec)
+    if spec.model not in model_names("builtin"):
+        return open_tagger(dataclasses.replace(spec, vocab=None), run)
+    tagger = open_tagger(dataclasses.replace(spec, vocab=tuple(vocabulary)), run)
+    tagger.name = spec.model
     return tagger
+
+
+def as_spec(spec: ModelSpec | str) -> ModelSpec:
+    """A model name or path as the ModelSpec the CLI would build for it."""
+    return spec if isinstance(spec, ModelSpec) else ModelSpec(spec)
 
 
 def model_thresholds(tagger: Tagger) -> tuple[np.ndarray | float, str]:
@@ -145,31 +152,32 @@ def _check_calibratable(specs: Sequence[str]) -> None:
 def evaluate_dataset(
     dataset: Dataset,
     split: str,
-    specs: Sequence[str],
+    specs: Sequence[ModelSpec | str],
     *,
-    prior_weight: float | None = None,
     calibrate: bool = False,
     run: RunOptions = DEFAULT_RUN,
-    err: TextIO | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Score every model on one split and return the comparison as a plain, JSON-ready dict.
 
     Models are loaded one at a time and only their score matrices are kept. With `calibrate`, the
     single checkpoint model first gets per-tag thresholds fitted on the validation split and
     written into its file (see `calibrate`); the rows then use them. Progress and warnings go to
-    `err`; the shape of the result is documented in the README ("evaluate --format json").
+    `progress`; the shape of the result is documented in the README ("evaluate --format json").
     """
     if not specs:
         raise InputError("give at least one --model")
+    models = [as_spec(s) for s in specs]
     if calibrate:
-        _check_calibratable(specs)
+        _check_calibratable([m.model for m in models])
     records = dataset.split(split)
     if not records:
         raise DatasetError(f"{dataset.root}: the {split} split has no tagged images")
     val_records = _validation_records(dataset) if calibrate else None
-    say = _sayer(err)
+    progress = progress or Progress()
+    say = progress.message
     vocab = dataset_vocabulary(dataset, [r.tags for r in records])
-    scored, calibration = _score_models(specs, records, val_records, vocab, prior_weight, run, err)
+    scored, calibration = _score_models(models, records, val_records, vocab, run, progress)
     ok, errors = _readable(scored, records, split, say)
     untagged = sum(1 for r in dataset.records if not r.tags)
     if untagged:
@@ -193,27 +201,27 @@ def evaluate_dataset(
     if freqs is None:
         say(f"warning: no popularity baseline: {dataset.root} has no training split and no vocabulary file")
     if calibration is not None:
-        result["calibration"] = {"model": specs[0], **calibration}
+        result["calibration"] = {"model": models[0].model, **calibration}
     return result
 
 
 def _score_models(
-    specs: Sequence[str],
+    models: Sequence[ModelSpec],
     records: list[Record],
     val_records: list[Record] | None,
     vocab: list[str],
-    prior_weight: float | None,
     run: RunOptions,
-    err: TextIO | None,
+    progress: Progress,
 ) -> tuple[list[_Model], dict[str, Any] | None]:
     """Load, (calibrate,) score and release each model in turn; only its scores stay in memory."""
-    say = _sayer(err)
-    runner = _Runner(run.batch_size, run.workers, run.quiet, err)
+    say = progress.message
+    runner = _Runner(run.batch_size, run.workers, progress)
     paths = [str(r.path) for r in records]
     scored: list[_Model] = []
     calibration: dict[str, Any] | None = None
-    for spec in specs:
-        tagger = open_model(spec, vocab, prior_weight, run)
+    for model in models:
+        spec = model.model
+        tagger = open_model(model, vocab, run)
         scores = None
         if val_records is not None:
             calibration, scores = _calibrate(tagger, spec, val_records, records, runner)
@@ -292,13 +300,10 @@ class _Runner:
 
     batch_size: int
     workers: int | None  # None: decode_threads(the model's device)
-    quiet: bool
-    err: TextIO | None
+    progress: Progress
 
     def score(self, tagger: Tagger, paths: Sequence[str], desc: str) -> ScoreSet:
-        from hashtagger.progress import StderrProgress
-
-        with StderrProgress(self.err, quiet=self.quiet) as progress:
+        with self.progress as progress:
             return score_images(
                 tagger, paths, batch_size=self.batch_size, workers=self.workers, progress=progress, stage=desc
             )
@@ -332,27 +337,17 @@ def _report_failures(say: Callable[[str], None], errors: dict[int, str], total: 
         say(f"  ... and {len(errors) - show:,} more (all listed in --format json)")
 
 
-def _sayer(err: TextIO | None) -> Callable[[str], None]:
-    def say(line: str) -> None:
-        if err is not None:
-            err.write(line + "\n")
-            err.flush()
-
-    return say
-
-
 def run_evaluate(
     data: str,
-    models: Sequence[str],
+    specs: Sequence[ModelSpec | str],
     *,
     out: TextIO,
-    err: TextIO,
+    progress: Progress | None = None,
     split: str = "test",
     fmt: str = "table",
     plot: str | None = None,
     calibrate: bool = False,
     seed: int = 0,
-    prior_weight: float | None = None,
     run: RunOptions = DEFAULT_RUN,
 ) -> dict[str, Any]:
     """The whole `evaluate` command: load the data, compare the models, print, optionally chart."""
@@ -363,23 +358,16 @@ def run_evaluate(
         from hashtagger.evaluate.plot import require_matplotlib
 
         require_matplotlib(plot)
+    progress = progress or Progress()
     dataset = load_dataset(data, seed=seed)
     for w in dataset.warnings:
-        err.write(f"warning: {w}\n")
-    result = evaluate_dataset(
-        dataset,
-        split,
-        models,
-        prior_weight=prior_weight,
-        calibrate=calibrate,
-        run=run,
-        err=err,
-    )
+        progress.message(f"warning: {w}")
+    result = evaluate_dataset(dataset, split, specs, calibrate=calibrate, run=run, progress=progress)
     out.write(render(result, fmt))
     out.flush()
     if plot is not None:
         from hashtagger.evaluate.plot import plot_accuracy
 
         written = plot_accuracy(result, plot)
-        err.write(f"wrote chart {written}\n")
+        progress.message(f"wrote chart {written}")
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from hashtagger.choices import EXPORT_FORMATS, EXPORT_WEIGHTS
 from hashtagger.options import domain_errors
 
 
@@ -13,7 +14,7 @@ from hashtagger.options import domain_errors
     "-f",
     "--format",
     "fmt",
-    type=click.Choice(["onnx", "openvino"]),
+    type=click.Choice(EXPORT_FORMATS),
     default="onnx",
     show_default=True,
     help="onnx: one .onnx file (ONNX Runtime); openvino: a folder with the OpenVINO IR.",
@@ -28,7 +29,7 @@ from hashtagger.options import domain_errors
 )
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "int8"]),
+    type=click.Choice(EXPORT_WEIGHTS),
     default="fp32",
     show_default=True,
     help="int8 (ONNX only): post-training quantisation calibrated on --calibration photos.",
@@ -73,21 +74,18 @@ def export(
     hashtagger predict photo.jpg --model zeroshot.onnx
     """
     from hashtagger.export.run import export_model
+    from hashtagger.models.spec import ModelSpec
+    from hashtagger.progress import StderrProgress
 
-    def say(msg: str) -> None:
-        if not quiet:
-            click.echo(msg, err=True)
-
+    progress = StderrProgress(quiet=quiet)
     result = export_model(
-        model,
+        ModelSpec(model, vocab, prior_weight),
         fmt,
         output,
         weights=precision,
         calibration=calibration,
-        vocab=vocab,
-        prior_weight=prior_weight,
-        say=say,
+        progress=progress,
     )
     for p in result.parity:
-        click.echo(f"parity vs PyTorch fp32, {p.line()}", err=True)
+        progress.message(f"parity vs PyTorch fp32, {p.line()}")
     click.echo(str(result.path))

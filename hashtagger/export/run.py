@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hashtagger.choices import EXPORT_FORMATS
 from hashtagger.errors import ExportError, InputError
 from hashtagger.export.parity import Parity, compare, synthetic_batch
 from hashtagger.export.target import check_target, default_output, move_into_place
@@ -25,8 +26,10 @@ from hashtagger.files import write_error
 from hashtagger.models.base import Tagger
 from hashtagger.models.exported import CONTENT, load_exported
 from hashtagger.models.exported_checks import FORMAT, FORMAT_VERSION, WEIGHTS
+from hashtagger.models.spec import ModelSpec
+from hashtagger.progress import Progress
 
-FORMATS = ("onnx", "openvino")
+FORMATS = EXPORT_FORMATS
 PARITY_BATCH = 4
 CALIBRATION_PHOTOS = 64
 
@@ -112,25 +115,27 @@ def calibration_arrays(tagger: Tagger, photos: Sequence[str]) -> np.ndarray:
 
 
 def export_model(
-    spec: str,
+    spec: ModelSpec | str,
     fmt: str,
     out: str | os.PathLike[str] | None = None,
     *,
     weights: str = "fp32",
     calibration: Sequence[str] = (),
-    vocab: str | None = None,
-    prior_weight: float | None = None,
-    say: Callable[[str], None] = lambda _: None,
+    progress: Progress | None = None,
 ) -> ExportResult:
     """Export one model to `out` (default: `default_output`); ExportError, nothing written, if a check fails.
 
     The export is built in a private folder beside the target and renamed into place only once checked;
-    only an earlier export is ever replaced (see export/target.py).
+    only an earlier export is ever replaced (see export/target.py). What it is doing goes to `progress`.
     """
     from hashtagger.export.formats import onnx_to_openvino, quantize_int8, trace_to_onnx, write_onnx_metadata
     from hashtagger.export.graph import scoring_graph
-    from hashtagger.models import ModelSpec, open_tagger
+    from hashtagger.models import open_tagger
     from hashtagger.runtime import RunOptions
+
+    progress = progress or Progress()
+    model = spec if isinstance(spec, ModelSpec) else ModelSpec(spec)
+    spec = model.model
 
     if fmt not in FORMATS or weights not in WEIGHTS:
         raise InputError(f"format {fmt} / precision {weights}: choose from {FORMATS} / {WEIGHTS}")
@@ -144,7 +149,7 @@ def export_model(
         )
     if weights == "int8" and not calibration:
         raise InputError("--precision int8 needs --calibration PHOTOS (a folder of typical photos)")
-    tagger = open_tagger(ModelSpec(spec, vocab, prior_weight), RunOptions("cpu", "fp32", runtime="torch"))
+    tagger = open_tagger(model, RunOptions("cpu", "fp32", runtime="torch"))
     graph = scoring_graph(tagger)  # before any work: kinds without a graph fail here
     meta = export_metadata(spec, tagger, weights)
     photos = calibration_arrays(tagger, calibration) if calibration else None
@@ -157,11 +162,11 @@ def export_model(
         raise write_error(target, e) from None
     try:
         onnx_path = work / "model.onnx"
-        say(f"tracing {spec} ({len(tagger.vocabulary)} tags) to ONNX")
+        progress.note(f"tracing {spec} ({len(tagger.vocabulary)} tags) to ONNX")
         trace_to_onnx(graph, batches[-1], onnx_path)
         write_onnx_metadata(onnx_path, meta)
         if weights == "int8":
-            say(f"quantising to int8 on {len(photos)} calibration photos")  # type: ignore[arg-type]
+            progress.note(f"quantising to int8 on {len(photos)} calibration photos")  # type: ignore[arg-type]
             quantize_int8(onnx_path, work / "int8.onnx", photos)  # type: ignore[arg-type]
             onnx_path = work / "int8.onnx"
             write_onnx_metadata(onnx_path, meta)

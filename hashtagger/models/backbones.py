@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hashtagger.choices import BACKBONES
 from hashtagger.errors import CheckpointError, MissingDependencyError
 from hashtagger.image.preprocess import EFFICIENTNET_LITE, IMAGENET, Preprocessing
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
-
-BACKBONES = ("resnet18", "efficientnet_lite0")
 
 
 def backbone_preprocessing(name: str) -> Preprocessing:

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from hashtagger.choices import LIST_FORMATS
 from hashtagger.options import domain_errors
 
 _ROLE_TITLES = {
@@ -16,7 +17,7 @@ _ROLE_TITLES = {
 
 
 @click.command()
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(LIST_FORMATS), default="text", show_default=True)
 @domain_errors
 def models(fmt: str) -> None:
     """List the built-in models and trainable kinds, with what each needs and whether it is installed.
@@ -56,7 +57,7 @@ def models(fmt: str) -> None:
 @click.option(
     "--vocab", type=click.Path(dir_okay=False), help="A built-in model over your tags (one per line)."
 )
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(LIST_FORMATS), default="text", show_default=True)
 @domain_errors
 def tags(model: str, search: str | None, vocab: str | None, fmt: str) -> None:
     """List what a model can say: every hashtag of its vocabulary, with how many of HARRISON's 57,383
@@ -67,10 +68,11 @@ def tags(model: str, search: str | None, vocab: str | None, fmt: str) -> None:
     hashtagger tags --search horse        # is #horse in it?
     hashtagger tags runs/clothing/best.pt --format json
     """
-    from hashtagger.models import load_tagger
+    from hashtagger.models import ModelSpec, open_tagger
     from hashtagger.models.vocabulary import model_tags
+    from hashtagger.progress import StderrProgress
 
-    tagger = load_tagger(model, vocab=vocab)
+    tagger = open_tagger(ModelSpec(model, vocab))
     found = model_tags(tagger.vocabulary, search)
     if fmt == "json":
         click.echo(json.dumps([t.to_dict() for t in found], indent=2))
@@ -78,6 +80,6 @@ def tags(model: str, search: str | None, vocab: str | None, fmt: str) -> None:
         for t in found:
             click.echo(f"#{t.tag}\t{'-' if t.posts is None else t.posts}")
     known = sum(t.posts is not None for t in found)
-    click.echo(f"{len(found)} of {len(tagger.vocabulary)} tags ({known} with statistics)", err=True)
+    StderrProgress().message(f"{len(found)} of {len(tagger.vocabulary)} tags ({known} with statistics)")
     if search and not found:
         raise click.exceptions.Exit(1)

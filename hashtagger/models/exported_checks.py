@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from hashtagger.choices import EXPORT_WEIGHTS
 from hashtagger.errors import CheckpointError
 from hashtagger.models.checkpoint import _check_vocabulary, _show
 
 FORMAT = "hashtagger-export"
 FORMAT_VERSION = 1
 INPUT, OUTPUT, CONTENT = "images", "scores", "content"
-WEIGHTS = ("fp32", "int8")
+WEIGHTS = EXPORT_WEIGHTS
 _FLOATS = ("float32", "float16", "bfloat16", "float64")
 #: Ranking rules that are shares (the CLI's --prior-weight is one too).
 _SHARES = ("prior_weight", "cooc_share", "diversity")

@@ -193,7 +193,7 @@ def load_model(
 
     `vocabulary` and `prior_weight` apply to built-in (zero-shot) models only: a trained or exported
     model has its own vocabulary and no tag-statistics blend, so giving either is an error. `runtime`
-    (runtime.RUNTIMES) picks what runs it: auto = ONNX Runtime where a graph exists, else PyTorch.
+    (choices.RUNTIMES) picks what runs it: auto = ONNX Runtime where a graph exists, else PyTorch.
     """
     name = str(spec)
     _ensure_catalog()

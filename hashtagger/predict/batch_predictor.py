@@ -9,10 +9,15 @@ the same hashtags on every engine. Nothing here imports Ray: the class works on 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hashtagger.predict.pipeline import Encoded, Failed
 from hashtagger.predict.predictions import Prediction
+
+if TYPE_CHECKING:
+    from hashtagger.models.spec import ModelSpec
+    from hashtagger.predict.hashtags import Selection
+    from hashtagger.runtime import RunOptions
 
 #: Output columns, the CLI's JSON record spread over columns: hashtags and scores are aligned lists.
 COLUMNS = ("path", "hashtags", "scores", "error")
@@ -58,31 +63,50 @@ class HashtagPredictor:
         workers: int | None = None,
         runtime: str = "auto",
     ) -> None:
-        from hashtagger.models import ModelSpec, open_tagger
-        from hashtagger.runtime import RunOptions, decode_threads
+        from hashtagger.models.spec import ModelSpec
+        from hashtagger.predict.hashtags import Selection
+        from hashtagger.runtime import RunOptions
+
+        self._open(
+            ModelSpec(model, vocab, prior_weight),
+            Selection(top_k, threshold, use_calibration),
+            RunOptions(device=device, precision=precision, workers=workers, runtime=runtime),
+        )
+
+    @classmethod
+    def opened(cls, spec: ModelSpec, selection: Selection, run: RunOptions) -> HashtagPredictor:
+        """The predictor for the CLI's own values (the `--engine ray` actors), without unpacking them."""
+        predictor = cls.__new__(cls)
+        predictor._open(spec, selection, run)
+        return predictor
+
+    def _open(self, spec: ModelSpec, selection: Selection, run: RunOptions) -> None:
+        import dataclasses
+
+        from hashtagger.models import open_tagger
+        from hashtagger.runtime import decode_threads
 
         cpus = assigned_cpus()
-        self.workers = workers if workers is not None else (cpus or decode_threads())
-        run = RunOptions(device=device, precision=precision, workers=self.workers, runtime=runtime)
-        self.tagger = open_tagger(ModelSpec(model, vocab, prior_weight), run)
+        self.workers = run.workers if run.workers is not None else (cpus or decode_threads())
+        self.tagger = open_tagger(spec, dataclasses.replace(run, workers=self.workers))
         self.device = self.tagger.device
         if cpus is not None and self.tagger.uses_torch:
             import torch
 
             torch.set_num_threads(cpus)  # the CPUs Ray reserved for this actor, not the whole node's
-        self.top_k, self.threshold, self.use_calibration = top_k, threshold, use_calibration
+        self.selection = selection
 
     def predict(self, items: Sequence[str | Encoded | Failed]) -> list[Prediction]:
         """Predictions for paths (read here) or in-memory photos, in order; one bad photo fails alone."""
+        import dataclasses
+
         from hashtagger.predict.hashtags import predict_paths
 
         return list(
             predict_paths(
                 self.tagger,
                 items,
-                top_k=self.top_k,
-                threshold=self.threshold,
-                use_calibration=self.use_calibration,
+                **dataclasses.asdict(self.selection),
                 batch_size=max(1, len(items)),
                 workers=min(self.workers, max(1, len(items))),
             )

@@ -7,17 +7,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hashtagger.options import FiniteFloat, domain_errors, model_option, run_options, writer_options
+from hashtagger.choices import PREDICT_FORMATS
+from hashtagger.options import FiniteFloat, domain_errors, model_options, run_options, writer_options
 from hashtagger.predict.ranking_options import ranking_options
 from hashtagger.predict.scale_options import scale_options
 
 if TYPE_CHECKING:
+    from hashtagger.models.spec import ModelSpec
     from hashtagger.runtime import RunOptions
 
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True)
-@model_option()
+@model_options(profile=True)
 @click.option(
     "-k", "--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hashtags per photo."
 )
@@ -33,19 +35,12 @@ if TYPE_CHECKING:
     "-f",
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "jsonl", "csv", "none"]),
+    type=click.Choice(PREDICT_FORMATS),
     default="text",
     show_default=True,
     help="Output format on stdout (none: nothing; with --write and --quiet, none is the default).",
 )
 @click.option("--no-hash", is_flag=True, help="Print tags without the leading '#'.")
-@click.option(
-    "--vocab",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Zero-shot models: tag against this vocabulary (one tag per line); needs hashtagger[vocab] "
-    "(hierse: hashtagger[hierse] and WordNet).",
-)
 @writer_options
 @run_options
 @ranking_options
@@ -53,16 +48,18 @@ if TYPE_CHECKING:
 @domain_errors
 def predict(
     inputs: tuple[str, ...],
-    model: str,
+    spec: ModelSpec,
     top_k: int,
     threshold: float | None,
     no_calibration: bool,
     fmt: str,
     no_hash: bool,
-    vocab: str | None,
-    prior_weight: float | None,
     run: RunOptions,
     writers: Any,
+    why: bool,
+    only: str | None,
+    reach_keywords: bool,
+    group: bool,
     **scale: Any,
 ) -> None:
     """Suggest hashtags for photos: files, folders (recursive), glob patterns, or - for paths on stdin.
@@ -75,34 +72,29 @@ def predict(
     hashtagger predict photos/ --engine ray --ray-address head:6379
     hashtagger predict ~/Pictures/trip --write xmp --exclude selfie --dry-run
     """
-    from hashtagger.predict.run import run_predict
+    from hashtagger.predict.hashtags import Selection
+    from hashtagger.predict.run import OutputStyle, ScaleOut, run_predict
+    from hashtagger.progress import StderrProgress
 
-    reach_keywords = scale.pop("reach_keywords")
     if reach_keywords and not writers.write:
         raise click.UsageError("--reach-keywords goes with --write")
-    local = scale.get("engine", "local") == "local"
-    if writers.write and local and not reach_keywords and scale["only"] is None and not scale["group"]:
-        scale["only"] = "content"  # a photo's keywords say what it shows, unless reach tags are asked for
+    local = scale["engine"] == "local"
+    if writers.write and local and not reach_keywords and only is None and not group:
+        only = "content"  # a photo's keywords say what it shows, unless reach tags are asked for
     source = click.get_current_context().get_parameter_source("fmt")
     if writers.write and run.quiet and source == click.core.ParameterSource.DEFAULT:
         fmt = "none"
-
     failed = run_predict(
         inputs,
-        model=model,
-        top_k=top_k,
-        threshold=threshold,
-        use_calibration=not no_calibration,
-        fmt=fmt,
-        hash_prefix=not no_hash,
-        vocab=vocab,
-        writers=writers,
-        stdin=sys.stdin,
+        spec=spec,
         out=sys.stdout,
-        err=sys.stderr,
-        prior_weight=prior_weight,
+        progress=StderrProgress(quiet=run.quiet),
+        stdin=sys.stdin,
+        selection=Selection(top_k, threshold, not no_calibration, only),
+        style=OutputStyle(fmt, not no_hash, why, group),
         run=run,
-        **scale,
+        scale=ScaleOut(**scale),
+        writers=writers,
     )
     if failed:
         sys.exit(1)

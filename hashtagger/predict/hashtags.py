@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -11,6 +12,17 @@ from hashtagger.predict.kinds import KINDS
 from hashtagger.predict.pipeline import Encoded, Failed, Scored, score_paths
 from hashtagger.predict.predictions import Hashtag, Prediction
 from hashtagger.rank import Ranked
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which of a photo's scored tags become its hashtags: predict_paths' keywords, as one value that
+    the CLI builds once and the local and Ray engines share (-k, -t, --no-calibration, --only)."""
+
+    top_k: int = 10
+    threshold: float | None = None
+    use_calibration: bool = True
+    only: str | None = None
 
 
 def select_hashtags(

@@ -7,10 +7,11 @@ import json
 from dataclasses import replace
 from typing import TextIO
 
+from hashtagger.choices import PREDICT_FORMATS
 from hashtagger.predict.keywords import hashtag
 from hashtagger.predict.predictions import Hashtag, Prediction
 
-FORMATS = ("text", "json", "jsonl", "csv", "none")
+FORMATS = PREDICT_FORMATS
 
 _TEXT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 

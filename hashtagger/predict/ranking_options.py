@@ -1,4 +1,4 @@
-"""`predict` options that explain and personalise the ranking (see hashtagger.rank and hashtagger.profile)."""
+"""`predict` options that explain the ranking and choose which kinds of tag to show (see hashtagger.rank)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any, TypeVar
 
 import click
 
-from hashtagger.options import FiniteFloat, add_options
+from hashtagger.options import add_options
 from hashtagger.predict.kinds import KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def ranking_options(func: F) -> F:
-    """--why, --only, --reach-keywords, --group, --profile, --profile-weight."""
+    """--why, --only, --reach-keywords, --group (--profile is a model option: options.model_options)."""
     options = [
         click.option(
             "--why",
@@ -39,21 +39,6 @@ def ranking_options(func: F) -> F:
             is_flag=True,
             help="Content tags first, then reach tags; the text format puts a tab between the two "
             "groups (json/jsonl: each hashtag's kind says which).",
-        ),
-        click.option(
-            "--profile",
-            type=click.Path(dir_okay=False),
-            default=None,
-            help="Your past posts (one line of hashtags per post) or a manifest of your tagged photos: "
-            "rank with your own tag popularity and co-occurrence (checkpoints: re-rank).",
-        ),
-        click.option(
-            "--profile-weight",
-            type=FiniteFloat(0, 1),
-            default=0.5,
-            show_default=True,
-            help="Weight of your statistics against HARRISON's; a history of n posts gets weight*n/(n+20) "
-            "(1 = yours only).",
         ),
     ]
     return add_options(func, options)

@@ -14,11 +14,16 @@ import os
 import socket
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hashtagger.errors import HashtaggerError, MissingDependencyError
 from hashtagger.predict.pipeline import Failed
 from hashtagger.predict.predictions import Prediction
+
+if TYPE_CHECKING:
+    from hashtagger.models.spec import ModelSpec
+    from hashtagger.predict.hashtags import Selection
+    from hashtagger.runtime import RunOptions
 
 #: Batches queued per actor: one running, one waiting, so no actor idles between batches.
 IN_FLIGHT_PER_ACTOR = 2
@@ -30,13 +35,13 @@ PROBE_TIMEOUT_S = 10.0
 class TaggingActor:
     """The Ray actor: a HashtagPredictor, with a load error kept as one line instead of a dead actor."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, spec: ModelSpec, selection: Selection, run: RunOptions) -> None:
         from hashtagger.predict.batch_predictor import HashtagPredictor
 
         self.predictor: HashtagPredictor | None = None
         self.error: str | None = None
         try:
-            self.predictor = HashtagPredictor(**options)
+            self.predictor = HashtagPredictor.opened(spec, selection, run)
         except HashtaggerError as e:
             self.error = str(e)
         except Exception as e:  # noqa: BLE001 - reported on the driver as one line
@@ -116,7 +121,9 @@ def probe(address: str, name: str, timeout: float = PROBE_TIMEOUT_S) -> None:
         ) from None
 
 
-def start_actors(ray: Any, options: dict[str, Any], cpus_per_actor: int, device: str) -> list[Any]:
+def start_actors(
+    ray: Any, model: tuple[ModelSpec, Selection, RunOptions], cpus_per_actor: int, device: str
+) -> list[Any]:
     """One actor per `cpus_per_actor` CPUs of the cluster (one per GPU when the model runs on GPUs)."""
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0)) if device in ("auto", "cuda") else 0
@@ -125,7 +132,7 @@ def start_actors(ray: Any, options: dict[str, Any], cpus_per_actor: int, device:
     actor_class = ray.remote(
         num_cpus=min(cpus_per_actor, cpus), num_gpus=1 if gpus else 0, max_restarts=1, max_task_retries=0
     )(TaggingActor)
-    actors = [actor_class.remote(options) for _ in range(count)]
+    actors = [actor_class.remote(*model) for _ in range(count)]
     for error in ray.get([a.ready.remote() for a in actors]):
         if error is not None:
             raise HashtaggerError(error)
@@ -158,24 +165,24 @@ def _merge(ray: Any, batch: list[str | Failed], ref: Any) -> list[Prediction]:
 
 def ray_predictions(
     items: Iterable[str | Failed],
-    options: dict[str, Any],
+    spec: ModelSpec,
+    selection: Selection,
+    run: RunOptions,
     *,
     address: str | None = None,
-    batch_size: int = 32,
     cpus_per_actor: int = 1,
-    quiet: bool = False,
 ) -> Iterator[Prediction]:
     """Predictions for `items` computed on Ray actors, yielded in input order as batches finish.
 
-    `options` are HashtagPredictor's keyword arguments (model, top_k, threshold, device, ...).
+    Each actor opens `spec` as `run` says (`run.batch_size` photos a batch) and selects with `selection`.
     """
     ray = import_ray()
-    started = connect(ray, address, quiet)
+    started = connect(ray, address, run.quiet)
     actors: list[Any] = []
     try:
-        actors = start_actors(ray, options, cpus_per_actor, str(options.get("device", "auto")))
+        actors = start_actors(ray, (spec, selection, run), cpus_per_actor, run.device)
         pending: deque[tuple[list[str | Failed], Any]] = deque()
-        for n, batch in enumerate(_batches(items, batch_size)):
+        for n, batch in enumerate(_batches(items, run.batch_size)):
             paths = [i for i in batch if not isinstance(i, Failed)]
             pending.append((batch, actors[n % len(actors)].tag.remote(paths) if paths else None))
             while len(pending) >= IN_FLIGHT_PER_ACTOR * len(actors):

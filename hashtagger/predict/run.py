@@ -6,101 +6,112 @@ import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from hashtagger.errors import InputError
 from hashtagger.files import GuardedOutput
-from hashtagger.predict.hashtags import predict_paths
+from hashtagger.models.spec import ModelSpec
+from hashtagger.predict.hashtags import Selection, predict_paths
 from hashtagger.predict.inputs import argument_error, expand_inputs, is_single_file
 from hashtagger.predict.output import Writer, text_path
 from hashtagger.predict.pipeline import Failed
 from hashtagger.predict.predictions import Prediction
 from hashtagger.predict.shard import Shard, ShardSelection
 from hashtagger.predict.writers.settings import WriterSettings
-from hashtagger.progress import ProgressFn
+from hashtagger.progress import Progress, ProgressFn
 from hashtagger.runtime import DEFAULT_RUN, RunOptions
 from hashtagger.words import plural
 
 if TYPE_CHECKING:
     from hashtagger.predict.writers.library import LibraryWriter
-    from hashtagger.progress import StderrProgress
 
 #: Up to this many photos are listed before tagging starts, so that progress has a total and an ETA;
 #: beyond it (or with paths on stdin) the photos stream and progress counts without a total.
 LIST_LIMIT = 100_000
 
 
+@dataclass(frozen=True)
+class OutputStyle:
+    """How results look on stdout: --format, --no-hash, --why, --group."""
+
+    fmt: str = "text"
+    hash_prefix: bool = True
+    why: bool = False
+    group: bool = False
+
+
+@dataclass(frozen=True)
+class ScaleOut:
+    """How the run is spread: one shard of the inputs (--shard), and the engine that tags them."""
+
+    shard: Shard | None = None
+    engine: str = "local"  # or "ray"
+    ray_address: str | None = None
+    ray_cpus_per_actor: int = 1
+
+
 def run_predict(
     inputs: Iterable[str],
     *,
-    model: str,
+    spec: ModelSpec,
     out: TextIO,
-    err: TextIO,
+    progress: Progress | None = None,
     stdin: TextIO | None = None,
-    fmt: str = "text",
-    top_k: int = 10,
-    threshold: float | None = None,
-    use_calibration: bool = True,
-    hash_prefix: bool = True,
-    vocab: str | None = None,
-    prior_weight: float | None = None,
+    selection: Selection | None = None,
+    style: OutputStyle | None = None,
     run: RunOptions = DEFAULT_RUN,
-    shard: Shard | None = None,
-    engine: str = "local",
-    ray_address: str | None = None,
-    ray_cpus_per_actor: int = 1,
+    scale: ScaleOut | None = None,
     writers: WriterSettings | None = None,
-    why: bool = False,
-    only: str | None = None,
-    group: bool = False,
-    profile: str | None = None,
-    profile_weight: float = 0.5,
 ) -> int:
-    """The whole `predict` command: results to `out` as they come, one line per failure to `err`.
+    """The whole `predict` command: results to `out` as they come; progress and one line per failure
+    go to `progress` (the CLI's StderrProgress; by default the `hashtagger` logger).
 
-    `shard` keeps one shard of the inputs; `engine="ray"` tags on a Ray cluster (see ray_engine).
     `writers` adds tag filters and library writers (sidecars, embedded keywords, captions).
     Returns the number of inputs that failed (the CLI exits 1 when it is not zero).
     """
     from hashtagger.predict.writers.library import LibraryWriter
-    from hashtagger.progress import StderrProgress
 
-    if engine != "local" and (profile is not None or only is not None or group):
+    progress = progress or Progress()
+    selection, style, scale = selection or Selection(), style or OutputStyle(), scale or ScaleOut()
+    local_only = spec.profile is not None or selection.only is not None or style.group
+    if scale.engine != "local" and local_only:
         raise InputError("--profile, --only and --group run with the local engine only, not --engine ray")
     inputs = list(inputs)
     out = GuardedOutput(out)  # type: ignore[assignment]
     single = len(inputs) == 1 and is_single_file(inputs[0])
-    library = LibraryWriter(writers or WriterSettings(), top_k=top_k)
-    writer = Writer(fmt, out, single=single, hash_prefix=hash_prefix, why=why, group=group)
+    library = LibraryWriter(writers or WriterSettings(), top_k=selection.top_k)
+    writer = Writer(
+        style.fmt, out, single=single, hash_prefix=style.hash_prefix, why=style.why, group=style.group
+    )
     # Typos are reported before the model loads (seconds); stdin and patterns stream later.
-    early, all_bad = _early_errors(inputs, shard, err)
+    early, all_bad = _early_errors(inputs, scale.shard, progress)
     if all_bad:
         for arg, e in early.items():
             writer.write(Prediction(arg, error=e))
         writer.close()
         return len(early)
     skipped: Counter[str] = Counter()
-    selection = ShardSelection(shard) if shard is not None else None
-    items, total = _items(inputs, stdin, selection, skipped, library.pending)
-    options = dict(  # a few more tags than top_k when filters will drop some
-        model=model, top_k=library.fetch_k(top_k), threshold=threshold, use_calibration=use_calibration,
-        vocab=vocab, prior_weight=prior_weight, only=only, profile=profile, profile_weight=profile_weight,
-    )  # fmt: skip
-    if engine == "local":
-        predictions = _local(items, options, run)
+    sharded = ShardSelection(scale.shard) if scale.shard is not None else None
+    items, total = _items(inputs, stdin, sharded, skipped, library.pending)
+    fetch = dataclasses.replace(selection, top_k=library.fetch_k(selection.top_k))  # filters drop some
+    if scale.engine == "local":
+        predictions = _local(items, spec, fetch, run)
     else:
-        predictions = _ray(items, options, run, ray_address, ray_cpus_per_actor)
-    with StderrProgress(err, quiet=run.quiet) as progress:
+        predictions = _ray(items, spec, fetch, run, scale)
+    with progress:
         results = counted(predictions, progress, ("tagging", total))
-        failed = _write_all(results, writer, library, selection, early, progress, threshold, model)
+        failed = _write_all(
+            results, writer, library, sharded, early, progress, selection.threshold, spec.model
+        )
     writer.close()
     if skipped:
         counts = ", ".join(f"{n} {ext}" for ext, n in sorted(skipped.items()))
-        err.write(
-            f"skipped {plural(sum(skipped.values()), 'photo')} this installation cannot decode ({counts})\n"
+        progress.message(
+            f"skipped {plural(sum(skipped.values()), 'photo')} this installation cannot decode ({counts})"
         )
     for line in library.summary():
-        err.write(line + "\n")
+        progress.message(line)
     return failed
 
 
@@ -110,7 +121,7 @@ def _write_all(
     library: LibraryWriter,
     selection: ShardSelection | None,
     early: dict[str, str],
-    progress: StderrProgress,
+    progress: Progress,
     threshold: float | None,
     model: str,
 ) -> int:
@@ -143,12 +154,12 @@ def _write_all(
     return failed
 
 
-def _early_errors(inputs: list[str], shard: Shard | None, err: TextIO) -> tuple[dict[str, str], bool]:
+def _early_errors(inputs: list[str], shard: Shard | None, progress: Progress) -> tuple[dict[str, str], bool]:
     """Arguments that name nothing (of this shard), said at once, and whether that is every argument."""
     errors = {arg: e for arg in inputs if (e := argument_error(arg)) is not None}
     early = {a: e for a, e in errors.items() if shard is None or shard.holds(a)}
     for e in early.values():
-        err.write(f"error: {text_path(e)}\n")
+        progress.message(f"error: {text_path(e)}")
     return early, len(errors) == len(inputs)
 
 
@@ -174,37 +185,30 @@ def _items(
     return itertools.chain(listed, items), None
 
 
-def _local(items: Iterable[str | Failed], options: dict[str, Any], run: RunOptions) -> Iterator[Prediction]:
+def _local(
+    items: Iterable[str | Failed], spec: ModelSpec, selection: Selection, run: RunOptions
+) -> Iterator[Prediction]:
     """Predictions from a tagger loaded in this process."""
-    from hashtagger.models import ModelSpec, open_tagger
+    from hashtagger.models import open_tagger
 
-    spec = ModelSpec(options["model"], options["vocab"], options["prior_weight"], options.get("profile"),
-                     options.get("profile_weight", 0.5))  # fmt: skip
     tagger = open_tagger(spec, run)
     return predict_paths(
         tagger,
         items,
-        top_k=options["top_k"],
-        threshold=options["threshold"],
-        use_calibration=options["use_calibration"],
+        **dataclasses.asdict(selection),
         batch_size=run.batch_size,
         workers=run.decode_workers(tagger.device),
-        only=options.get("only"),
     )
 
 
 def _ray(
-    items: Iterable[str | Failed], options: dict[str, Any], run: RunOptions, address: str | None, cpus: int
+    items: Iterable[str | Failed], spec: ModelSpec, selection: Selection, run: RunOptions, scale: ScaleOut
 ) -> Iterator[Prediction]:
     """Predictions from Ray actors running the same pipeline (see ray_engine)."""
     from hashtagger.predict.ray_engine import ray_predictions
 
-    local_only = ("profile", "profile_weight", "only")  # refused with ray before any photo is listed
-    options = {k: v for k, v in options.items() if k not in local_only}
-    options = {**options, "device": run.device, "precision": run.precision, "workers": run.workers,
-               "runtime": run.runtime}  # fmt: skip
     return ray_predictions(
-        items, options, address=address, batch_size=run.batch_size, cpus_per_actor=cpus, quiet=run.quiet
+        items, spec, selection, run, address=scale.ray_address, cpus_per_actor=scale.ray_cpus_per_actor
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from hashtagger.choices import ENGINES
 from hashtagger.errors import InputError
 from hashtagger.options import add_options
 from hashtagger.predict.shard import Shard, parse_shard
@@ -39,7 +40,7 @@ def scale_options(func: F) -> F:
         ),
         click.option(
             "--engine",
-            type=click.Choice(["local", "ray"]),
+            type=click.Choice(ENGINES),
             default="local",
             show_default=True,
             help="local: this process; ray: actors of a Ray cluster (needs hashtagger[ray]).",

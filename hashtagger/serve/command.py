@@ -6,19 +6,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hashtagger.options import FiniteFloat, domain_errors, model_option, run_options
+from hashtagger.options import FiniteFloat, domain_errors, model_options, run_options
 
 if TYPE_CHECKING:
+    from hashtagger.models.spec import ModelSpec
     from hashtagger.runtime import RunOptions
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0: everyone).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@model_option()
-@click.option(
-    "--vocab", type=click.Path(dir_okay=False), default=None, help="Zero-shot models: your own vocabulary."
-)
+@model_options()
 @click.option(
     "--api-key",
     envvar="HASHTAGGER_API_KEY",
@@ -54,14 +52,12 @@ if TYPE_CHECKING:
 def serve(
     host: str,
     port: int,
-    model: str,
-    vocab: str | None,
+    spec: ModelSpec,
     api_key: str | None,
     max_upload_mb: float,
     max_files: int,
     max_megapixels: float,
     upload_timeout: float,
-    prior_weight: float | None,
     run: RunOptions,
 ) -> None:
     """Serve an HTTP API and a web page for tagging photos (needs hashtagger[serve]).
@@ -71,19 +67,18 @@ def serve(
     hashtagger serve --model zeroshot.onnx --port 9000
     curl -F file=@photo.jpg 'http://127.0.0.1:8000/v1/predict?top_k=5'
     """
+    from hashtagger.progress import StderrProgress
     from hashtagger.serve.run import run_server
 
     run_server(
         host=host,
         port=port,
-        model=model,
-        vocab=vocab,
+        spec=spec,
         api_key=api_key or None,
         max_upload_bytes=int(max_upload_mb * 1e6),
         max_files=max_files,
         max_megapixels=max_megapixels,
         upload_timeout=upload_timeout,
-        prior_weight=prior_weight,
         run=run,
-        say=lambda msg: click.echo(msg, err=True),
+        progress=StderrProgress(quiet=run.quiet),
     )

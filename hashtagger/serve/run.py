@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from hashtagger.errors import MissingDependencyError
+from hashtagger.models.spec import ModelSpec
+from hashtagger.progress import Progress
 from hashtagger.runtime import DEFAULT_RUN, RunOptions
 
 
@@ -15,18 +17,17 @@ def run_server(
     *,
     host: str,
     port: int,
-    model: str,
-    vocab: str | None = None,
+    spec: ModelSpec,
     api_key: str | None = None,
     max_upload_bytes: int = 20_000_000,
     max_files: int = 64,
     max_megapixels: float = 256.0,
     upload_timeout: float = 120.0,
-    prior_weight: float | None = None,
     run: RunOptions = DEFAULT_RUN,
-    say: Callable[[str], None] = lambda _: None,
+    progress: Progress | None = None,
 ) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted; what the server says at start goes to `progress` (the CLI's stderr)."""
+    say = (progress or Progress()).message
     try:
         import fastapi  # noqa: F401
         import python_multipart  # noqa: F401
@@ -35,10 +36,10 @@ def run_server(
         raise MissingDependencyError(
             f"hashtagger serve needs {e.name}: pip install 'hashtagger[serve]'"
         ) from None
-    from hashtagger.models import ModelSpec, open_tagger
+    from hashtagger.models import open_tagger
     from hashtagger.serve.app import ServeSettings, create_app
 
-    tagger = open_tagger(ModelSpec(model, vocab, prior_weight), run)
+    tagger = open_tagger(spec, run)
     settings = ServeSettings(
         api_key,
         max_upload_bytes,

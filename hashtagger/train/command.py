@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from hashtagger.choices import DEVICES
 from hashtagger.options import domain_errors
 
 
@@ -31,9 +32,7 @@ from hashtagger.options import domain_errors
     default=None,
     help="Continue an interrupted run from its last.pt (model, optimizer, schedule, RNG).",
 )
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True
-)
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option(
     "--overwrite",
     is_flag=True,

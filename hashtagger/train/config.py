@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from hashtagger.choices import BACKBONES
 from hashtagger.data.formats import FORMATS
 from hashtagger.errors import ConfigError
 from hashtagger.image.preprocess import MAX_SIZE
@@ -21,7 +22,6 @@ from hashtagger.models.registry import list_models, model_names
 from hashtagger.train.config_values import check_value, parse_override
 from hashtagger.train.config_yaml import read_yaml, show
 
-BACKBONES = ("resnet18", "efficientnet_lite0")
 #: Upper bounds of the size-like keys: past them a run only exhausts memory or processes, never trains better.
 MAX_WORKERS = 64
 MAX_BATCH = 4096

@@ -13,8 +13,6 @@ from hashtagger.files import atomic_write, check_writable, os_reason, read_regul
 from hashtagger.predict.writers.merge import Merged, merge_keywords
 from hashtagger.predict.writers.xmp import MAX_BYTES, XmpError, XmpPacket, check_xml_text
 
-SIDECAR_NAMES = ("full", "base")
-
 
 def sidecar_path(photo: str | Path, style: str = "full") -> Path:
     """`full`: photo.jpg.xmp; `base`: photo.xmp (the photo's suffix replaced)."""

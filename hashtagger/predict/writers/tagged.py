@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hashtagger.choices import SIDECAR_NAMES
 from hashtagger.files import is_regular_file, read_regular
 from hashtagger.predict.writers.captions import caption_path, read_caption
 from hashtagger.predict.writers.settings import WriterSettings
-from hashtagger.predict.writers.sidecar import SIDECAR_NAMES, sidecar_path
+from hashtagger.predict.writers.sidecar import sidecar_path
 from hashtagger.predict.writers.xmp import MAX_BYTES, XmpPacket
 
 
