@@ -22,7 +22,6 @@ import numpy as np
 
 from hashtagger.errors import DatasetError, InputError
 from hashtagger.evaluate.rows import (
-    DEFAULT_THRESHOLD,
     TagFrequencies,
     dataset_vocabulary,
     frequencies,
@@ -126,7 +125,7 @@ def model_thresholds(tagger: Tagger) -> tuple[np.ndarray | float, str]:
                 f"{tagger.name}: {thr.size} thresholds for {len(tagger.vocabulary)} tags; calibrate it again"
             )
         return thr, "calibrated"
-    default = float(getattr(tagger, "default_threshold", DEFAULT_THRESHOLD))
+    default = float(tagger.default_threshold)
     return default, f"{default:.4g}"
 
 
