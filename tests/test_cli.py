@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -42,3 +43,17 @@ def test_help_does_not_import_heavy_libraries() -> None:
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
     assert "click" in imported  # the import log was read
     assert not imported & {"torch", "numpy", "PIL", "cv2", "timm", "sklearn"}
+
+
+def test_predict_evaluate_and_serve_share_their_model_and_run_options() -> None:
+    """An option about which model or how it runs is written once (options.model_options / run_options)
+    and reaches all three commands the same: same name, same choices, same help."""
+
+    def shared(name: str) -> dict[str, tuple]:
+        params = {p.name: p for p in cli.commands[name].params if isinstance(p, click.Option)}
+        keys = ("prior_weight", "device", "precision", "runtime", "batch_size", "workers", "quiet")
+        return {k: (params[k].opts, params[k].help, getattr(params[k].type, "choices", None)) for k in keys}
+
+    assert shared("predict") == shared("evaluate") == shared("serve")
+    r = CliRunner().invoke(cli, ["evaluate", "-m", "zeroshot", "--data", "x", "--runtime", "tpu"])
+    assert r.exit_code == 2 and "'tpu' is not one of 'auto', 'onnx', 'openvino', 'torch'" in r.output
