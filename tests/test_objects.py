@@ -55,10 +55,10 @@ def test_a_detected_horse_moves_q_onto_horse(tmp_path: Path) -> None:
 
 
 def test_weak_scores_and_tagless_classes_move_nothing() -> None:
-    tags = ObjectTags(["person", "people", "horse", "cattle", "cow"])
+    tags = ObjectTags(["hydrant", "people", "horse", "cattle", "cow"])
     scores = np.zeros((3, 80), np.float32)
     scores[0, HORSE] = 0.25  # below SCORE_MIN
-    scores[1, COCO_CLASSES.index("person")] = 0.99  # a person has no tags of its own (people.py has faces)
+    scores[1, COCO_CLASSES.index("fire hydrant")] = 0.99  # a class without tags
     scores[2, COCO_CLASSES.index("cow")] = 0.9
     q = np.full((3, 5), 0.2, dtype=np.float32)
     out = tags.move(q, scores)
@@ -69,6 +69,7 @@ def test_weak_scores_and_tagless_classes_move_nothing() -> None:
 
 def test_a_vocabulary_without_object_tags_is_left_alone() -> None:
     assert not ObjectTags(["love", "sunset", "person"]).active
+    assert ObjectTags(["love", "people"]).active  # a person seen says #people
     assert ObjectTags(["love", "giraffe"]).active
 
 
