@@ -50,7 +50,7 @@ COCO_CLASSES = (
 #: A COCO class -> the hashtags people post for it (and how much); a class absent here (or whose tags the
 #: vocabulary lacks) moves nothing. Most classes are their own tag (the name without spaces).
 OBJECT_TAGS: dict[str, dict[str, float]] = {
-    "person": {"people": 1.0},  # with people.py's faces: MSRC-v2 #people recall 0.68 -> 0.96, precision 0.92 -> 0.90
+    "person": {"people": 1.0},  # with faces: MSRC-v2 #people recall 0.68 -> 0.96, precision 0.92 -> 0.90
     "bicycle": {"bicycle": 1.0, "bike": 0.5}, "motorcycle": {"motorcycle": 1.0, "bike": 0.3},
     "airplane": {"airplane": 1.0, "plane": 1.0}, "cow": {"cow": 1.0, "cattle": 0.5},
     "traffic light": {}, "fire hydrant": {}, "stop sign": {}, "parking meter": {}, "remote": {},
