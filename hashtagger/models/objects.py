@@ -28,7 +28,8 @@ import numpy as np
 from hashtagger.errors import CheckpointError
 
 RESOURCE = "objects.onnx"
-#: 256 px: MSRC-v2 mean AUC 0.987 at 6.5 ms a photo (320: 0.983, 9.7 ms; 416: 0.976, 15 ms; 2 cores).
+#: 256 px: MSRC-v2 mean AUC 0.987 at 6.6 ms a photo (192: 0.987, 4.3 ms, but more wrong first tags on
+#: the demo photos; 320: 0.983, 9.7 ms; 416: 0.976, 15 ms; 2 cores).
 OBJECT_INPUT = 256
 #: Below this score nothing moves (MSRC-v2: precision 0.70 at 0.3, and 178 of 591 photos hold some
 #: class that MSRC-v2 does not label at or above it).
