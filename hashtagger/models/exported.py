@@ -261,6 +261,9 @@ def onnx_session(path: Path) -> Any:
         ) from None
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    # The model and its detectors run in turn: idle threads that spin between runs only take the cores
+    # from the next session.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # noqa: BLE001 - a damaged file is a one-line user error

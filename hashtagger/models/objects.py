@@ -14,6 +14,11 @@ input NanoDet trains with (0.95 with the /255 input human.js uses). At score >= 
 precision 0.94, recall 0.64; >= 0.4: 0.82 / 0.82. A person seen says #people: of MSRC-v2's 68 photos with a
 body or face, a face (people.py, logit >= 0.6) finds 0.68 at precision 0.92, a face or a person >= 0.5 0.96
 at 0.90 (people from behind or far away).
+
+OBJECT_INPUT is 160 px, for cost: with Lite0 and the face detector the default model measured 1.70x the
+former default's per-photo cost at 160 px (bench.py figure k; 192 px about 2.2x, 128 px 1.75x), and
+scripts/quality.py on the whole model: MSRC-v2 names an object first 78.5% at 160 (78.3% at 192, 74.0% at
+128), mAP 76.4 (76.5, 75.0), the demo photos' subject in the top 3 on 13 of 15 (12, 12).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from hashtagger.errors import CheckpointError
 RESOURCE = "objects.onnx"
 #: 256 px: MSRC-v2 mean AUC 0.987 at 6.6 ms a photo (192: 0.987, 4.3 ms, but more wrong first tags on
 #: the demo photos; 320: 0.983, 9.7 ms; 416: 0.976, 15 ms; 2 cores).
-OBJECT_INPUT = 256
+OBJECT_INPUT = 160
 #: Below this score nothing moves (MSRC-v2: precision 0.70 at 0.3, and 178 of 591 photos hold some
 #: class that MSRC-v2 does not label at or above it).
 SCORE_MIN = 0.3
@@ -73,14 +78,9 @@ def tag_weights(cls: str) -> dict[str, float]:
 
 def object_input(batch: np.ndarray, size: int = OBJECT_INPUT) -> np.ndarray:
     """uint8 NCHW RGB photos -> NanoDet's float32 NCHW input: `size` square, BGR, mean/std normalised."""
-    from PIL import Image
+    from hashtagger.image.square import square_rgb
 
-    out = np.empty((len(batch), 3, size, size), dtype=np.float32)
-    for i, chw in enumerate(batch):
-        im = Image.fromarray(np.ascontiguousarray(chw.transpose(1, 2, 0))).resize(
-            (size, size), Image.Resampling.BILINEAR
-        )
-        out[i] = np.asarray(im, dtype=np.float32)[:, :, ::-1].transpose(2, 0, 1)
+    out = square_rgb(batch, size)[:, :, :, ::-1].transpose(0, 3, 1, 2).astype(np.float32)
     mean = np.array(BGR_MEAN, dtype=np.float32)[None, :, None, None]
     std = np.array(BGR_STD, dtype=np.float32)[None, :, None, None]
     return (out - mean) / std

@@ -35,14 +35,9 @@ PEOPLE_TAGS = {"people": 1.0, "portrait": 0.5, "person": 0.15, "face": 0.15, "se
 
 def face_input(batch: np.ndarray) -> np.ndarray:
     """uint8 NCHW photos -> the detector's float32 NCHW input: FACE_INPUT square, scaled to [-1, 1]."""
-    from PIL import Image
+    from hashtagger.image.square import square_rgb
 
-    out = np.empty((len(batch), 3, FACE_INPUT, FACE_INPUT), dtype=np.float32)
-    for i, chw in enumerate(batch):
-        im = Image.fromarray(np.ascontiguousarray(chw.transpose(1, 2, 0))).resize(
-            (FACE_INPUT, FACE_INPUT), Image.Resampling.BILINEAR
-        )
-        out[i] = np.asarray(im, dtype=np.float32).transpose(2, 0, 1)
+    out = square_rgb(batch, FACE_INPUT).transpose(0, 3, 1, 2).astype(np.float32)
     return out / 127.5 - 1.0
 
 

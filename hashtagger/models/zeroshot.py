@@ -1,6 +1,6 @@
 """Zero-shot tagging: ConSE (Norouzi et al., 2014), ranked with how people tag photos.
 
-visual:  an ImageNet classifier (EfficientNet-Lite2) gives class probabilities p. Two views of them:
+visual:  an ImageNet classifier (EfficientNet-Lite0) gives class probabilities p. Two views of them:
          ConSE: the top-T classes weight the classes' text embeddings (each class with its WordNet
          ancestors, as HierSE embeds it; each hashtag by its plain words); the mean embedding's cosine
          s_t with each tag, less part of the tag's hubness (CSLS), gives softmax(s / tau);
@@ -273,10 +273,12 @@ def open_builtin(name: str, vocabulary: list[str] | None, prior_weight: float | 
     return load_builtin(name, vocabulary=vocabulary, prior_weight=prior_weight)
 
 
-#: The built-in models' ImageNet classifier and its input: Lite2 at 260 px (scripts/quality.py measured
-#: it against Lite0: MSRC-v2 mAP +0.9, clothing-small mAP +5.7; about 1.4x Lite0's forward cost).
-BACKBONE = "lite2"
-BACKBONE_PREPROCESSING = replace(EFFICIENTNET_LITE, size=260)
+#: The built-in models' ImageNet classifier and its input: Lite0 at 224 px. Lite2 at 260 px measured
+#: clothing-small mAP +4 to +6 and MSRC-v2 about the same, at 1.4x Lite0's forward; with the object detector
+#: (objects.py) and the face detector it took the model to 2.0-3.0x the former default's per-photo cost (the
+#: budget is 2x), while the detector gave more (MSRC-v2 names an object first 67.7% -> 78.5%): Lite0 it is.
+BACKBONE = "lite0"
+BACKBONE_PREPROCESSING = replace(EFFICIENTNET_LITE, size=224)
 
 #: Share of the WordNet-ancestor embedding in each ImageNet class's embedding (the rest: its plain name);
 #: 1.0 measured MSRC-v2 mAP 72.8 but clothing-small P@1 18.2, 0.85 gives 71.4 and 25.2 (plain: 62.2, 24.6).
