@@ -77,10 +77,10 @@ path = str(resources.files("hashtagger.resources").joinpath("zeroshot.onnx"))
 session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
 vocab = __import__("json").loads(session.get_modelmeta().custom_metadata_map["hashtagger.vocabulary"])
 im = Image.open(sys.argv[1]).convert("RGB")
-w, h = im.size; s = 297 / min(w, h)
+w, h = im.size; s = 256 / min(w, h)  # EfficientNet-Lite0's input: short side 256, centre crop 224
 im = im.resize((round(w * s), round(h * s)), Image.BICUBIC)
-l, t = (im.size[0] - 260) // 2, (im.size[1] - 260) // 2
-x = np.asarray(im.crop((l, t, l + 260, t + 260)), dtype=np.uint8).transpose(2, 0, 1)[None]
+l, t = (im.size[0] - 224) // 2, (im.size[1] - 224) // 2
+x = np.asarray(im.crop((l, t, l + 224, t + 224)), dtype=np.uint8).transpose(2, 0, 1)[None]
 score = session.run(["scores"], {"images": np.ascontiguousarray(x)})[0][0]
 print(" ".join("#" + vocab[i] for i in np.argsort(-score)[:10]))
 """
