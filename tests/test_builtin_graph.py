@@ -13,15 +13,16 @@ from conftest import make_photo, run_predict_cli
 
 from hashtagger.export.parity import synthetic_batch
 from hashtagger.models import load_tagger
-from hashtagger.models.zeroshot import shipped_graph
+from hashtagger.models.zeroshot import SHIPPED_GRAPHS, shipped_graph
 
 pytest.importorskip("onnxruntime", reason="the shipped graph runs on ONNX Runtime")
 
 
-def test_the_shipped_graph_is_the_pytorch_model() -> None:
-    """Fails when the model or its resources changed without `python scripts/build_builtin_models.py`."""
-    assert shipped_graph("zeroshot") is not None, "run scripts/build_builtin_models.py"
-    onnx, ref = load_tagger("zeroshot"), load_tagger("zeroshot", runtime="torch")
+@pytest.mark.parametrize("name", sorted(SHIPPED_GRAPHS))
+def test_each_shipped_graph_is_the_pytorch_model(name: str) -> None:
+    """Fails when a model or its resources changed without `python scripts/build_builtin_models.py`."""
+    assert shipped_graph(name) is not None, "run scripts/build_builtin_models.py"
+    onnx, ref = load_tagger(name), load_tagger(name, runtime="torch")
     assert type(onnx).__name__ == "ExportedTagger" and not onnx.uses_torch and ref.uses_torch
     assert onnx.vocabulary == ref.vocabulary and onnx.preprocessing == ref.preprocessing
     batch = synthetic_batch(ref.preprocessing, 4, seed=7)

@@ -154,7 +154,7 @@ def test_builtin_hierse_tags_a_photo_and_blends_like_zeroshot(photo_factory) -> 
     from hashtagger.image.preprocess import EFFICIENTNET_LITE
 
     x = torch.from_numpy(EFFICIENTNET_LITE.load_array(photo_factory("p.png", size=(64, 48))))[None]
-    hierse, conse = load_tagger("hierse"), load_tagger("zeroshot", runtime="torch")
+    hierse, conse = load_tagger("hierse", runtime="torch"), load_tagger("zeroshot", runtime="torch")
     assert hierse.kind == "hierse" and hierse.vocabulary == conse.vocabulary
     scores = hierse.tag(x)
     assert scores.shape == (1, len(conse.vocabulary))
@@ -165,7 +165,7 @@ def test_builtin_hierse_tags_a_photo_and_blends_like_zeroshot(photo_factory) -> 
     h, c = hierse.rank_content(q), conse.rank_content(q)
     np.testing.assert_allclose(h.visual + h.cooccurrence, c.visual + c.cooccurrence, rtol=1e-5)
     assert not torch.allclose(hierse.visual_scores(x), conse.visual_scores(x))
-    plain = load_tagger("hierse", prior_weight=0.0)
+    plain = load_tagger("hierse", prior_weight=0.0, runtime="torch")
     np.testing.assert_allclose(plain.rank_content(q).visual, q.numpy(), rtol=1e-5)
 
 

@@ -26,17 +26,18 @@ SKLEARN = Requirement("scikit-learn", "pip install 'hashtagger[bovw]'", module="
 register_model(
     "zeroshot",
     role="builtin",
-    description="Zero-shot over EfficientNet-Lite2's ImageNet classes (ConSE + their WordNet names), 1222 "
-    "tags, ranked with Instagram tag stats; runs on ONNX Runtime (shipped graph) or PyTorch",
+    description="Zero-shot over EfficientNet-Lite0's ImageNet classes (ConSE + their WordNet names) and "
+    "COCO and face detectors, 1222 tags, ranked with Instagram tag stats; runs on ONNX Runtime "
+    "(shipped graph) or PyTorch",
     loader="hashtagger.models.zeroshot:load_conse",
     vocab_requires=TEXT_MODEL,
 )
 register_model(
     "hierse",
     role="builtin",
-    description="HierSE zero-shot: like zeroshot, with label embeddings summed over the WordNet hierarchy",
+    description="HierSE zero-shot: like zeroshot, with label embeddings summed over the WordNet hierarchy; "
+    "runs on ONNX Runtime (shipped graph) or PyTorch",
     loader="hashtagger.models.zeroshot:load_hierse",
-    requires=(TORCH,),
     vocab_requires=(*TEXT_MODEL, NLTK, WORDNET),
 )
 register_model(

@@ -235,7 +235,7 @@ def load_hierse(
 
 #: The built-in models whose graph ships in the package (scripts/build_builtin_models.py), so that they
 #: run on ONNX Runtime without PyTorch.
-SHIPPED_GRAPHS = {"zeroshot": "zeroshot.onnx"}
+SHIPPED_GRAPHS = {"zeroshot": "zeroshot.onnx", "hierse": "hierse.onnx"}
 TORCH_EXTRA = "pip install 'hashtagger[torch]'"
 
 
