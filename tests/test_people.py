@@ -67,6 +67,7 @@ def test_people_move_a_share_of_q_onto_the_people_tags_by_hand() -> None:
         {"share": 2, "logit50": 1, "slope": 3},
         {"share": 0.4, "logit50": float("nan"), "slope": 3},
         {"share": 0.4},
+        {"share": True, "logit50": 0.6, "slope": 3},
         [],
     ],
 )

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from hashtagger.errors import CheckpointError
+from hashtagger.models.detections import checked_settings, gated_sigmoid
 
 RESOURCE = "objects.onnx"
 #: 256 px: MSRC-v2 mean AUC 0.987 at 6.6 ms a photo (192: 0.987, 4.3 ms, but more wrong first tags on
@@ -133,9 +133,7 @@ class ObjectTags:
 
     def p_class(self, scores: np.ndarray) -> np.ndarray:
         """(N, 80) detector scores -> how sure each class is there; 0 for classes without tags."""
-        scores = np.asarray(scores, dtype=np.float32)
-        z = np.clip(self.slope * (scores - self.score50), -60.0, 60.0)
-        p = np.where(scores >= SCORE_MIN, 1.0 / (1.0 + np.exp(-z)), 0.0)
+        p = gated_sigmoid(scores, self.score50, self.slope, SCORE_MIN)
         return (p * self.weights.any(axis=1)[None, :]).astype(np.float32)
 
     def move(self, q: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -161,12 +159,4 @@ class ObjectTags:
 
     @classmethod
     def from_dict(cls, d: Any, vocabulary: list[str]) -> ObjectTags:
-        if not isinstance(d, dict) or set(d) != {"share", "score50", "slope"}:
-            raise CheckpointError(f"objects must be a mapping of share, score50 and slope, got {d!r}"[:160])
-        values = [d["share"], d["score50"], d["slope"]]
-        finite = all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in values
-        )
-        if not finite or not 0 <= d["share"] <= 1:
-            raise CheckpointError("objects: share must be from 0 to 1, score50 and slope finite numbers")
-        return cls(vocabulary, float(d["share"]), float(d["score50"]), float(d["slope"]))
+        return cls(vocabulary, *checked_settings(d, "objects", "score50"))

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from hashtagger.errors import CheckpointError
+from hashtagger.models.detections import checked_settings, gated_sigmoid
 
 RESOURCE = "people_face.onnx"
 #: Below this face logit nothing moves (MSRC-v2: precision 0.72 at 0; photos without people score about 0 or
@@ -80,9 +80,7 @@ class PeopleTags:
         return bool(self.weights.any())
 
     def p_face(self, logits: np.ndarray) -> np.ndarray:
-        logits = np.asarray(logits, dtype=np.float32)
-        z = np.clip(self.slope * (logits - self.logit50), -60.0, 60.0)
-        return np.where(logits >= FACE_LOGIT_MIN, 1.0 / (1.0 + np.exp(-z)), 0.0).astype(np.float32)
+        return gated_sigmoid(logits, self.logit50, self.slope, FACE_LOGIT_MIN)
 
     def apply(self, q: np.ndarray, batch: np.ndarray) -> np.ndarray:
         """q (N, V), a distribution over the tags -> the same with the people seen in `batch` moved in."""
@@ -99,10 +97,4 @@ class PeopleTags:
 
     @classmethod
     def from_dict(cls, d: Any, vocabulary: list[str]) -> PeopleTags:
-        if not isinstance(d, dict) or set(d) != {"share", "logit50", "slope"}:
-            raise CheckpointError(f"people must be a mapping of share, logit50 and slope, got {d!r}"[:160])
-        values = [d["share"], d["logit50"], d["slope"]]
-        finite = all(isinstance(v, (int, float)) and np.isfinite(v) for v in values)
-        if not finite or not 0 <= d["share"] <= 1:
-            raise CheckpointError("people: share must be from 0 to 1, logit50 and slope finite numbers")
-        return cls(vocabulary, float(d["share"]), float(d["logit50"]), float(d["slope"]))
+        return cls(vocabulary, *checked_settings(d, "people", "logit50"))
