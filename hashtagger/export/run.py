@@ -70,28 +70,7 @@ def export_metadata(spec: str, tagger: Tagger, weights: str) -> dict[str, Any]:
         "default_threshold": float(tagger.default_threshold),
         "preprocessing": tagger.preprocessing.to_dict(),
         "weights": weights,
-        **ranking_metadata(tagger),
-    }
-
-
-def ranking_metadata(tagger: Tagger) -> dict[str, Any]:
-    """For zero-shot models: the ranking rules, label embeddings and the objects and people steps, so that
-    hashtagger ranks an export's `content` output exactly as PyTorch ranks (things and people seen, reach
-    tags after content, diversity, the parts of --why)."""
-    from dataclasses import asdict
-
-    from hashtagger.models.exported import encode_array
-    from hashtagger.models.zeroshot import ZeroShotTagger
-
-    if not isinstance(tagger, ZeroShotTagger):
-        return {}
-    people = {} if tagger.people is None else {"people": tagger.people.to_dict()}
-    objects = {} if tagger.objects is None else {"objects": tagger.objects.to_dict()}
-    return {
-        "ranking": asdict(tagger.ranker.ranking),
-        "label_embeddings": encode_array(tagger._label_emb.cpu().numpy()),
-        **people,
-        **objects,
+        **tagger.ranking_metadata(),
     }
 
 

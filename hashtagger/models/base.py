@@ -75,6 +75,11 @@ class Tagger(ABC):
         names); None for a model with no network graph."""
         return None
 
+    def ranking_metadata(self) -> dict[str, Any]:
+        """What an export must carry to rank its `content` output as this model ranks (rules, label
+        embeddings, the detector steps' settings); {} for a model that ranks by its own scores."""
+        return {}
+
     def to(self, device: str) -> Tagger:  # noqa: B027 - optional hook
         """Move weights to a device; models without weights ignore it."""
         return self

@@ -131,6 +131,21 @@ class ZeroShotTagger(Tagger):
 
         return self.classifier, lambda logits: self.export_outputs(self.conse(logits)), (OUTPUT, CONTENT)
 
+    def ranking_metadata(self) -> dict[str, Any]:
+        """The ranking rules, label embeddings and the objects and people steps, so that an export's
+        `content` output is ranked exactly as here (things and people seen, reach tags after content,
+        diversity, the parts of --why)."""
+        from dataclasses import asdict
+
+        from hashtagger.models.exported import encode_array
+
+        steps = {"people": self.people, "objects": self.objects}
+        return {
+            "ranking": asdict(self.ranker.ranking),
+            "label_embeddings": encode_array(self._label_emb.cpu().numpy()),
+            **{key: step.to_dict() for key, step in steps.items() if step is not None},
+        }
+
     def to(self, device: str) -> ZeroShotTagger:
         self.device = device
         self.classifier.to(device)
