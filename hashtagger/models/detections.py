@@ -3,11 +3,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hashtagger.errors import CheckpointError
+
+
+def detector_session(resource: str, path: str | Path | None = None) -> Any:
+    """An ONNX Runtime session on a detector the package ships (hashtagger/resources), or on `path`."""
+    from importlib import resources
+
+    from hashtagger.models.exported import onnx_session
+
+    return onnx_session(Path(path) if path else Path(str(resources.files("hashtagger.resources") / resource)))
+
+
+def apply_seen(q: np.ndarray, batch: np.ndarray, *, objects: Any, people: Any) -> np.ndarray:
+    """q (N, V), what the photo shows over the tags -> the same with the things seen moved in, then the
+    people: the one order of the steps, for PyTorch (zeroshot.py) and an export (exported.py) alike.
+    A step that is None, or whose tags the vocabulary lacks, changes nothing."""
+    for step in (objects, people):
+        if step is not None:
+            q = step.apply(q, batch)
+    return q
 
 
 def gated_sigmoid(x: np.ndarray, mid: float, slope: float, floor: float) -> np.ndarray:

@@ -186,11 +186,9 @@ class ExportedTagger(Tagger):
         """Scores and, for zero-shot exports, the ranking parts (the same rules as the PyTorch model)."""
         if self.ranker is None:
             return self._output(batch, OUTPUT), None
-        q = self._output(batch, CONTENT)
-        if self.objects is not None and self.objects.active:
-            q = self.objects.apply(q, batch)
-        if self.people is not None:
-            q = self.people.apply(q, batch)
+        from hashtagger.models.detections import apply_seen
+
+        q = apply_seen(self._output(batch, CONTENT), batch, objects=self.objects, people=self.people)
         ranked = self.ranker.rank(q)
         return ranked.score, ranked
 

@@ -24,17 +24,16 @@ scripts/quality.py on the whole model: MSRC-v2 names an object first 78.5% at 16
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hashtagger.models.detections import checked_settings, gated_sigmoid
+from hashtagger.models.detections import checked_settings, detector_session, gated_sigmoid
 
 RESOURCE = "objects.onnx"
-#: 256 px: MSRC-v2 mean AUC 0.987 at 6.6 ms a photo (192: 0.987, 4.3 ms, but more wrong first tags on
-#: the demo photos; 320: 0.983, 9.7 ms; 416: 0.976, 15 ms; 2 cores).
+#: 160 px, for the per-photo budget (see above). On the Lite2 crop: MSRC-v2 mean AUC 0.987 at 256 px
+#: (6.6 ms a photo) and at 192 (4.3 ms); 320: 0.983, 9.7 ms; 416: 0.976, 15 ms (2 cores).
 OBJECT_INPUT = 160
 #: Below this score nothing moves (MSRC-v2: precision 0.70 at 0.3, and 178 of 591 photos hold some
 #: class that MSRC-v2 does not label at or above it).
@@ -90,10 +89,7 @@ class ObjectDetector:
     """NanoDet on ONNX Runtime: each COCO class's best score over the photo, for each photo of a batch."""
 
     def __init__(self, path: str | Path | None = None, size: int = OBJECT_INPUT) -> None:
-        from hashtagger.models.exported import onnx_session
-
-        path = Path(path) if path else Path(str(resources.files("hashtagger.resources").joinpath(RESOURCE)))
-        self.session = onnx_session(path)
+        self.session = detector_session(RESOURCE, path)
         self.size = size
 
     def class_scores(self, batch: np.ndarray) -> np.ndarray:

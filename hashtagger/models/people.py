@@ -16,13 +16,12 @@ people without a visible face, at 9 ms a photo: measured, not shipped.)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hashtagger.models.detections import checked_settings, gated_sigmoid
+from hashtagger.models.detections import checked_settings, detector_session, gated_sigmoid
 
 RESOURCE = "people_face.onnx"
 #: Below this face logit nothing moves (MSRC-v2: precision 0.72 at 0; photos without people score about 0 or
@@ -45,10 +44,7 @@ class FaceDetector:
     """BlazeFace on ONNX Runtime: the best anchor's face logit for each photo of a batch."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        from hashtagger.models.exported import onnx_session
-
-        path = Path(path) if path else Path(str(resources.files("hashtagger.resources").joinpath(RESOURCE)))
-        self.session = onnx_session(path)
+        self.session = detector_session(RESOURCE, path)
 
     def face_logits(self, batch: np.ndarray) -> np.ndarray:
         """(N,) the highest face score (a logit) over BlazeFace's 2304 anchors, per photo."""

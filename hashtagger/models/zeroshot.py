@@ -25,6 +25,7 @@ import numpy as np
 from hashtagger.errors import InputError, MissingDependencyError
 from hashtagger.image.preprocess import EFFICIENTNET_LITE, Preprocessing
 from hashtagger.models.base import Tagger
+from hashtagger.models.detections import apply_seen
 from hashtagger.models.labels import load_npz, unit_rows
 from hashtagger.models.objects import ObjectTags
 from hashtagger.models.people import PeopleTags
@@ -196,11 +197,7 @@ class ZeroShotTagger(Tagger):
         import torch
 
         q = self.visual_scores(torch.from_numpy(batch)).float().cpu().numpy()
-        if self.objects is not None:
-            q = self.objects.apply(q, batch)
-        if self.people is not None:
-            q = self.people.apply(q, batch)
-        ranked = self.ranker.rank(q)
+        ranked = self.ranker.rank(apply_seen(q, batch, objects=self.objects, people=self.people))
         return ranked.score, ranked
 
     def blend_scores(self, q: torch.Tensor) -> torch.Tensor:
