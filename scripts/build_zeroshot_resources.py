@@ -62,25 +62,48 @@ person woman crowd kids
 """.split()
 
 
+def head_names(wn: object, synset: object, head: str) -> bool:
+    """Whether `synset` is a kind of some noun sense of `head`, or of what that sense is a kind of (a comic
+    book is a magazine to WordNet, but both are publications, as a book is)."""
+    from hashtagger.models.hierse import synset_parents
+
+    senses = set(wn.synsets(head, pos="n"))  # type: ignore[attr-defined]
+    senses |= {parent for sense in senses for parent in synset_parents(sense)}
+    seen, frontier = {synset}, [synset]
+    while frontier:
+        current = frontier.pop()
+        if current in senses:
+            return True
+        for parent in synset_parents(current):
+            if parent not in seen:
+                seen.add(parent)
+                frontier.append(parent)
+    return False
+
+
 def class_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every ImageNet class's WordNet words with their distance: its own lemmas (0), its parents' (1), ...
 
     A lemma is kept in hashtag form ('ice_cream' -> 'icecream') and, when it has several words, also by
-    its head noun ('coffee_mug' -> 'mug'). Returned flat: class index, word, distance.
+    its head noun ('coffee_mug' -> 'mug'), but only where the thing is a kind of what the head noun names
+    (head_names): a garden truck (produce) is no #truck, a sea lion no #lion, a house of God no #god.
+    Returned flat: class index, word, distance.
     """
     import re
 
     from hashtagger.models.hierse import imagenet_synsets, synset_parents
     from hashtagger.models.wordnet import load_wordnet
 
+    wn = load_wordnet()
     rows: list[tuple[int, str, int]] = []
-    for c, synset in enumerate(imagenet_synsets(load_wordnet())):
+    for c, synset in enumerate(imagenet_synsets(wn)):
         seen, frontier, words = {synset}, [(synset, 0)], {}
         while frontier:
             current, depth = frontier.pop(0)
             for lemma in current.lemmas():
                 parts = [p for p in re.split(r"[_\-\s]+", lemma.name().lower()) if p]
-                for word in dict.fromkeys(["".join(parts), parts[-1]]):
+                heads = [parts[-1]] if len(parts) > 1 and head_names(wn, current, parts[-1]) else []
+                for word in dict.fromkeys(["".join(parts), *heads]):
                     word = re.sub(r"[^a-z0-9]", "", word)
                     if word:
                         words.setdefault(word, depth)

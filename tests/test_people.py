@@ -61,6 +61,34 @@ def test_people_move_a_share_of_q_onto_the_people_tags_by_hand() -> None:
     assert not PeopleTags(["cat", "dog"]).active  # a vocabulary without people tags is left alone
 
 
+def test_a_face_counts_only_where_the_object_detector_sees_a_person() -> None:
+    from hashtagger.models.detections import apply_seen
+    from hashtagger.models.objects import COCO_CLASSES, ObjectTags
+    from hashtagger.models.people import PERSON_CONFIRMS
+
+    class Faces:
+        def face_logits(self, batch: np.ndarray) -> np.ndarray:
+            return np.full(len(batch), 50.0, dtype=np.float32)  # a sure face on every photo
+
+    class Things:
+        def class_scores(self, batch: np.ndarray) -> np.ndarray:
+            s = np.zeros((len(batch), len(COCO_CLASSES)), dtype=np.float32)
+            s[:, 0] = [0.0, PERSON_CONFIRMS, 0.1]  # no person, just enough, a glimpse (moves nothing itself)
+            return s
+
+    vocab = ["galaxy", "people"]
+    people = PeopleTags(vocab, share=0.4)
+    people.detector = Faces()
+    objects = ObjectTags(vocab)
+    objects.detector = Things()
+    q = np.array([[1.0, 0.0]] * 3, dtype=np.float32)
+    out = apply_seen(q, np.zeros((3, 3, 8, 8), np.uint8), objects=objects, people=people)
+    np.testing.assert_allclose(out[:, 1], [0.0, 0.4, 0.0], atol=1e-6)  # only the confirmed face moves
+    # without an object step (a vocabulary naming no COCO thing) a face counts alone
+    alone = apply_seen(q, np.zeros((3, 3, 8, 8), np.uint8), objects=None, people=people)
+    np.testing.assert_allclose(alone[:, 1], [0.4, 0.4, 0.4], atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "bad",
     [

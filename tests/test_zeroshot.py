@@ -89,6 +89,24 @@ def test_class_map_matches_any_vocabulary_by_wordnet_words() -> None:
     assert "horse" in word_forms("horses")
 
 
+def test_class_names_only_name_what_the_class_is_a_kind_of() -> None:
+    """A head noun names a class only where the class is a kind of it, and ImageNet's kite is a bird:
+    no #truck on broccoli (a 'garden truck'), #lion on a sea lion, #star on a starfish or #kite on a hawk."""
+    from hashtagger.models.classmap import class_map
+    from hashtagger.models.labels import load_npz
+
+    names = [str(n) for n in load_npz("conse_embeddings.npz")["class_names"]]
+    vocab = ["truck", "lion", "star", "kite", "mug", "vegetable", "bird", "starfish"]
+    m = class_map(vocab)
+    for cls, wrong in [("broccoli", "truck"), ("sea lion", "lion"), ("starfish", "star"), ("kite", "kite")]:
+        assert m[names.index(cls), vocab.index(wrong)] == 0, (cls, wrong)
+    assert m[names.index("broccoli"), vocab.index("vegetable")] > 0
+    assert m[names.index("kite"), vocab.index("bird")] > 0
+    assert m[names.index("starfish"), vocab.index("starfish")] == 1
+    assert m[names.index("coffee mug"), vocab.index("mug")] == 1.0  # a coffee mug is a mug: head noun counts
+    assert m[names.index("tow truck"), vocab.index("truck")] > 0
+
+
 def test_a_custom_vocabulary_ranks_by_content_alone(tmp_path: Path) -> None:
     """HARRISON's statistics describe Instagram posts, not your tags: a custom vocabulary gets no prior."""
     f = tmp_path / "v.txt"

@@ -20,7 +20,8 @@ import numpy as np
 from hashtagger.models.labels import load_npz, unit_rows
 
 #: Words whose WordNet sense among the classes is not the hashtag's: 'good' (a commodity), 'game' (hunted
-#: animals), 'bar' (a sandbar's ridge, not a pub), 'model' (a scale model, not a person).
+#: animals), 'bar' (a sandbar's ridge, not a pub), 'model' (a scale model, not a person), 'kite' (ImageNet's
+#: kite is the bird of prey, so hawks and eagles got #kite; #kite is the toy, which objects.py sees).
 NOT_VISIBLE = frozenset(
     {
         "good",
@@ -35,6 +36,7 @@ NOT_VISIBLE = frozenset(
         "model",
         "work",
         "piece",
+        "kite",
     }
 )
 #: Weight of each further matching word of a class (its ancestors), after the nearest one's 1.

@@ -23,10 +23,13 @@ def detector_session(resource: str, path: str | Path | None = None) -> Any:
 def apply_seen(q: np.ndarray, batch: np.ndarray, *, objects: Any, people: Any) -> np.ndarray:
     """q (N, V), what the photo shows over the tags -> the same with the things seen moved in, then the
     people: the one order of the steps, for PyTorch (zeroshot.py) and an export (exported.py) alike.
-    A step that is None, or whose tags the vocabulary lacks, changes nothing."""
-    for step in (objects, people):
-        if step is not None:
-            q = step.apply(q, batch)
+    A step that is None, or whose tags the vocabulary lacks, changes nothing. The object detector's
+    person score, where it ran, confirms the faces (people.PERSON_CONFIRMS)."""
+    scores = objects.scores(batch) if objects is not None else None
+    if scores is not None:
+        q = objects.move(q, scores)
+    if people is not None:
+        q = people.apply(q, batch, person=None if scores is None else scores[:, 0])
     return q
 
 

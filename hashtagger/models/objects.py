@@ -141,13 +141,19 @@ class ObjectTags:
         moved = (self.share * p.max(axis=1, initial=0.0))[:, None]
         return ((1.0 - moved) * q + moved * target).astype(np.float32)
 
-    def apply(self, q: np.ndarray, batch: np.ndarray) -> np.ndarray:
-        """q (N, V), a distribution over the tags -> the same with the things seen in `batch` moved in."""
+    def scores(self, batch: np.ndarray) -> np.ndarray | None:
+        """The detector's (N, 80) scores for `batch`, or None where the vocabulary names no COCO class
+        (the detector is then not run at all)."""
         if not self.active:
-            return q
+            return None
         if self.detector is None:
             self.detector = ObjectDetector()
-        return self.move(q, self.detector.class_scores(batch))
+        return self.detector.class_scores(batch)
+
+    def apply(self, q: np.ndarray, batch: np.ndarray) -> np.ndarray:
+        """q (N, V), a distribution over the tags -> the same with the things seen in `batch` moved in."""
+        scores = self.scores(batch)
+        return q if scores is None else self.move(q, scores)
 
     def to_dict(self) -> dict[str, float]:
         """What an export stores to apply it the same way (`from_dict`)."""
