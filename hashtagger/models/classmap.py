@@ -15,6 +15,8 @@ any vocabulary, a custom one too, is matched against them here, without WordNet.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from hashtagger.models.labels import load_npz, unit_rows
@@ -63,6 +65,8 @@ def class_map(vocabulary: list[str], conse: dict[str, np.ndarray] | None = None)
     index: dict[str, int] = {}
     for i, tag in enumerate(vocabulary):
         index.setdefault(tag.lower(), i)
+    for i, tag in enumerate(vocabulary):  # 't-shirt' and 'ice cream' meet WordNet's 'tshirt', 'icecream'
+        index.setdefault(re.sub(r"[^a-z0-9]", "", tag.lower()), i)
     for i, tag in enumerate(vocabulary):
         for form in word_forms(tag.lower())[1:]:
             index.setdefault(form, i)
