@@ -67,9 +67,22 @@ def test_weak_scores_and_tagless_classes_move_nothing() -> None:
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-6)
 
 
+def test_coco_class_names_are_found_in_any_spelling_where_no_hashtag_is() -> None:
+    """A vocabulary of COCO's own names ('person', 'traffic light', 'hot-dog', 'Dining_Table') is reached by
+    the detector; the default vocabulary gets the hashtags (a person -> #people, not #person)."""
+    vocab = ["person", "traffic light", "hot-dog", "Dining_Table", "cat"]
+    w = ObjectTags(vocab).weights
+    for cls, col in [("person", 0), ("traffic light", 1), ("hot dog", 2), ("dining table", 3), ("cat", 4)]:
+        assert w[COCO_CLASSES.index(cls), col] == 1.0, cls
+    default = ObjectTags(["people", "person", "table", "diningtable"]).weights
+    assert default[COCO_CLASSES.index("person")].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert default[COCO_CLASSES.index("dining table")].tolist() == [0.0, 0.0, 1.0, 0.0]
+
+
 def test_a_vocabulary_without_object_tags_is_left_alone() -> None:
-    assert not ObjectTags(["love", "sunset", "person"]).active
+    assert not ObjectTags(["love", "sunset", "portrait"]).active
     assert ObjectTags(["love", "people"]).active  # a person seen says #people
+    assert ObjectTags(["love", "person"]).active  # ... or 'person' where the vocabulary has no #people
     assert ObjectTags(["love", "giraffe"]).active
 
 
