@@ -67,7 +67,10 @@ def test_a_face_counts_only_where_the_object_detector_sees_a_person() -> None:
     from hashtagger.models.people import PERSON_CONFIRMS
 
     class Faces:
+        sizes: list[int] = []
+
         def face_logits(self, batch: np.ndarray) -> np.ndarray:
+            self.sizes.append(len(batch))
             return np.full(len(batch), 50.0, dtype=np.float32)  # a sure face on every photo
 
     class Things:
@@ -84,9 +87,14 @@ def test_a_face_counts_only_where_the_object_detector_sees_a_person() -> None:
     q = np.array([[1.0, 0.0]] * 3, dtype=np.float32)
     out = apply_seen(q, np.zeros((3, 3, 8, 8), np.uint8), objects=objects, people=people)
     np.testing.assert_allclose(out[:, 1], [0.0, 0.4, 0.0], atol=1e-6)  # only the confirmed face moves
+    assert people.detector.sizes == [1]  # and faces were looked for on that photo alone
+    objects.detector.class_scores = lambda batch: np.zeros((len(batch), len(COCO_CLASSES)), np.float32)
+    assert np.array_equal(apply_seen(q, np.zeros((3, 3, 8, 8), np.uint8), objects=objects, people=people), q)
+    assert people.detector.sizes == [1]  # no person anywhere: the face detector does not run
     # without an object step (a vocabulary naming no COCO thing) a face counts alone
     alone = apply_seen(q, np.zeros((3, 3, 8, 8), np.uint8), objects=None, people=people)
     np.testing.assert_allclose(alone[:, 1], [0.4, 0.4, 0.4], atol=1e-6)
+    assert people.detector.sizes == [1, 3]
 
 
 @pytest.mark.parametrize(
