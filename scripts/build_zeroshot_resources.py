@@ -92,6 +92,7 @@ def class_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import re
 
     from hashtagger.models.hierse import imagenet_synsets, synset_parents
+    from hashtagger.models.labels import tag_key
     from hashtagger.models.wordnet import load_wordnet
 
     wn = load_wordnet()
@@ -103,8 +104,7 @@ def class_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             for lemma in current.lemmas():
                 parts = [p for p in re.split(r"[_\-\s]+", lemma.name().lower()) if p]
                 heads = [parts[-1]] if len(parts) > 1 and head_names(wn, current, parts[-1]) else []
-                for word in dict.fromkeys(["".join(parts), *heads]):
-                    word = re.sub(r"[^a-z0-9]", "", word)
+                for word in map(tag_key, dict.fromkeys(["".join(parts), *heads])):
                     if word:
                         words.setdefault(word, depth)
             for parent in synset_parents(current):

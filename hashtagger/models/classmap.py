@@ -15,11 +15,9 @@ any vocabulary, a custom one too, is matched against them here, without WordNet.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-from hashtagger.models.labels import load_npz, unit_rows
+from hashtagger.models.labels import load_npz, tag_key, unit_rows
 
 #: Words whose WordNet sense among the classes is not the hashtag's: 'good' (a commodity), 'game' (hunted
 #: animals), 'bar' (a sandbar's ridge, not a pub), 'model' (a scale model, not a person), 'kite' (ImageNet's
@@ -66,7 +64,7 @@ def class_map(vocabulary: list[str], conse: dict[str, np.ndarray] | None = None)
     for i, tag in enumerate(vocabulary):
         index.setdefault(tag.lower(), i)
     for i, tag in enumerate(vocabulary):  # 't-shirt' and 'ice cream' meet WordNet's 'tshirt', 'icecream'
-        index.setdefault(re.sub(r"[^a-z0-9]", "", tag.lower()), i)
+        index.setdefault(tag_key(tag), i)
     for i, tag in enumerate(vocabulary):
         for form in word_forms(tag.lower())[1:]:
             index.setdefault(form, i)

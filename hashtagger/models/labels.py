@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +24,12 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.maximum(norms, 1e-12)
+
+
+def tag_key(tag: str) -> str:
+    """How a tag meets a class's name: lower case, letters and digits only ('T-shirt', 'traffic light',
+    'hot_dog' -> 'tshirt', 'trafficlight', 'hotdog'), the form WordNet's words are shipped in."""
+    return re.sub(r"[^a-z0-9]", "", tag.lower())
 
 
 def read_vocab_file(path: str | os.PathLike[str]) -> list[str]:

@@ -24,7 +24,6 @@ scripts/quality.py on the whole model: MSRC-v2 names an object first 78.5% at 16
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from hashtagger.models.detections import checked_settings, detector_session, gated_sigmoid
+from hashtagger.models.labels import tag_key
 
 RESOURCE = "objects.onnx"
 #: 160 px, for the per-photo budget (see above). On the Lite2 crop: MSRC-v2 mean AUC 0.987 at 256 px
@@ -71,12 +71,6 @@ OBJECT_TAGS: dict[str, dict[str, float]] = {
     "donut": {"donut": 1.0}, "mouse": {"computer": 0.5}, "keyboard": {"keyboard": 1.0, "computer": 0.3},
     "laptop": {"laptop": 1.0, "computer": 0.5},
 }  # fmt: skip
-
-
-def tag_key(tag: str) -> str:
-    """How tags and class names meet: lower case, letters and digits only ('Traffic light' ->
-    'trafficlight'), so that a vocabulary's 'traffic light', 'traffic_light' or 'hot-dog' is found."""
-    return re.sub(r"[^a-z0-9]", "", tag.lower())
 
 
 def tag_weights(cls: str, index: dict[str, int]) -> dict[int, float]:
