@@ -62,6 +62,19 @@ person woman crowd kids
 """.split()
 
 
+def ancestors(synset: object) -> set[object]:
+    """The synset and everything it is a kind of (hypernyms and instance hypernyms, all the way up)."""
+    from hashtagger.models.hierse import synset_parents
+
+    seen, frontier = {synset}, [synset]
+    while frontier:
+        for parent in synset_parents(frontier.pop()):
+            if parent not in seen:
+                seen.add(parent)
+                frontier.append(parent)
+    return seen
+
+
 def head_names(wn: object, synset: object, head: str) -> bool:
     """Whether `synset` is a kind of some noun sense of `head`, or of what that sense is a kind of (a comic
     book is a magazine to WordNet, but both are publications, as a book is)."""
@@ -69,16 +82,21 @@ def head_names(wn: object, synset: object, head: str) -> bool:
 
     senses = set(wn.synsets(head, pos="n"))  # type: ignore[attr-defined]
     senses |= {parent for sense in senses for parent in synset_parents(sense)}
-    seen, frontier = {synset}, [synset]
-    while frontier:
-        current = frontier.pop()
-        if current in senses:
-            return True
-        for parent in synset_parents(current):
-            if parent not in seen:
-                seen.add(parent)
-                frontier.append(parent)
-    return False
+    return bool(senses & ancestors(synset))
+
+
+def rare_sense(wn: object, synset: object, word: str) -> bool:
+    """Whether `word` names `synset` only in a sense people rarely mean: WordNet's sense counts give it none
+    here while an unrelated sense has 5 or more ('dress' for apparel, so jeans said #dress; 'cat' for the
+    big cats; 'wood' for woodwinds; 'light' for a lighter). Food senses are kept: the counts rarely see
+    them (food as solid food, ImageNet's cup of punch)."""
+    if synset.lexname() == "noun.food":  # type: ignore[attr-defined]
+        return False
+    counts = {lemma.synset(): lemma.count() for lemma in wn.lemmas(word, pos="n")}  # type: ignore[attr-defined]
+    if counts.get(synset, 0) > 0 or max(counts.values(), default=0) < 5:
+        return False
+    counted = {sense for sense, n in counts.items() if n > 0}
+    return not counted & ancestors(synset)
 
 
 def class_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,7 +104,8 @@ def class_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     A lemma is kept in hashtag form ('ice_cream' -> 'icecream') and, when it has several words, also by
     its head noun ('coffee_mug' -> 'mug'), but only where the thing is a kind of what the head noun names
-    (head_names): a garden truck (produce) is no #truck, a sea lion no #lion, a house of God no #god.
+    (head_names): a garden truck (produce) is no #truck, a sea lion no #lion, a house of God no #god. A
+    one-word lemma in a sense people rarely mean by it is left out (rare_sense).
     Returned flat: class index, word, distance.
     """
     import re
@@ -103,6 +122,8 @@ def class_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             current, depth = frontier.pop(0)
             for lemma in current.lemmas():
                 parts = [p for p in re.split(r"[_\-\s]+", lemma.name().lower()) if p]
+                if len(parts) == 1 and rare_sense(wn, current, parts[0]):
+                    continue
                 heads = [parts[-1]] if len(parts) > 1 and head_names(wn, current, parts[-1]) else []
                 for word in map(tag_key, dict.fromkeys(["".join(parts), *heads])):
                     if word:

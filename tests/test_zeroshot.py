@@ -105,6 +105,11 @@ def test_class_names_only_name_what_the_class_is_a_kind_of() -> None:
     assert m[names.index("starfish"), vocab.index("starfish")] == 1
     assert m[names.index("coffee mug"), vocab.index("mug")] == 1.0  # a coffee mug is a mug: head noun counts
     assert m[names.index("tow truck"), vocab.index("truck")] > 0
+    # a one-word name in a sense people rarely mean: WordNet's 'dress' is also all apparel, jeans included
+    m = class_map(["dress", "jeans", "clothes", "wood"])
+    jean = m[names.index("jean")]
+    assert jean[0] == 0 and jean[1] == 1.0 and jean[2] > 0
+    assert m[names.index("gown"), 0] > 0 and not m[names.index("oboe"), 3]
 
 
 def test_class_names_reach_tags_written_with_a_hyphen_or_space() -> None:
