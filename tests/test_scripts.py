@@ -68,12 +68,15 @@ def test_every_script_is_run_here() -> None:
 
 @pytest.mark.slow
 def test_tune_blend(tmp_path: Path) -> None:
-    r = _run("tune_blend.py", "--harrison", str(_harrison_lists(tmp_path / "meta")), "--images", "24")
+    meta = _harrison_lists(tmp_path / "meta")
+    r = _run("tune_blend.py", "--harrison", str(meta), "--images", "24", "--head")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["rho", "ranking", "mean(P@1,R@5,A@5)", "A@5"]
     rankings = {" ".join(line.split()[1:-2]) for line in lines[1:] if line.strip()}
-    assert {"popularity", "previous blend", "default ranking"} <= rankings
+    assert {"popularity", "previous blend", "default ranking", "through the shipped head"} <= rankings
+    head = [line.split()[0] for line in lines if "through the shipped head" in line]
+    assert head == ["0.1", "0.2", "0.3", "1.0"]
 
 
 @pytest.mark.slow
