@@ -48,10 +48,13 @@ def domain_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def model_options(*, multiple: bool = False, vocab: bool = True, profile: bool = False) -> Callable[[F], F]:
-    """Which model and how it ranks, for every command that runs one (predict, evaluate, serve): -m/--model,
-    --vocab, --prior-weight and (predict) --profile/--profile-weight, built here, once, into one frozen
-    `ModelSpec` the command receives as `spec` (or `specs` with `multiple`: evaluate compares models).
+def model_options(
+    *, multiple: bool = False, vocab: bool = True, profile: bool = False, argument: bool = False
+) -> Callable[[F], F]:
+    """Which model and how it ranks, for every command that runs or exports one (predict, evaluate, serve,
+    export): -m/--model (export: the MODEL argument), --vocab, --prior-weight and (predict)
+    --profile/--profile-weight, built here, once, into one frozen `ModelSpec` the command receives as
+    `spec` (or `specs` with `multiple`: evaluate compares models).
 
     A new model option is added here and to `ModelSpec` (models/spec.py), and `open_tagger` applies it.
     """
@@ -61,7 +64,9 @@ def model_options(*, multiple: bool = False, vocab: bool = True, profile: bool =
         f"Built-in model ({', '.join(model_names('builtin'))}), a checkpoint from `hashtagger train`, "
         "or an export (.onnx file or OpenVINO folder from `hashtagger export`)"
     )
-    if multiple:
+    if argument:
+        model = click.argument("model")
+    elif multiple:
         model = click.option(
             "-m", "--model", "models", multiple=True, required=True,
             help=f"{text}; repeat to compare models side by side.",

@@ -57,3 +57,16 @@ def test_predict_evaluate_and_serve_share_their_model_and_run_options() -> None:
     assert shared("predict") == shared("evaluate") == shared("serve")
     r = CliRunner().invoke(cli, ["evaluate", "-m", "zeroshot", "--data", "x", "--runtime", "tpu"])
     assert r.exit_code == 2 and "'tpu' is not one of 'auto', 'onnx', 'openvino', 'torch'" in r.output
+
+
+def test_export_takes_the_same_vocabulary_and_prior_weight_options() -> None:
+    """export names its model as an argument, but its --vocab and --prior-weight are predict's, checks too."""
+
+    def opts(name: str) -> dict[str, tuple]:
+        params = {p.name: p for p in cli.commands[name].params if isinstance(p, click.Option)}
+        return {k: (params[k].opts, params[k].help, repr(params[k].type)) for k in ("vocab", "prior_weight")}
+
+    assert opts("export") == opts("predict")
+    for bad in ("nan", "inf", "1.5"):
+        r = CliRunner().invoke(cli, ["export", "zeroshot", "--prior-weight", bad])
+        assert r.exit_code == 2 and "--prior-weight" in r.output, (bad, r.output)

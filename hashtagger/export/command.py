@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from hashtagger.choices import EXPORT_FORMATS, EXPORT_WEIGHTS
-from hashtagger.options import domain_errors
+from hashtagger.options import domain_errors, model_options
+
+if TYPE_CHECKING:
+    from hashtagger.models.spec import ModelSpec
 
 
 @click.command()
-@click.argument("model")
+@model_options(argument=True)
 @click.option(
     "-f",
     "--format",
@@ -39,28 +44,14 @@ from hashtagger.options import domain_errors
     multiple=True,
     help="Photos (files, folders, globs) for int8 calibration and the parity check; repeatable.",
 )
-@click.option(
-    "--vocab",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Zero-shot models: export over this vocabulary (one tag per line).",
-)
-@click.option(
-    "--prior-weight",
-    type=click.FloatRange(0, 1),
-    default=None,
-    help="Zero-shot models: weight of the tag statistics baked into the blend.",
-)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @domain_errors
 def export(
-    model: str,
+    spec: ModelSpec,
     fmt: str,
     output: str | None,
     precision: str,
     calibration: tuple[str, ...],
-    vocab: str | None,
-    prior_weight: float | None,
     quiet: bool,
 ) -> None:
     """Export a model to ONNX or OpenVINO, to tag photos without PyTorch.
@@ -74,12 +65,11 @@ def export(
     hashtagger predict photo.jpg --model zeroshot.onnx
     """
     from hashtagger.export.run import export_model
-    from hashtagger.models.spec import ModelSpec
     from hashtagger.progress import StderrProgress
 
     progress = StderrProgress(quiet=quiet)
     result = export_model(
-        ModelSpec(model, vocab, prior_weight),
+        spec,
         fmt,
         output,
         weights=precision,
