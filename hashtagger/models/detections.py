@@ -29,7 +29,7 @@ def apply_seen(q: np.ndarray, batch: np.ndarray, *, objects: Any, people: Any) -
     if scores is not None:
         q = objects.move(q, scores)
     if people is not None:
-        q = people.apply(q, batch, person=None if scores is None else scores[:, 0])
+        q = people.apply(q, batch, person=None if scores is None else objects.person(scores))
     return q
 
 

@@ -54,6 +54,7 @@ COCO_CLASSES = (
     "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
     "teddy bear", "hair drier", "toothbrush",
 )  # fmt: skip
+PERSON = COCO_CLASSES.index("person")
 #: A COCO class -> the hashtags people post for it (and how much). Where the vocabulary holds none of them
 #: (or the class is absent here), the class's own name counts if the vocabulary holds it in any spelling
 #: (tag_weights): so 'person' reaches #people in the default vocabulary and 'person' in COCO's own tags.
@@ -157,6 +158,11 @@ class ObjectTags:
         if self.detector is None:
             self.detector = ObjectDetector()
         return self.detector.class_scores(batch)
+
+    @staticmethod
+    def person(scores: np.ndarray) -> np.ndarray:
+        """(N,) how sure the detector is that each photo holds a person (people.py's faces need it)."""
+        return scores[:, PERSON]
 
     def apply(self, q: np.ndarray, batch: np.ndarray) -> np.ndarray:
         """q (N, V), a distribution over the tags -> the same with the things seen in `batch` moved in."""
