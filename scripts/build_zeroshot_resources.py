@@ -87,9 +87,9 @@ def head_names(wn: object, synset: object, head: str) -> bool:
 
 def rare_sense(wn: object, synset: object, word: str) -> bool:
     """Whether `word` names `synset` only in a sense people rarely mean: WordNet's sense counts give it none
-    here while an unrelated sense has 5 or more ('dress' for apparel, so jeans said #dress; 'cat' for the
-    big cats; 'wood' for woodwinds; 'light' for a lighter). Food senses are kept: the counts rarely see
-    them (food as solid food, ImageNet's cup of punch)."""
+    here while an unrelated sense has 5 or more ('dress' for apparel, so jeans said #dress; 'wood' for
+    woodwinds; 'light' for a lighter). Food senses are kept: the counts rarely see them (food as solid
+    food, ImageNet's cup of punch). (A lion still reaches #cat, through 'big cat', a kind of feline.)"""
     if synset.lexname() == "noun.food":  # type: ignore[attr-defined]
         return False
     counts = {lemma.synset(): lemma.count() for lemma in wn.lemmas(word, pos="n")}  # type: ignore[attr-defined]
