@@ -109,17 +109,6 @@ def test_settings_round_trip() -> None:
     assert again.to_dict() == tags.to_dict() == {"share": 0.3, "score50": 0.45, "slope": 10.0}
 
 
-def test_the_shipped_detector_scores_each_photo_as_alone() -> None:
-    rng = np.random.default_rng(0)
-    batch = rng.integers(0, 256, (3, 3, 64, 48), dtype=np.uint8)
-    d = ObjectDetector()
-    together = d.class_scores(batch)
-    alone = np.concatenate([d.class_scores(batch[i : i + 1]) for i in range(3)])
-    assert together.shape == (3, 80) and ((together >= 0) & (together <= 1)).all()
-    np.testing.assert_allclose(together, alone, atol=1e-5)
-    assert d.class_scores(batch[:0]).shape == (0, 80)
-
-
 def test_an_export_carries_the_objects_step(tmp_path: Path) -> None:
     """The export's metadata holds the settings; the exported model applies them; bad ones are one line."""
     from test_export_crafted import crafted

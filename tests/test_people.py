@@ -33,16 +33,6 @@ def test_a_face_is_seen_and_a_cat_is_not() -> None:
     assert logits.shape == (2,) and p[0] > 0.8 and p[1] < 0.2
 
 
-def test_a_batch_scores_each_photo_as_alone() -> None:
-    rng = np.random.default_rng(0)
-    batch = rng.integers(0, 256, (3, 3, 64, 64), dtype=np.uint8)
-    d = FaceDetector()
-    together = d.face_logits(batch)
-    alone = np.concatenate([d.face_logits(batch[i : i + 1]) for i in range(3)])
-    np.testing.assert_allclose(together, alone, atol=1e-5)
-    assert d.face_logits(batch[:0]).shape == (0,)
-
-
 def test_people_move_a_share_of_q_onto_the_people_tags_by_hand() -> None:
     tags = PeopleTags(["cat", "people", "portrait"], share=0.4, logit50=1.0, slope=3.0)
     np.testing.assert_allclose(tags.weights, [0.0, 1 / 1.5, 0.5 / 1.5], rtol=1e-6)
