@@ -110,6 +110,9 @@ def test_class_names_only_name_what_the_class_is_a_kind_of() -> None:
     jean = m[names.index("jean")]
     assert jean[0] == 0 and jean[1] == 1.0 and jean[2] > 0
     assert m[names.index("gown"), 0] > 0 and not m[names.index("oboe"), 3]
+    # words listed as not the hashtag's sense: a book jacket is no #jacket, a geyser no #spring
+    m = class_map(["jacket", "spring", "book"])
+    assert not m[:, :2].any() and m[names.index("comic book"), 2] > 0
 
 
 def test_class_names_reach_tags_written_with_a_hyphen_or_space() -> None:

@@ -21,7 +21,11 @@ from hashtagger.models.labels import load_npz, tag_key, unit_rows
 
 #: Words whose WordNet sense among the classes is not the hashtag's: 'good' (a commodity), 'game' (hunted
 #: animals), 'bar' (a sandbar's ridge, not a pub), 'model' (a scale model, not a person), 'kite' (ImageNet's
-#: kite is the bird of prey, so hawks and eagles got #kite; #kite is the toy, which objects.py sees).
+#: kite is the bird of prey, so hawks and eagles got #kite; #kite is the toy, which objects.py sees),
+#: 'jacket' (a book jacket: posters and paintings got #jacket), 'spring' (a geyser's), 'depression' (a
+#: valley's), 'soul' (any person), 'paint' (lipstick), 'design' (a totem pole), 'outfit' (a carpenter's
+#: kit), 'accessory' (a seat belt), 'pool' (a rain barrel). Listed by reading, for each HARRISON tag, the
+#: ImageNet classes that name it.
 NOT_VISIBLE = frozenset(
     {
         "good",
@@ -37,6 +41,15 @@ NOT_VISIBLE = frozenset(
         "work",
         "piece",
         "kite",
+        "jacket",
+        "spring",
+        "depression",
+        "soul",
+        "paint",
+        "design",
+        "outfit",
+        "accessory",
+        "pool",
     }
 )
 #: Weight of each further matching word of a class (its ancestors), after the nearest one's 1.
