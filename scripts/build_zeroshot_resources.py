@@ -18,6 +18,7 @@ ids) and the text model ('hashtagger[hierse]'). Writes (only derived statistics,
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -62,17 +63,13 @@ person woman crowd kids
 """.split()
 
 
-def ancestors(synset: object) -> set[object]:
-    """The synset and everything it is a kind of (hypernyms and instance hypernyms, all the way up)."""
-    from hashtagger.models.hierse import synset_parents
+@functools.cache
+def ancestors(synset: object) -> dict[object, int]:
+    """The synset (0) and everything it is a kind of, with the shortest hypernym distance (hierse's
+    ancestor_distances, all the way up); cached, since every class's lemmas ask about the same ones."""
+    from hashtagger.models.hierse import ancestor_distances, synset_parents
 
-    seen, frontier = {synset}, [synset]
-    while frontier:
-        for parent in synset_parents(frontier.pop()):
-            if parent not in seen:
-                seen.add(parent)
-                frontier.append(parent)
-    return seen
+    return ancestor_distances(synset, synset_parents, max_depth=None)
 
 
 def head_names(wn: object, synset: object, head: str) -> bool:
@@ -82,7 +79,7 @@ def head_names(wn: object, synset: object, head: str) -> bool:
 
     senses = set(wn.synsets(head, pos="n"))  # type: ignore[attr-defined]
     senses |= {parent for sense in senses for parent in synset_parents(sense)}
-    return bool(senses & ancestors(synset))
+    return not senses.isdisjoint(ancestors(synset))
 
 
 def rare_sense(wn: object, synset: object, word: str) -> bool:
@@ -96,7 +93,7 @@ def rare_sense(wn: object, synset: object, word: str) -> bool:
     if counts.get(synset, 0) > 0 or max(counts.values(), default=0) < 5:
         return False
     counted = {sense for sense, n in counts.items() if n > 0}
-    return not counted & ancestors(synset)
+    return counted.isdisjoint(ancestors(synset))
 
 
 def class_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -110,16 +107,15 @@ def class_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     import re
 
-    from hashtagger.models.hierse import imagenet_synsets, synset_parents
+    from hashtagger.models.hierse import imagenet_synsets
     from hashtagger.models.labels import tag_key
     from hashtagger.models.wordnet import load_wordnet
 
     wn = load_wordnet()
     rows: list[tuple[int, str, int]] = []
     for c, synset in enumerate(imagenet_synsets(wn)):
-        seen, frontier, words = {synset}, [(synset, 0)], {}
-        while frontier:
-            current, depth = frontier.pop(0)
+        words: dict[str, int] = {}
+        for current, depth in sorted(ancestors(synset).items(), key=lambda item: item[1]):
             for lemma in current.lemmas():
                 parts = [p for p in re.split(r"[_\-\s]+", lemma.name().lower()) if p]
                 if len(parts) == 1 and rare_sense(wn, current, parts[0]):
@@ -128,10 +124,6 @@ def class_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 for word in map(tag_key, dict.fromkeys(["".join(parts), *heads])):
                     if word:
                         words.setdefault(word, depth)
-            for parent in synset_parents(current):
-                if parent not in seen:
-                    seen.add(parent)
-                    frontier.append((parent, depth + 1))
         rows += [(c, w, d) for w, d in words.items()]
     index, word, depth = zip(*rows, strict=True)
     return np.array(index, dtype=np.int16), np.array(word), np.array(depth, dtype=np.int8)
