@@ -57,12 +57,25 @@ def read_lists(harrison: Path) -> tuple[list[str], list[list[str]]]:
     return folders, [t.lower().split() for t in tags[: len(folders)]]
 
 
-def related_embeddings(label: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """What a perfect ImageNet classifier reports, ConSE-style, for a photo of each tag: (V, D)."""
+def related_classes(label: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a perfect ImageNet classifier puts its mass for a photo of each tag: the 10 classes nearest the
+    tag's label (softmax over label-class similarity) as (V, 10) class indices and weights summing to 1."""
     rel = label @ classes.T / 0.05
     top = np.argsort(-rel, axis=1)[:, :10]
     w = np.exp(np.take_along_axis(rel, top, 1) - rel.max(1, keepdims=True))
+    return top, w / w.sum(1, keepdims=True)
+
+
+def related_embeddings(label: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """What a perfect ImageNet classifier reports, ConSE-style, for a photo of each tag: (V, D)."""
+    top, w = related_classes(label, classes)
     return unit_rows((w[..., None] * classes[top]).sum(1))
+
+
+def crawl_queries(folders: list[str], vocab: list[str]) -> np.ndarray:
+    """Each photo's crawl folder as its vocabulary index (or its singular's); -1 where there is none."""
+    index = {t: i for i, t in enumerate(vocab)}
+    return np.array([index.get(f, index.get(f.rstrip("s"), -1)) for f in folders])
 
 
 def simulated_similarities(
@@ -79,8 +92,7 @@ def simulated_similarities(
     `related` (related_embeddings(label, classes)) is the same for every call: callers that simulate many
     times compute it once. It draws nothing from `rng`, so the simulation is the same either way.
     """
-    index = {t: i for i, t in enumerate(vocab)}
-    query = np.array([index.get(f, index.get(f.rstrip("s"), -1)) for f in folders])
+    query = crawl_queries(folders, vocab)
     related = related_embeddings(label, classes) if related is None else related
     noise = classes[rng.integers(0, len(classes), len(folders))]
     signal = np.where(query[:, None] >= 0, related[np.maximum(query, 0)], 0.0)
@@ -184,12 +196,8 @@ def through_head(harrison: Path, images: int = 3000, seed: int = 0) -> dict[floa
     rng = np.random.default_rng(seed)
     pick = rng.permutation(len(folders))[:images]
     targets = targets_of([tag_lists[i] for i in pick], vocab)
-    index = {t: i for i, t in enumerate(vocab)}
-    query = np.array([index.get(folders[i], index.get(folders[i].rstrip("s"), -1)) for i in pick])
-    rel = label @ classes.T / 0.05
-    top = np.argsort(-rel, axis=1)[:, :10]
-    w = np.exp(np.take_along_axis(rel, top, 1) - rel.max(1, keepdims=True))
-    w /= w.sum(1, keepdims=True)
+    query = crawl_queries([folders[i] for i in pick], vocab)
+    top, w = related_classes(label, classes)
     rows = np.arange(len(pick))
     out: dict[float, tuple[float, float]] = {}
     for rho in (*RHOS, 1.0):
