@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hashtagger.errors import CheckpointError
+from hashtagger.models.detections import apply_seen
 from hashtagger.models.objects import COCO_CLASSES, ObjectDetector, ObjectTags
 
 onnx = pytest.importorskip("onnx", reason="the stand-in detector is built with onnx")
@@ -50,7 +51,7 @@ def test_a_detected_horse_moves_q_onto_horse(tmp_path: Path) -> None:
     tags = ObjectTags(["cow", "horse", "cat"], share=0.4, score50=0.5, slope=12.0)
     tags.detector = ObjectDetector(stand_in_detector(tmp_path / "d.onnx", scores), size=32)
     q = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
-    out = tags.apply(q, np.zeros((2, 3, 16, 16), np.uint8))
+    out = apply_seen(q, np.zeros((2, 3, 16, 16), np.uint8), objects=tags, people=None)
     np.testing.assert_allclose(out, [[0.8, 0.2, 0.0], [0.0, 0.2, 0.8]], atol=1e-6)  # moved = 0.4 * 0.5
 
 

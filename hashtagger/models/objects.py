@@ -164,11 +164,6 @@ class ObjectTags:
         """(N,) how sure the detector is that each photo holds a person (people.py's faces need it)."""
         return scores[:, PERSON]
 
-    def apply(self, q: np.ndarray, batch: np.ndarray) -> np.ndarray:
-        """q (N, V), a distribution over the tags -> the same with the things seen in `batch` moved in."""
-        scores = self.scores(batch)
-        return q if scores is None else self.move(q, scores)
-
     def to_dict(self) -> dict[str, float]:
         """What an export stores to apply it the same way (`from_dict`)."""
         return {"share": self.share, "score50": self.score50, "slope": self.slope}
