@@ -8,6 +8,9 @@ popularity `pi` and co-occurrence `P(t | v)` (HARRISON's tag lists, a user's own
     popularity   = w * (1 - beta) * pi_t            tags people use on any photo
     blend        = visual + cooccurrence + popularity
 
+A tag measured absent from the photo (colours.py: the photo has no yellow in it) gets no social part
+either, so that what people post with #blue does not put #yellow on a blue photo.
+
 Three rules then put the photo first and keep the list socially right (scripts/tune_blend.py measures
 them on HARRISON's tag lists, README "How hashtags are ranked"):
 
@@ -174,12 +177,15 @@ class Ranker:
         pop = np.broadcast_to((w * (1.0 - beta)) * self.social.prior, q.shape)
         return visual, cooc, pop, visual + cooc + pop
 
-    def rank(self, content: np.ndarray) -> Ranked:
-        """content: (N, V) non-negative scores of what each photo shows, normalised here to sum 1."""
+    def rank(self, content: np.ndarray, absent: np.ndarray | None = None) -> Ranked:
+        """content: (N, V) non-negative scores of what each photo shows, normalised here to sum 1; absent:
+        (N, V) bool, the tags each photo was measured not to show (colours.py), or None."""
         q = np.asarray(content, dtype=np.float32)
         q = np.maximum(q, 0.0)
         q = q / np.maximum(q.sum(axis=1, keepdims=True), 1e-12)
         visual, cooc, pop, blend = self._blend(q)
+        if absent is not None and self.social is not None:  # measured absent: no social part lifts it back
+            cooc, pop, blend = (np.where(absent, 0.0, a) for a in (cooc, pop, blend))
         reach = np.zeros(q.shape, dtype=bool)
         if self.social is not None and self.ranking.reach_slots > 0:
             prior = self.social.reach_prior[None, :]

@@ -51,7 +51,8 @@ def test_a_detected_horse_moves_q_onto_horse(tmp_path: Path) -> None:
     tags = ObjectTags(["cow", "horse", "cat"], share=0.4, score50=0.5, slope=12.0)
     tags.detector = ObjectDetector(stand_in_detector(tmp_path / "d.onnx", scores), size=32)
     q = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
-    out = apply_seen(q, np.zeros((2, 3, 16, 16), np.uint8), objects=tags, people=None)
+    out, absent = apply_seen(q, np.zeros((2, 3, 16, 16), np.uint8), objects=tags, people=None)
+    assert absent is None  # no colours step
     np.testing.assert_allclose(out, [[0.8, 0.2, 0.0], [0.0, 0.2, 0.8]], atol=1e-6)  # moved = 0.4 * 0.5
 
 
@@ -123,7 +124,7 @@ def test_an_export_carries_the_objects_step(tmp_path: Path) -> None:
         vocabulary=["cow", "horse", "sky"],
     )  # fmt: skip
     tagger = load_exported(crafted(tmp_path / "zs.onnx", objects=settings, **common))
-    assert tagger.objects is not None and tagger.objects.to_dict() == settings
+    assert tagger.steps["objects"] is not None and tagger.steps["objects"].to_dict() == settings
     with pytest.raises(
         CheckpointError, match=r"bad\.onnx: export metadata objects: share must be from 0 to 1"
     ):
@@ -135,4 +136,5 @@ def test_the_default_model_carries_the_objects_step() -> None:
     from hashtagger.models import load_tagger
 
     tagger = load_tagger("zeroshot")
-    assert tagger.objects is not None and tagger.objects.to_dict() == ObjectTags(["horse"]).to_dict()
+    objects = tagger.steps["objects"]
+    assert objects is not None and objects.to_dict() == ObjectTags(["horse"]).to_dict()

@@ -75,14 +75,15 @@ def test_a_face_counts_only_where_the_object_detector_sees_a_person() -> None:
     objects = ObjectTags(vocab)
     objects.detector = Things()
     q = np.array([[1.0, 0.0]] * 3, dtype=np.float32)
-    out = apply_seen(q, np.zeros((3, 3, 8, 8), np.uint8), objects=objects, people=people)
+    out, _ = apply_seen(q, np.zeros((3, 3, 8, 8), np.uint8), objects=objects, people=people)
     np.testing.assert_allclose(out[:, 1], [0.0, 0.4, 0.0], atol=1e-6)  # only the confirmed face moves
     assert people.detector.sizes == [1]  # and faces were looked for on that photo alone
     objects.detector.class_scores = lambda batch: np.zeros((len(batch), len(COCO_CLASSES)), np.float32)
-    assert np.array_equal(apply_seen(q, np.zeros((3, 3, 8, 8), np.uint8), objects=objects, people=people), q)
+    unseen, _ = apply_seen(q, np.zeros((3, 3, 8, 8), np.uint8), objects=objects, people=people)
+    assert np.array_equal(unseen, q)
     assert people.detector.sizes == [1]  # no person anywhere: the face detector does not run
     # without an object step (a vocabulary naming no COCO thing) a face counts alone
-    alone = apply_seen(q, np.zeros((3, 3, 8, 8), np.uint8), objects=None, people=people)
+    alone, _ = apply_seen(q, np.zeros((3, 3, 8, 8), np.uint8), objects=None, people=people)
     np.testing.assert_allclose(alone[:, 1], [0.4, 0.4, 0.4], atol=1e-6)
     assert people.detector.sizes == [1, 3]
 

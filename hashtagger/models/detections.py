@@ -1,5 +1,6 @@
-"""What a detector's score becomes, the same for the face detector (people.py) and the object detector
-(objects.py): a gated sigmoid, and the three settings an export stores to apply it the same way."""
+"""The steps after the graph (colours.py, objects.py, people.py), the same for PyTorch and an export: the
+order they run in, what a detector's score becomes (a gated sigmoid), and the three settings an export
+stores to apply each one the same way."""
 
 from __future__ import annotations
 
@@ -20,21 +21,42 @@ def detector_session(resource: str, path: str | Path | None = None) -> Any:
     return onnx_session(Path(path) if path else Path(str(resources.files("hashtagger.resources") / resource)))
 
 
-def apply_seen(q: np.ndarray, batch: np.ndarray, *, objects: Any, people: Any) -> np.ndarray:
-    """q (N, V), what the photo shows over the tags -> the same with the things seen moved in, then the
-    people: the one order of the steps, for PyTorch (zeroshot.py) and an export (exported.py) alike.
-    A step that is None, or whose tags the vocabulary lacks, changes nothing. The object detector's
-    person score, where it ran, confirms the faces (people.PERSON_CONFIRMS)."""
+def apply_seen(
+    q: np.ndarray, batch: np.ndarray, *, objects: Any, people: Any, colours: Any = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """q (N, V), what the photo shows over the tags -> the same with the colours measured, then the things
+    seen moved in, then the people: the one order of the steps, for PyTorch (zeroshot.py) and an export
+    (exported.py) alike; and the (N, V) tags measured absent (the colours a photo lacks; None without a
+    colours step), which the ranking keeps out. A step that is None, or whose tags the vocabulary lacks,
+    changes nothing. The object detector's person score, where it ran, confirms the faces
+    (people.PERSON_CONFIRMS)."""
+    absent = None
+    if colours is not None:
+        p = colours.measure(batch)
+        q, absent = colours.move(q, p), colours.absent(p)
     scores = objects.scores(batch) if objects is not None else None
     if scores is not None:
         q = objects.move(q, scores)
     if people is not None:
         q = people.apply(q, batch, person=None if scores is None else objects.person(scores))
-    return q
+    return q, absent
 
 
-def gated_sigmoid(x: np.ndarray, mid: float, slope: float, floor: float) -> np.ndarray:
-    """sigmoid(slope * (x - mid)), and 0 below `floor`: weak detections move nothing at all."""
+def seen_steps() -> dict[str, Any]:
+    """The steps after the graph, by the key an export stores each one's settings under: each class has
+    `from_dict(settings, vocabulary)` and `to_dict()`, and apply_seen takes them by these names."""
+    from hashtagger.models.colours import ColourTags
+    from hashtagger.models.objects import ObjectTags
+    from hashtagger.models.people import PeopleTags
+
+    return {"colours": ColourTags, "objects": ObjectTags, "people": PeopleTags}
+
+
+def gated_sigmoid(
+    x: np.ndarray, mid: float | np.ndarray, slope: float, floor: float | np.ndarray
+) -> np.ndarray:
+    """sigmoid(slope * (x - mid)), and 0 below `floor`: weak detections move nothing at all (`mid` and
+    `floor` may be one per column)."""
     x = np.asarray(x, dtype=np.float32)
     z = np.clip(slope * (x - mid), -60.0, 60.0)
     return np.where(x >= floor, 1.0 / (1.0 + np.exp(-z)), 0.0).astype(np.float32)

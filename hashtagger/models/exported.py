@@ -22,6 +22,7 @@ import numpy as np
 from hashtagger.errors import CheckpointError, InputError, MissingDependencyError
 from hashtagger.image.preprocess import Preprocessing
 from hashtagger.models.base import Tagger
+from hashtagger.models.detections import apply_seen, seen_steps
 from hashtagger.models.exported_checks import (
     CONTENT,
     INPUT,
@@ -53,6 +54,7 @@ METADATA_KEYS = (
     "label_embeddings",
     "people",
     "objects",
+    "colours",
 )
 PREFIX = "hashtagger."
 RUNTIMES = {"onnx": "ONNX Runtime", "openvino": "OpenVINO"}
@@ -142,16 +144,11 @@ class ExportedTagger(Tagger):
             self.social = SocialPrior.harrison(self.vocabulary)
             emb = decode_array(meta["label_embeddings"], "label_embeddings")
             self.ranker = Ranker(Ranking(**meta["ranking"]), self.social, emb)
-        self.people: Any = None
-        if "people" in meta:
-            from hashtagger.models.people import PeopleTags
-
-            self.people = PeopleTags.from_dict(meta["people"], self.vocabulary)
-        self.objects: Any = None
-        if "objects" in meta:
-            from hashtagger.models.objects import ObjectTags
-
-            self.objects = ObjectTags.from_dict(meta["objects"], self.vocabulary)
+        # the steps after the graph (colours, objects, people); one an export lacks is not applied
+        self.steps: dict[str, Any] = {
+            key: step.from_dict(meta[key], self.vocabulary) if key in meta else None
+            for key, step in seen_steps().items()
+        }
 
     def _compile(self) -> None:
         if self.runtime == "onnx":
@@ -186,10 +183,7 @@ class ExportedTagger(Tagger):
         """Scores and, for zero-shot exports, the ranking parts (the same rules as the PyTorch model)."""
         if self.ranker is None:
             return self._output(batch, OUTPUT), None
-        from hashtagger.models.detections import apply_seen
-
-        q = apply_seen(self._output(batch, CONTENT), batch, objects=self.objects, people=self.people)
-        ranked = self.ranker.rank(q)
+        ranked = self.ranker.rank(*apply_seen(self._output(batch, CONTENT), batch, **self.steps))
         return ranked.score, ranked
 
     def score(self, batch: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 from hashtagger.choices import EXPORT_WEIGHTS
 from hashtagger.errors import CheckpointError
 from hashtagger.models.checkpoint import _check_vocabulary, _show
+from hashtagger.models.detections import seen_steps
 
 FORMAT = "hashtagger-export"
 FORMAT_VERSION = 1
@@ -101,14 +102,9 @@ def _check_fields(meta: dict[str, Any]) -> None:
     if "ranking" in meta:
         _check_ranking(meta["ranking"])
         _check_embeddings(meta.get("label_embeddings"), tags)
-    if "people" in meta:
-        from hashtagger.models.people import PeopleTags
-
-        PeopleTags.from_dict(meta["people"], meta["vocabulary"])
-    if "objects" in meta:
-        from hashtagger.models.objects import ObjectTags
-
-        ObjectTags.from_dict(meta["objects"], meta["vocabulary"])
+    for key, step in seen_steps().items():
+        if key in meta:
+            step.from_dict(meta[key], meta["vocabulary"])
 
 
 def _check_ranking(rk: Any) -> None:

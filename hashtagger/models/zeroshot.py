@@ -6,8 +6,9 @@ visual:  an ImageNet classifier (EfficientNet-Lite0) gives class probabilities p
          s_t with each tag, less part of the tag's hubness (CSLS), gives softmax(s / tau);
          names: p reaches the tags that name its classes by their WordNet words (classmap.py).
          q = (1 - a) * ConSE + a * names, normalised, is what the photo shows, over the tags;
-         the COCO things a detector sees (objects.py: #horse, #giraffe, #kite) then move a share of q
-         onto the tags that name them, and a face seen (people.py) onto #people, #portrait, ...
+         the colours measured from the pixels (colours.py) decide the colour tags (#yellow,
+         #blackandwhite), the COCO things a detector sees (objects.py: #horse, #giraffe, #kite) then move a
+         share of q onto the tags that name them, and a face seen (people.py) onto #people, #portrait, ...
 ranking: hashtagger.rank blends q with tag popularity and co-occurrence (HARRISON's, or a user's
          own with --profile), keeps reach tags (#love) after content and near-duplicates apart.
 prior_weight = 0 is plain ConSE. HierSE differs only in the label embeddings (see hierse.py).
@@ -25,6 +26,7 @@ import numpy as np
 from hashtagger.errors import InputError, MissingDependencyError
 from hashtagger.image.preprocess import EFFICIENTNET_LITE, Preprocessing
 from hashtagger.models.base import Tagger
+from hashtagger.models.colours import ColourTags
 from hashtagger.models.detections import apply_seen
 from hashtagger.models.labels import load_npz, unit_rows
 from hashtagger.models.objects import ObjectTags
@@ -75,6 +77,7 @@ class ZeroShotTagger(Tagger):
         names: np.ndarray | None = None,
         people: PeopleTags | None = None,
         objects: ObjectTags | None = None,
+        colours: ColourTags | None = None,
     ) -> None:
         import torch
 
@@ -97,8 +100,9 @@ class ZeroShotTagger(Tagger):
         # (classes, V) class -> tag map and its base rate; None: ConSE alone (a model without names)
         self._names = None if names is None else torch.from_numpy(np.asarray(names, dtype=np.float32))
         self._names_base = None if names is None else self._names.mean(dim=0)
-        self.people = people if people is not None and people.active else None
-        self.objects = objects if objects is not None and objects.active else None
+        # the steps after the graph (detections.seen_steps); None where the vocabulary lacks their tags
+        steps = {"colours": colours, "objects": objects, "people": people}
+        self.steps: dict[str, Any] = {k: s if s is not None and s.active else None for k, s in steps.items()}
         self.social = social or SocialPrior.harrison(vocabulary)
         self.ranker = Ranker(blend.rules(), self.social, label_embeddings)
 
@@ -127,24 +131,23 @@ class ZeroShotTagger(Tagger):
 
     def export_head(self) -> tuple[Any, Any, tuple[str, ...]]:
         """The classifier, then ConSE and the blend: `scores` for any tool, `content` for hashtagger's ranking
-        (the objects and people steps and the ranking rules run after the graph)."""
+        (the colours, objects and people steps and the ranking rules run after the graph)."""
         from hashtagger.models.exported import CONTENT, OUTPUT
 
         return self.classifier, lambda logits: self.export_outputs(self.conse(logits)), (OUTPUT, CONTENT)
 
     def ranking_metadata(self) -> dict[str, Any]:
-        """The ranking rules, label embeddings and the objects and people steps, so that an export's
-        `content` output is ranked exactly as here (things and people seen, reach tags after content,
+        """The ranking rules, label embeddings and the colours, objects and people steps, so that an export's
+        `content` output is ranked exactly as here (colours, things and people seen, reach tags after content,
         diversity, the parts of --why)."""
         from dataclasses import asdict
 
         from hashtagger.models.exported import encode_array
 
-        steps = {"people": self.people, "objects": self.objects}
         return {
             "ranking": asdict(self.ranker.ranking),
             "label_embeddings": encode_array(self._label_emb.cpu().numpy()),
-            **{key: step.to_dict() for key, step in steps.items() if step is not None},
+            **{key: step.to_dict() for key, step in self.steps.items() if step is not None},
         }
 
     def to(self, device: str) -> ZeroShotTagger:
@@ -193,11 +196,12 @@ class ZeroShotTagger(Tagger):
         return torch.from_numpy(self.score_explained(batch.cpu().numpy())[0])
 
     def score_explained(self, batch: np.ndarray) -> tuple[np.ndarray, Ranked]:
-        """The graph's part (what an export computes), then the things and people seen, then the ranking."""
+        """The graph's part (what an export computes), then the colours, things and people seen, then the
+        ranking."""
         import torch
 
         q = self.visual_scores(torch.from_numpy(batch)).float().cpu().numpy()
-        ranked = self.ranker.rank(apply_seen(q, batch, objects=self.objects, people=self.people))
+        ranked = self.ranker.rank(*apply_seen(q, batch, **self.steps))
         return ranked.score, ranked
 
     def blend_scores(self, q: torch.Tensor) -> torch.Tensor:
@@ -340,5 +344,5 @@ def load_builtin(
     classifier = efficientnet_lite_imagenet(BACKBONE)
     return ZeroShotTagger(
         classifier, class_emb, vocabulary, label_emb, blend, BACKBONE_PREPROCESSING, kind=name, names=names,
-        people=PeopleTags(vocabulary), objects=ObjectTags(vocabulary),
+        people=PeopleTags(vocabulary), objects=ObjectTags(vocabulary), colours=ColourTags(vocabulary),
     )  # fmt: skip
