@@ -127,6 +127,22 @@ def test_class_names_reach_tags_written_with_a_hyphen_or_space() -> None:
     assert not m[names.index("jersey"), 2]
 
 
+def test_a_landscape_class_names_its_place_after_its_own_words() -> None:
+    """WordNet files a seashore under 'geological formation': the class-name view reaches #beach and #sea
+    through PLACE_WORDS, at half the weight a word of the class's own would have; so does a lakeside
+    reach a custom vocabulary's 'water', and a balloon names itself before #sky."""
+    from hashtagger.models.classmap import PLACE_WEIGHT, class_map
+    from hashtagger.models.labels import load_npz
+
+    names = [str(n) for n in load_npz("conse_embeddings.npz")["class_names"]]
+    m = class_map(["beach", "sea", "water", "balloon", "sky", "cat"])
+    shore, lake, balloon = (m[names.index(c)] for c in ("seashore", "lakeside", "balloon"))
+    assert shore[0] == PLACE_WEIGHT * 1.0 and shore[1] == np.float32(PLACE_WEIGHT * 0.7) and not shore[2]
+    assert lake[2] == PLACE_WEIGHT and not lake[:2].any()
+    assert balloon[3] == 1.0 and balloon[4] == np.float32(PLACE_WEIGHT * 0.7)
+    assert not m[names.index("tabby"), :5].any()
+
+
 def test_a_custom_vocabulary_ranks_by_content_alone(tmp_path: Path) -> None:
     """HARRISON's statistics describe Instagram posts, not your tags: a custom vocabulary gets no prior."""
     f = tmp_path / "v.txt"

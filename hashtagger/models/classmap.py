@@ -54,6 +54,51 @@ NOT_VISIBLE = frozenset(
 )
 #: Weight of each further matching word of a class (its ancestors), after the nearest one's 1.
 DECAY = 0.7
+#: Where a class is: ImageNet's landscape classes and the things that are only ever seen in one place name
+#: that place too, after their own words (WordNet files a seashore under 'geological formation', so the
+#: classifier's seashore never reached #beach or #sea). Ranked as a class's first ancestor is, at
+#: PLACE_WEIGHT times its weight: the thing seen comes before where it is (MSRC-v2: 1.0 gave mAP 76.9,
+#: P@1 87.6 and an object named first on 77.5% of its photos; 0.5 gives 77.2, 88.2 and 78.5%).
+PLACE_WEIGHT = 0.5
+PLACE_WORDS: dict[str, tuple[str, ...]] = {
+    "seashore": ("beach", "sea", "coast"),
+    "sandbar": ("beach", "sand", "sea"),
+    "promontory": ("sea", "coast", "cliff"),
+    "coral reef": ("sea", "ocean", "underwater"),
+    "lakeside": ("lake", "water"),
+    "boathouse": ("lake", "water"),
+    "breakwater": ("sea", "harbor"),
+    "dock": ("harbor", "sea", "water"),
+    "alp": ("snow", "mountain"),
+    "valley": ("nature", "mountain"),
+    "volcano": ("mountain",),
+    "cliff": ("nature", "mountain"),
+    "geyser": ("nature", "water"),
+    "fountain": ("water",),
+    "dam": ("water", "lake"),
+    "ski": ("snow", "winter", "skiing"),
+    "snowmobile": ("snow", "winter"),
+    "dogsled": ("snow", "winter"),
+    "snowplow": ("snow", "winter"),
+    "bobsled": ("snow", "winter"),
+    "swimming trunks": ("beach", "summer", "swimming"),
+    "bikini": ("beach", "summer", "swimming"),
+    "maillot": ("beach", "summer", "swimming"),
+    "sunscreen": ("summer", "beach"),
+    "scuba diver": ("sea", "underwater", "diving"),
+    "snorkel": ("sea", "underwater"),
+    "paddle": ("water", "lake"),
+    "canoe": ("water", "lake"),
+    "speedboat": ("water", "sea"),
+    "liner": ("sea", "ocean"),
+    "container ship": ("sea", "ocean"),
+    "wreck": ("sea",),
+    "parachute": ("sky",),
+    "airliner": ("sky",),
+    "airship": ("sky",),
+    "balloon": ("sky",),
+    "space shuttle": ("space", "sky"),
+}
 
 
 def word_forms(word: str) -> tuple[str, ...]:
@@ -93,12 +138,18 @@ def class_map(vocabulary: list[str], conse: dict[str, np.ndarray] | None = None)
             col = index.get(form)
             if col is not None and form not in NOT_VISIBLE:
                 nearest[c, col] = min(nearest[c, col], depth)
+    place = np.zeros(nearest.shape, dtype=bool)
+    for c, name in enumerate(conse["class_names"].tolist()):
+        for word in PLACE_WORDS.get(str(name), ()):
+            col = index.get(word)
+            if col is not None and nearest[c, col] == 127:
+                nearest[c, col], place[c, col] = 1, True
     m = np.zeros(nearest.shape, dtype=np.float32)
     for c in range(n_classes):
         cols = np.flatnonzero(nearest[c] < 127)
         order = cols[np.argsort(nearest[c, cols], kind="stable")]
         m[c, order] = DECAY ** np.arange(len(order), dtype=np.float32)
-    return m
+    return np.where(place, PLACE_WEIGHT * m, m)
 
 
 def hubness(label_embeddings: np.ndarray, class_embeddings: np.ndarray, k: int = 10) -> np.ndarray:
