@@ -14,8 +14,9 @@ tiny) data: --demo DIR, --msrc CSV, --clothing CSV, --harrison DIR, and --limit/
   does a top-3 hashtag name the subject a person sees.
 - datasets: `evaluate` on MSRC-v2 (all 591 photos, 23 tags) and clothing-small (validation), each over
   its own vocabulary: zeroshot, hierse, visual only (zeroshot --prior-weight 0) and popularity.
-- harrison: scripts/tune_blend.py's simulation (ConSE embeddings simulated from each photo's crawl tag, real
-  tag lists): popularity, the previous blend and the default ranking, at signal shares rho.
+- harrison: scripts/tune_blend.py's simulations on real tag lists: ConSE embeddings simulated from each
+  photo's crawl tag (popularity, the previous blend and the default ranking, at signal shares rho), and the
+  same photos through the shipped model's head (a simulated classifier into its ConSE and class names).
 - profile: simulated users (see profile_simulation below): held-out posts ranked with HARRISON's
   statistics alone and with the user's own history mixed in (--profile-weight 0.5 and 1).
 """
@@ -135,14 +136,16 @@ def names_part(msrc: Path, demo: Path, limit: int | None) -> list[str]:
 
 
 def harrison_part(harrison: Path, images: int) -> list[str]:
-    """The tune_blend simulation: popularity, the previous blend and the default ranking."""
-    from tune_blend import compare_rankings
+    """The tune_blend simulations: popularity, the previous blend and the default ranking; then through the
+    shipped head (mean / A@5 per rho)."""
+    from tune_blend import compare_rankings, through_head
 
     lines = []
     for rho, res in compare_rankings(harrison, images).items():
         cells = [f"{k} {v[0]:.3f} / {v[1]:.3f}" for k, v in res.items()]
         lines.append(row([f"HARRISON simulation rho={rho}", *cells]))
-    return lines
+    head = [f"rho {rho}: {mean:.3f} / {a5:.3f}" for rho, (mean, a5) in through_head(harrison, images).items()]
+    return [*lines, row(["HARRISON through the shipped head", *head])]
 
 
 def profile_part(harrison: Path, users: int) -> list[str]:

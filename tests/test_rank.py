@@ -55,7 +55,7 @@ def test_reach_tag_the_photo_does_not_explain_stays_out_of_the_window() -> None:
     cond[2] = [0.0, 0.5] + [0.01] * 48  # people who tag what tag 2 shows use tag 1, never tag 0
     social = SocialPrior(p, cond / cond.sum(1, keepdims=True), "test")
     q = [0.0, 0.0, 0.5] + [0.5 / 47] * 47
-    order = _order(Ranker(Ranking(diversity=0), social), q)
+    order = _order(Ranker(Ranking(diversity=0, reach_min_lift=1.0), social), q)
     assert 1 in order[:5] and 0 not in order[:5]
 
 

@@ -46,7 +46,7 @@ class Blend:
     hub_weight: float = 0.5  # share of each label's hubness taken off its cosine (CSLS-style)
     names_share: float = 0.5  # a: share of the class-name view in q
     base_rate: float = 2.0  # the class-name view less this many times a tag's share over all classes
-    prior_weight: float = 0.25  # w: share of the social part
+    prior_weight: float = 0.35  # w: share of the social part (0.25 until the class names reached places)
     ranking: Ranking = Ranking()  # the rules after the blend; its prior_weight is this Blend's
 
     def rules(self) -> Ranking:
