@@ -7,7 +7,7 @@ photos of any colour: #black was in 13 of the 15 demo lists before the content-f
 still said #yellow. Here the colour tags are decided by the pixels of the crop the model sees instead:
 what the model guessed for them is dropped, and each colour that covers enough of the photo moves a share of
 what the photo shows onto its tags, the same way on PyTorch and in an export (no weights, a few numpy ops
-on a quarter-resolution copy: about 0.1 ms a photo).
+on a 28 x 28 sample of the crop: about 0.06 ms a photo).
 
 A pixel counts for a hue when it is coloured (HSV saturation >= 0.35, value >= 0.3, chroma >= 0.15);
 brown is a dark or greyish orange or yellow, pink also a light red, and a dark pink is red or purple;
@@ -51,8 +51,9 @@ COLOURFUL_HUES, COLOURFUL_SHARE = 4, 0.05
 
 
 def _hsv(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """uint8 NCHW RGB -> hue (degrees), saturation, value, chroma (N, h, w) on every fourth pixel."""
-    x = batch[:, :, ::4, ::4].astype(np.float32) / 255.0
+    """uint8 NCHW RGB -> hue (degrees), saturation, value, chroma (N, h, w) on every eighth pixel of each
+    eighth row (28 x 28 on the model's 224 px crop: shares to about 2%)."""
+    x = batch[:, :, ::8, ::8].astype(np.float32) / 255.0
     r, g, b = x[:, 0], x[:, 1], x[:, 2]
     top, chroma = x.max(axis=1), x.max(axis=1) - x.min(axis=1)
     c = np.maximum(chroma, 1e-6)
