@@ -18,7 +18,8 @@ them on HARRISON's tag lists, README "How hashtags are ranked"):
   times the uniform share: #love, #friend, #beach on HARRISON) that the photo does not show (q_t below
   its prior); with --profile, on a photo that shows something (a tag with q_t >= `shown`), so is any
   tag the user favours more than everyone does that the photo does not show (#cat in a cat lover's
-  profile, on a photo of coffee); on a photo that shows nothing clearly, the user's habits may lead.
+  profile, on a photo of coffee), and one the photo does not show at all (q_t below `shown`) comes after
+  every tag it does show; on a photo that shows nothing clearly, the user's habits may lead.
   The j-th reach tag may take position ceil(j * reach_window / reach_slots) at best: with
   the defaults at most 2 of the top 5, and never the first.
 - Reach tags the photo explains win the reach slots. Their lift, the co-occurrence part over what a
@@ -189,6 +190,7 @@ class Ranker:
         if absent is not None and self.social is not None:  # measured absent: no social part lifts it back
             cooc, pop, blend = (np.where(absent, 0.0, a) for a in (cooc, pop, blend))
         reach = np.zeros(q.shape, dtype=bool)
+        habit = np.zeros(q.shape, dtype=bool)
         if self.social is not None and self.ranking.reach_slots > 0:
             prior = self.social.reach_prior[None, :]
             popular = prior * q.shape[1] >= self.ranking.reach_popularity
@@ -196,7 +198,8 @@ class Ranker:
             if self.social.generic is not None:  # a profile: on a photo that shows something, the user's
                 mine = self.social.prior[None, :]  # own tags it does not show wait like reach tags
                 shows = q.max(axis=1, keepdims=True) >= self.ranking.shown
-                reach |= (mine > prior) & (q < mine) & shows
+                habit = (mine > prior) & (q < mine) & shows
+                reach |= habit
         order_value = blend
         unexplained = np.zeros(q.shape, dtype=bool)
         lift = np.ones_like(q)
@@ -206,12 +209,21 @@ class Ranker:
             if self.ranking.reach_lift > 0:
                 order_value = np.where(reach, blend * lift**self.ranking.reach_lift, blend)
             unexplained = reach & (lift < self.ranking.reach_min_lift)
-        score, similar_to, discount, held = self._order(order_value.astype(np.float32), reach, unexplained)
+        shown = q >= self.ranking.shown
+        waits = habit & ~shown  # a habit the photo does not show comes after every tag it does show
+        score, similar_to, discount, held = self._order(
+            order_value.astype(np.float32), reach, unexplained, waits, shown
+        )
         pop = np.ascontiguousarray(pop)
         return Ranked(score, visual, cooc, pop, reach, similar_to, discount, lift.astype(np.float32), held)
 
     def _order(
-        self, blend: np.ndarray, reach: np.ndarray, unexplained: np.ndarray
+        self,
+        blend: np.ndarray,
+        reach: np.ndarray,
+        unexplained: np.ndarray,
+        waits: np.ndarray,
+        shown: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Greedy order (reach spacing, diversity) -> decreasing scores, discounting partner, discount."""
         r = self.ranking
@@ -234,6 +246,7 @@ class Ranker:
                 blocked = reach & (n_reach >= allowed)[:, None] & ~chosen
                 if pos < r.reach_window:
                     blocked |= unexplained
+                blocked |= waits & (shown & ~chosen).any(axis=1, keepdims=True)
                 free = np.where(blocked, -np.inf, obj)
                 # a vocabulary of reach tags only: take the best one rather than nothing
                 obj = np.where(np.isfinite(free).any(axis=1, keepdims=True), free, obj)

@@ -90,3 +90,17 @@ def test_mixed_prior_keeps_everyones_reach_tags() -> None:
     np.testing.assert_allclose(mixed.reach_prior, everyone.prior)
     half = everyone.mixed(mine, 0.5)
     np.testing.assert_allclose(half.prior, 0.5 * (everyone.prior + mine.prior), rtol=1e-6)
+
+
+def test_a_habit_the_photo_does_not_show_comes_after_every_tag_it_does() -> None:
+    """A profile's favourite (tag 9, which the photo does not show) would win the third place on the blend;
+    it waits until the four tags the photo shows are placed, and still comes before the rest."""
+    everyone = _prior([1] * 20)
+    mine = _prior([1] * 9 + [400] + [1] * 10)
+    q = [0.3, 0.25, 0.2, 0.1] + [0.15 / 16] * 16
+    ranker = Ranker(Ranking(prior_weight=0.6, diversity=0), everyone.mixed(mine, 1.0))
+    order = _order(ranker, q)
+    assert order[:5] == [0, 1, 2, 3, 9]
+    no_wait = Ranker(Ranking(prior_weight=0.6, diversity=0, shown=1.0), everyone.mixed(mine, 1.0))
+    # where no tag counts as shown (`shown` 1) the habit is ranked by its blend and jumps a shown tag
+    assert _order(no_wait, q).index(9) < 4
