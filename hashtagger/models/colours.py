@@ -36,7 +36,6 @@ RED, PURPLE, PINK = 0, 5, 6
 #: The hashtags each measured colour (and the two whole-photo looks) supports, and how much.
 COLOUR_TAGS: dict[str, dict[str, float]] = {
     **{c: {c: 1.0} for c in COLOURS},
-    "grey": {},
     "blackandwhite": {"blackandwhite": 1.0, "monochrome": 0.3},
     "colorful": {"colorful": 1.0, "colourful": 0.5},
 }

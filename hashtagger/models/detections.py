@@ -22,7 +22,7 @@ def detector_session(resource: str, path: str | Path | None = None) -> Any:
 
 
 def apply_seen(
-    q: np.ndarray, batch: np.ndarray, *, objects: Any, people: Any, colours: Any = None
+    q: np.ndarray, batch: np.ndarray, *, colours: Any = None, objects: Any = None, people: Any = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """q (N, V), what the photo shows over the tags -> the same with the colours measured, then the things
     seen moved in, then the people: the one order of the steps, for PyTorch (zeroshot.py) and an export
