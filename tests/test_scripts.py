@@ -77,6 +77,21 @@ def test_tune_blend(tmp_path: Path) -> None:
     assert {"popularity", "previous blend", "default ranking", "through the shipped head"} <= rankings
     head = [line.split()[0] for line in lines if "through the shipped head" in line]
     assert head == ["0.1", "0.2", "0.3", "1.0"]
+    assert "bound, no tag in >8/15 lists" in rankings
+
+
+def test_share_capped_bound_by_hand() -> None:
+    """Four photos' tags over three tags, each tag in at most half the lists, one tag a list: the best
+    first places are tag 0 (3 photos) half the time and tag 1 (2 photos) the other half."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import numpy as np
+    from tune_blend import share_capped_bound
+
+    targets = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 0], [0, 0, 1]], dtype=bool)
+    mean, a1 = share_capped_bound(targets, cap=0.5, k=1)
+    p1 = 0.5 * 0.75 + 0.5 * 0.5  # found: tag 0 in 3 of 4 photos, tag 1 in 2
+    recall = 0.5 * (0.5 + 1 + 0.5) / 4 + 0.5 * (0.5 + 0.5) / 4  # tag 0 and tag 1 (recall + found highest)
+    assert a1 == p1 and abs(mean - (p1 + recall + p1) / 3) < 1e-12
 
 
 @pytest.mark.slow
