@@ -44,3 +44,9 @@ class OutputError(HashtaggerError, OSError):
 
     Also an OSError, so code that handles failed writes as OSError keeps working.
     """
+
+
+def first_line(e: BaseException) -> str:
+    """A library's exception as the short reason after a one-line message (its first line, or its type)."""
+    text = str(e).strip()
+    return text.splitlines()[0][:160] if text else type(e).__name__

@@ -11,10 +11,11 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hashtagger.choices import DEVICES, PRECISIONS
-from hashtagger.errors import InputError
+from hashtagger.errors import CheckpointError, InputError, MissingDependencyError, first_line
 
 if TYPE_CHECKING:
     from hashtagger.models.base import Tagger
@@ -183,3 +184,22 @@ def configure_threads(workers: int) -> None:
     cores = cpu_cores()
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, cores - (workers if workers > 0 else 0)) if cores > 2 else cores)
+
+
+def onnx_session(path: Path) -> Any:
+    """An ONNX Runtime session on the CPU, quiet; a damaged file is one line naming it."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingDependencyError(
+            f"{path}: running an ONNX model needs ONNX Runtime: pip install 'hashtagger[onnx]'"
+        ) from None
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    # The model and its detectors run in turn: idle threads that spin between runs only take the cores
+    # from the next session.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - a damaged file is a one-line user error
+        raise CheckpointError(f"{path}: not a readable ONNX model ({first_line(e)})") from None

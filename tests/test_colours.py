@@ -14,7 +14,7 @@ from PIL import Image
 from hashtagger.cli import cli
 from hashtagger.errors import CheckpointError
 from hashtagger.models.colours import COLOURS, ColourTags, colour_shares
-from hashtagger.models.detections import apply_seen
+from hashtagger.models.steps import apply_seen
 from hashtagger.rank import Ranker, Ranking, SocialPrior
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from hashtagger.errors import CheckpointError
-from hashtagger.models.detections import apply_seen
 from hashtagger.models.objects import COCO_CLASSES, ObjectDetector, ObjectTags
+from hashtagger.models.steps import apply_seen
 
 onnx = pytest.importorskip("onnx", reason="the stand-in detector is built with onnx")
 pytest.importorskip("onnxruntime", reason="the object detector runs on ONNX Runtime")

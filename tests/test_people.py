@@ -52,9 +52,9 @@ def test_people_move_a_share_of_q_onto_the_people_tags_by_hand() -> None:
 
 
 def test_a_face_counts_only_where_the_object_detector_sees_a_person() -> None:
-    from hashtagger.models.detections import apply_seen
     from hashtagger.models.objects import COCO_CLASSES, ObjectTags
     from hashtagger.models.people import PERSON_CONFIRMS
+    from hashtagger.models.steps import apply_seen
 
     class Faces:
         sizes: list[int] = []

@@ -1,55 +1,22 @@
-"""The steps after the graph (colours.py, objects.py, people.py), the same for PyTorch and an export: the
-order they run in, what a detector's score becomes (a gated sigmoid), and the three settings an export
-stores to apply each one the same way."""
+"""What the steps after the graph (colours.py, objects.py, people.py) share: a detector's ONNX session,
+what a score becomes (a gated sigmoid), and the three settings an export stores to apply a step the same
+way. The steps themselves, and their order, are in steps.py."""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hashtagger.errors import CheckpointError
+from hashtagger.runtime import onnx_session
 
 
 def detector_session(resource: str, path: str | Path | None = None) -> Any:
     """An ONNX Runtime session on a detector the package ships (hashtagger/resources), or on `path`."""
-    from importlib import resources
-
-    from hashtagger.models.exported import onnx_session
-
     return onnx_session(Path(path) if path else Path(str(resources.files("hashtagger.resources") / resource)))
-
-
-def apply_seen(
-    q: np.ndarray, batch: np.ndarray, *, colours: Any = None, objects: Any = None, people: Any = None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """q (N, V), what the photo shows over the tags -> the same with the colours measured, then the things
-    seen moved in, then the people: the one order of the steps, for PyTorch (zeroshot.py) and an export
-    (exported.py) alike; and the (N, V) tags measured absent (the colours a photo lacks; None without a
-    colours step), which the ranking keeps out. A step that is None, or whose tags the vocabulary lacks,
-    changes nothing. The object detector's person score, where it ran, confirms the faces
-    (people.PERSON_CONFIRMS)."""
-    absent = None
-    if colours is not None:
-        p = colours.measure(batch)
-        q, absent = colours.move(q, p), colours.absent(p)
-    scores = objects.scores(batch) if objects is not None else None
-    if scores is not None:
-        q = objects.move(q, scores)
-    if people is not None:
-        q = people.apply(q, batch, person=None if scores is None else objects.person(scores))
-    return q, absent
-
-
-def seen_steps() -> dict[str, Any]:
-    """The steps after the graph, by the key an export stores each one's settings under: each class has
-    `from_dict(settings, vocabulary)` and `to_dict()`, and apply_seen takes them by these names."""
-    from hashtagger.models.colours import ColourTags
-    from hashtagger.models.objects import ObjectTags
-    from hashtagger.models.people import PeopleTags
-
-    return {"colours": ColourTags, "objects": ObjectTags, "people": PeopleTags}
 
 
 def gated_sigmoid(

@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from hashtagger.errors import CheckpointError, InputError, MissingDependencyError
+from hashtagger.errors import CheckpointError, InputError, MissingDependencyError, first_line
 from hashtagger.image.preprocess import Preprocessing
 from hashtagger.models.base import Tagger
-from hashtagger.models.detections import apply_seen, seen_steps
 from hashtagger.models.exported_checks import (
     CONTENT,
     INPUT,
@@ -33,6 +32,8 @@ from hashtagger.models.exported_checks import (
     check_scores,
     decode_array,
 )
+from hashtagger.models.steps import apply_seen, seen_steps
+from hashtagger.runtime import onnx_session
 
 SIDECAR = "hashtagger.json"
 IR_NAME = "model.xml"
@@ -172,7 +173,7 @@ class ExportedTagger(Tagger):
                     part = np.asarray(self._run(x[p])[self._run.output(name)])
             except Exception as e:  # noqa: BLE001 - a graph that fails is a damaged model, in one line
                 raise CheckpointError(
-                    f"{self.graph_file}: the graph failed to run ({_first_line(e)})"
+                    f"{self.graph_file}: the graph failed to run ({first_line(e)})"
                 ) from None
             # a crafted graph may answer any shape, or NaN: refused, never read as scores
             check_scores(self.graph_file, name, part, len(x[p]), len(self.vocabulary))
@@ -243,25 +244,6 @@ class ExportedTagger(Tagger):
         }
 
 
-def onnx_session(path: Path) -> Any:
-    """An ONNX Runtime session on the CPU, quiet; a damaged file is one line naming it."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise MissingDependencyError(
-            f"{path}: running an ONNX model needs ONNX Runtime: pip install 'hashtagger[onnx]'"
-        ) from None
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    # The model and its detectors run in turn: idle threads that spin between runs only take the cores
-    # from the next session.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    except Exception as e:  # noqa: BLE001 - a damaged file is a one-line user error
-        raise CheckpointError(f"{path}: not a readable ONNX model ({_first_line(e)})") from None
-
-
 def _openvino_compiled(path: Path, precision: str) -> Any:
     try:
         import openvino as ov
@@ -279,7 +261,7 @@ def _openvino_compiled(path: Path, precision: str) -> Any:
         hint = "f32" if precision == "fp32" else "bf16"
         return core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": hint})
     except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"{path}: not a readable OpenVINO model ({_first_line(e)})") from None
+        raise CheckpointError(f"{path}: not a readable OpenVINO model ({first_line(e)})") from None
 
 
 def _ports(run: Any, runtime: str) -> tuple[list[Port], list[Port]]:
@@ -308,11 +290,6 @@ def _openvino_port(port: Any) -> Port:
     return Port(frozenset(port.get_names()), dims, _OV_TYPES.get(dtype, dtype))
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:160] if text else type(e).__name__
-
-
 def load_exported(path: str | os.PathLike[str], runtime: str = "auto") -> ExportedTagger:
     """Load an .onnx file or an OpenVINO export folder as a Tagger (no torch); `runtime="openvino"`
     runs an .onnx file with OpenVINO."""
@@ -326,7 +303,7 @@ def load_exported(path: str | os.PathLike[str], runtime: str = "auto") -> Export
         try:
             meta = json.loads(files[1].read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError) as e:
-            raise CheckpointError(f"{files[1]}: not readable export metadata ({_first_line(e)})") from None
+            raise CheckpointError(f"{files[1]}: not readable export metadata ({first_line(e)})") from None
         return ExportedTagger(p, check_metadata(meta, files[1]), "openvino")
     if not is_onnx_path(p):
         raise CheckpointError(f"{p}: neither an .onnx file nor an OpenVINO export folder")
@@ -346,5 +323,5 @@ def _onnx_on_openvino(path: Path) -> ExportedTagger:
     try:
         props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     except Exception as e:  # noqa: BLE001 - a damaged file is a one-line user error
-        raise CheckpointError(f"{path}: not a readable ONNX model ({_first_line(e)})") from None
+        raise CheckpointError(f"{path}: not a readable ONNX model ({first_line(e)})") from None
     return ExportedTagger(path, decode_metadata(props, path), "openvino")

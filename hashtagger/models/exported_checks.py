@@ -19,7 +19,7 @@ import numpy as np
 from hashtagger.choices import EXPORT_WEIGHTS
 from hashtagger.errors import CheckpointError
 from hashtagger.models.checkpoint import _check_vocabulary, _show
-from hashtagger.models.detections import seen_steps
+from hashtagger.models.steps import seen_steps
 
 FORMAT = "hashtagger-export"
 FORMAT_VERSION = 1

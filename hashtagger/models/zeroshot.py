@@ -27,10 +27,10 @@ from hashtagger.errors import InputError, MissingDependencyError
 from hashtagger.image.preprocess import EFFICIENTNET_LITE, Preprocessing
 from hashtagger.models.base import Tagger
 from hashtagger.models.colours import ColourTags
-from hashtagger.models.detections import apply_seen
 from hashtagger.models.labels import load_npz, unit_rows
 from hashtagger.models.objects import ObjectTags
 from hashtagger.models.people import PeopleTags
+from hashtagger.models.steps import apply_seen
 from hashtagger.rank import Ranked, Ranker, Ranking, SocialPrior
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class ZeroShotTagger(Tagger):
         # (classes, V) class -> tag map and its base rate; None: ConSE alone (a model without names)
         self._names = None if names is None else torch.from_numpy(np.asarray(names, dtype=np.float32))
         self._names_base = None if names is None else self._names.mean(dim=0)
-        # the steps after the graph (detections.seen_steps); None where the vocabulary lacks their tags
+        # the steps after the graph (steps.seen_steps); None where the vocabulary lacks their tags
         steps = {"colours": colours, "objects": objects, "people": people}
         self.steps: dict[str, Any] = {k: s if s is not None and s.active else None for k, s in steps.items()}
         self.social = social or SocialPrior.harrison(vocabulary)

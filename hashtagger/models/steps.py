@@ -1,0 +1,45 @@
+"""The steps after the graph, in their one order, for PyTorch (zeroshot.py) and an export (exported.py)
+alike: the colours measured from the pixels (colours.py), the things the object detector sees (objects.py),
+then the faces (people.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hashtagger.models.colours import ColourTags
+from hashtagger.models.objects import ObjectTags
+from hashtagger.models.people import PeopleTags
+
+
+def apply_seen(
+    q: np.ndarray,
+    batch: np.ndarray,
+    *,
+    colours: ColourTags | None = None,
+    objects: ObjectTags | None = None,
+    people: PeopleTags | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """q (N, V), what the photo shows over the tags -> the same with the colours measured, then the things
+    seen moved in, then the people: the one order of the steps, for PyTorch (zeroshot.py) and an export
+    (exported.py) alike; and the (N, V) tags measured absent (the colours a photo lacks; None without a
+    colours step), which the ranking keeps out. A step that is None, or whose tags the vocabulary lacks,
+    changes nothing. The object detector's person score, where it ran, confirms the faces
+    (people.PERSON_CONFIRMS)."""
+    absent = None
+    if colours is not None:
+        p = colours.measure(batch)
+        q, absent = colours.move(q, p), colours.absent(p)
+    scores = objects.scores(batch) if objects is not None else None
+    if scores is not None:
+        q = objects.move(q, scores)
+    if people is not None:
+        q = people.apply(q, batch, person=None if scores is None else objects.person(scores))
+    return q, absent
+
+
+def seen_steps() -> dict[str, Any]:
+    """The steps after the graph, by the key an export stores each one's settings under: each class has
+    `from_dict(settings, vocabulary)` and `to_dict()`, and apply_seen takes them by these names."""
+    return {"colours": ColourTags, "objects": ObjectTags, "people": PeopleTags}
