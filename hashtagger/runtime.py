@@ -1,7 +1,8 @@
 """Where and how models run, decided in this one place: device, numeric precision, CPU cores and threads.
 
 The CLI builds one frozen `RunOptions` from its options and passes it down; `prepare` applies it to a
-loaded model; `autocast` / `autocast_dtype` are the one mapping from a precision name to torch's dtype.
+loaded model; `autocast` / `autocast_dtype` are the one mapping from a precision name to torch's dtype;
+`onnx_session` is how every ONNX graph (an export, the shipped detectors) gets its CPU session.
 """
 
 from __future__ import annotations
