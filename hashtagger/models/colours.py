@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from hashtagger.models.detections import checked_settings, gated_sigmoid
-from hashtagger.models.labels import tag_key
+from hashtagger.models.labels import tag_index
 
 #: The measured colours, in the order `colour_shares` returns them.
 COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white")
@@ -102,9 +102,7 @@ class ColourTags:
     decided: np.ndarray = field(init=False, repr=False)  # (V,) bool: the tags the pixels decide
 
     def __post_init__(self) -> None:
-        index: dict[str, int] = {}
-        for i, t in enumerate(self.vocabulary):
-            index.setdefault(tag_key(t), i)
+        index = tag_index(self.vocabulary)
         rows = (*COLOURS, *LOOKS)
         w = np.zeros((len(rows), len(self.vocabulary)), dtype=np.float32)
         for r, name in enumerate(rows):

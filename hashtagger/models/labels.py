@@ -32,6 +32,14 @@ def tag_key(tag: str) -> str:
     return re.sub(r"[^a-z0-9]", "", tag.lower())
 
 
+def tag_index(vocabulary: list[str]) -> dict[str, int]:
+    """tag_key -> the vocabulary column of the first tag with that key ('T-shirt' and 'tshirt' are one)."""
+    index: dict[str, int] = {}
+    for i, tag in enumerate(vocabulary):
+        index.setdefault(tag_key(tag), i)
+    return index
+
+
 def read_vocab_file(path: str | os.PathLike[str]) -> list[str]:
     """One tag per line; '#' prefixes and blank lines dropped, duplicates removed, order kept."""
     from hashtagger.data import normalize_tag

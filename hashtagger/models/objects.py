@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from hashtagger.models.detections import checked_settings, detector_session, gated_sigmoid
-from hashtagger.models.labels import tag_key
+from hashtagger.models.labels import tag_index, tag_key
 
 RESOURCE = "objects.onnx"
 #: 160 px, for the per-photo budget (see above). On the Lite2 crop: MSRC-v2 mean AUC 0.987 at 256 px
@@ -121,9 +121,7 @@ class ObjectTags:
     detector: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        index: dict[str, int] = {}
-        for i, t in enumerate(self.vocabulary):
-            index.setdefault(tag_key(t), i)
+        index = tag_index(self.vocabulary)
         w = np.zeros((len(COCO_CLASSES), len(self.vocabulary)), dtype=np.float32)
         for c, cls in enumerate(COCO_CLASSES):
             for col, weight in tag_weights(cls, index).items():
