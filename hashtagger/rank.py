@@ -238,6 +238,7 @@ class Ranker:
         n_reach = np.zeros(n, dtype=np.int64)
         last = np.full(n, np.inf, dtype=np.float32)
         spacing = r.reach_slots > 0 and r.reach_window > 0 and reach.any()
+        waiting = bool(waits.any())  # only with --profile: skip the check for everyone else
         for pos in range(min(r.greedy, v)):
             value = blend * (1.0 - r.diversity * nearest)
             obj = np.where(chosen, -np.inf, value)
@@ -246,7 +247,8 @@ class Ranker:
                 blocked = reach & (n_reach >= allowed)[:, None] & ~chosen
                 if pos < r.reach_window:
                     blocked |= unexplained
-                blocked |= waits & (shown & ~chosen).any(axis=1, keepdims=True)
+                if waiting:
+                    blocked |= waits & (shown & ~chosen).any(axis=1, keepdims=True)
                 free = np.where(blocked, -np.inf, obj)
                 # a vocabulary of reach tags only: take the best one rather than nothing
                 obj = np.where(np.isfinite(free).any(axis=1, keepdims=True), free, obj)
