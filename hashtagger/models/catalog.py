@@ -27,7 +27,7 @@ register_model(
     "zeroshot",
     role="builtin",
     description="Zero-shot over EfficientNet-Lite0's ImageNet classes (ConSE + their WordNet names) and "
-    "COCO and face detectors and the photo's colours, 1222 tags, ranked with Instagram tag stats; runs on "
+    "COCO and face detectors and the photo's colours, 1225 tags, ranked with Instagram tag stats; runs on "
     "ONNX Runtime "
     "(shipped graph) or PyTorch",
     loader="hashtagger.models.zeroshot:load_conse",

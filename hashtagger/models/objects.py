@@ -68,6 +68,7 @@ OBJECT_TAGS: dict[str, dict[str, float]] = {
     "skis": {"ski": 1.0, "skiing": 1.0}, "snowboard": {"snowboard": 1.0, "snowboarding": 1.0},
     "sports ball": {"ball": 1.0}, "wine glass": {"wine": 1.0, "glass": 0.5}, "potted plant": {"plant": 1.0},
     "dining table": {"table": 1.0}, "cell phone": {"phone": 1.0}, "couch": {"couch": 1.0, "sofa": 1.0},
+    "skateboard": {"skateboard": 1.0, "skateboarding": 0.5},
     "tv": {"tv": 1.0, "television": 0.5}, "teddy bear": {"teddybear": 1.0}, "hot dog": {"hotdog": 1.0},
     "donut": {"donut": 1.0}, "mouse": {"computer": 0.5}, "keyboard": {"keyboard": 1.0, "computer": 0.3},
     "laptop": {"laptop": 1.0, "computer": 0.5},
