@@ -27,11 +27,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import NamedTuple
 
-ROOT = Path(__file__).resolve().parents[1]
-PY = sys.executable
-HASHTAGGER = [PY, "-m", "hashtagger"]
+from bench_timing import (
+    HASHTAGGER,
+    MISSED,
+    PY,
+    ROOT,
+    count,
+    judged,
+    line,
+    make_sets,
+    paired,
+    predict_cmd,
+    steady_rates,
+    wall,
+)
 
 # A minimal hand-written loop: PIL decode, the same preprocessing, batched forward of the same model
 # at the same precision, one JSON line per photo. No worker threads, no draft decoding, no streaming tricks.
@@ -86,145 +96,6 @@ print(" ".join("#" + vocab[i] for i in np.argsort(-score)[:10]))
 """
 
 
-def wall(
-    cmd: list[str], stdout_path: Path | None = None, env: dict[str, str] | None = None
-) -> tuple[float, int]:
-    """Run a command; return (wall seconds, peak RSS in KiB of that process)."""
-    out = open(stdout_path, "w") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if stdout_path:
-        out.close()
-    if proc.returncode != 0:
-        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}")
-    return elapsed, usage.ru_maxrss
-
-
-def paired(a: list[str], b: list[str], repeat: int) -> tuple[float, float]:
-    """Median wall time of A and of B, run in turn A B A B ... after one warm-up each."""
-    wall(a)
-    wall(b)
-    ta, tb = [], []
-    for _ in range(repeat):
-        ta.append(wall(a)[0])
-        tb.append(wall(b)[0])
-    return statistics.median(ta), statistics.median(tb)
-
-
-def predict_cmd(folder: Path, precision: str = "auto", batch: int = 32) -> list[str]:
-    """`hashtagger predict FOLDER --format jsonl --quiet` at a given precision and batch size."""
-    return [
-        *HASHTAGGER,
-        "predict",
-        str(folder),
-        "-f",
-        "jsonl",
-        "-q",
-        "--precision",
-        precision,
-        "-b",
-        str(batch),
-    ]
-
-
-def count(folder: Path) -> int:
-    return sum(1 for _ in folder.rglob("*.jpg"))
-
-
-def head_of(folder: Path, fraction: float = 0.25) -> Path:
-    """A sibling folder with the first `fraction` of the photos (symlinks), for steady-state rates."""
-    head = folder.with_name(folder.name + "_head")
-    photos = sorted(folder.rglob("*.jpg"))
-    for p in photos[: max(1, int(len(photos) * fraction))]:
-        dst = head / p.relative_to(folder)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(p.resolve(), dst)
-    for extra in folder.glob("*.csv"):
-        rows = extra.read_text().splitlines()
-        keep = {str(p.relative_to(head)) for p in head.rglob("*.jpg")}
-        (head / extra.name).write_text(
-            "\n".join([rows[0], *[r for r in rows[1:] if r.split(",")[0] in keep]]) + "\n"
-        )
-    return head
-
-
-MIN_GAP_S = 1.0  # a steady rate needs the larger folder to take at least this much longer
-
-
-class Rates(NamedTuple):
-    a: float
-    b: float
-    steady: bool  # False: whole-command rates (too few photos), so targets are reported, not judged
-
-
-def judged(target: str, rates: Rates) -> str:
-    """The target as printed: a whole-command rate is start-up dominated, so its target is only reported."""
-    return target if rates.steady else "report"
-
-
-def steady_rates(cmd_a, cmd_b, full: Path, repeat: int) -> Rates:  # noqa: ANN001
-    """Photos/s of A and of B once started (see the module docstring), run in turn A B A B."""
-    head = full.with_name(full.name + "_head")
-    if not head.exists():
-        head_of(full)
-    n = count(full) - count(head)
-    times: dict[tuple[str, Path], list[float]] = {}
-    wall(cmd_a(head))
-    wall(cmd_b(head))
-    for _ in range(repeat):
-        for folder in (head, full):
-            for name, cmd in (("a", cmd_a), ("b", cmd_b)):
-                times.setdefault((name, folder), []).append(wall(cmd(folder))[0])
-    med = {k: statistics.median(v) for k, v in times.items()}
-    gap_a = med[("a", full)] - med[("a", head)]
-    gap_b = med[("b", full)] - med[("b", head)]
-    if min(gap_a, gap_b) < MIN_GAP_S:
-        # Too few photos (e.g. --quick) for the difference to rise above the noise: fall back to
-        # whole-command rates, which include start-up, and say so.
-        print(
-            f"   note: under {MIN_GAP_S:.0f} s between {head.name} and {full.name}: whole-command rates, "
-            "targets reported only"
-        )
-        return Rates(count(full) / med[("a", full)], count(full) / med[("b", full)], False)
-    return Rates(n / gap_a, n / gap_b, True)
-
-
-#: Names of the figures that missed their target in this run; the exit status is 1 when any did.
-MISSED: list[str] = []
-
-
-def line(name: str, detail: str, ratio: float, target: str, ok: bool) -> None:
-    if not ok:
-        MISSED.append(name)
-    print(
-        f"{name:<34} {detail:<62} ratio {ratio:6.3f}  target {target:<7} {'ok' if ok else 'MISSED'}",
-        flush=True,
-    )
-
-
-def make_sets(data: Path, work: Path, n_small: int, n_large: int) -> tuple[Path, Path, list[Path]]:
-    from PIL import Image
-
-    photos = sorted((data / "validation").rglob("*.jpg")) + sorted((data / "train").rglob("*.jpg"))
-    if len(photos) < n_small:
-        raise SystemExit(f"{data}: need {n_small} photos, found {len(photos)}")
-    small, large = work / "small", work / "large"
-    for p in photos[:n_small]:
-        dst = small / p.parent.name / p.name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(p, dst)
-    large.mkdir(parents=True, exist_ok=True)
-    for i, p in enumerate(photos[:n_large]):
-        im = Image.open(p).convert("RGB")
-        side = min(im.size)
-        im = im.crop((0, 0, side, side)).resize((1080, 1080), Image.Resampling.BICUBIC)
-        im.save(large / f"ig_{i:04d}.jpg", quality=90)
-    return small, large, photos
-
-
 #: The runtimes figure a runs predict and its minimal loop on: (label, --runtime, --precision).
 RUNTIME_RUNS = (("ONNX Runtime", "onnx", "fp32"), ("PyTorch bf16", "torch", "bf16"))
 
@@ -269,70 +140,6 @@ def bench_throughput(
         rp / fwd >= 0.85 or not rates.steady,
     )
     return rp
-
-
-def _top_sets(path: Path, k: int) -> dict[str, tuple[str, ...]]:
-    return {
-        r["path"]: tuple(h["tag"] for h in r["hashtags"][:k])
-        for r in map(json.loads, path.read_text().splitlines())
-    }
-
-
-def bench_precision(folder: Path, labels_csv: Path, batch: int, repeat: int, work: Path) -> None:
-    runs = {}
-    for prec in ("fp32", "bf16"):
-        out = work / f"pred_{prec}.jsonl"
-        wall(predict_cmd(folder, prec, batch), out)
-        runs[prec] = out
-    r32, r16, _ = steady_rates(
-        lambda f: predict_cmd(f, "fp32", batch),
-        lambda f: predict_cmd(f, "bf16", batch),
-        folder,
-        repeat,
-    )
-    a1, b1 = _top_sets(runs["fp32"], 1), _top_sets(runs["bf16"], 1)
-    a5, b5 = _top_sets(runs["fp32"], 5), _top_sets(runs["bf16"], 5)
-    same1 = sum(a1[p] == b1[p] for p in a1) / len(a1)
-    same5 = sum(set(a5[p]) == set(b5[p]) for p in a5) / len(a5)
-    line(
-        "b. bf16 speed-up",
-        f"fp32 {r32:6.1f}, bf16 {r16:6.1f} photos/s; same top-1 {same1:.1%}, same top-5 set {same5:.1%}",
-        r16 / r32,
-        "report",
-        True,
-    )
-    metrics = {}
-    for prec in ("fp32", "bf16"):
-        out = subprocess.run(
-            [
-                *HASHTAGGER,
-                "evaluate",
-                "--model",
-                "zeroshot",
-                "--data",
-                str(labels_csv),
-                "--split",
-                "validation",
-                "--format",
-                "json",
-                "--quiet",
-                "--precision",
-                prec,
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        rows = {m["model"]: m["metrics"] for m in json.loads(out)["models"]}
-        metrics[prec] = rows["zeroshot"]
-    worst = max(
-        abs(metrics["bf16"][k] - metrics["fp32"][k]) * 100 for k in ("accuracy@1", "accuracy@5", "map")
-    )
-    detail = "  ".join(
-        f"{k} {metrics['fp32'][k]:.4f}/{metrics['bf16'][k]:.4f}" for k in ("accuracy@1", "accuracy@5", "map")
-    )
-    line("b. metrics fp32/bf16 (clothing val)", detail, worst, "<=1 pt", worst <= 1.0)
 
 
 def bench_startup(repeat: int) -> None:
@@ -549,6 +356,8 @@ def main() -> None:
 
             bench_model_cost(small, work, repeat, args.batch_size)
         if "b" in args.only:
+            from bench_precision import bench_precision
+
             bench_precision(small, args.data / "labels.csv", args.batch_size, repeat, work)
         if "c" in args.only:
             bench_startup(repeat)
@@ -573,9 +382,6 @@ def main() -> None:
             from bench_runtimes import bench_runtimes
 
             bench_runtimes(args.data, small, photos[0], work, repeat, args.batch_size)
-            import bench as imported  # figure i reports through the module `bench`, not this __main__
-
-            MISSED.extend(m for m in imported.MISSED if m not in MISSED)
         if "j" in args.only:
             bench_ranking(small, args.batch_size, repeat)
     if MISSED:

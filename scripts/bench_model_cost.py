@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench import line
+from bench_timing import line
 
 
 def former_default():  # noqa: ANN201 - a ZeroShotTagger

@@ -16,7 +16,7 @@ import statistics
 import subprocess
 from pathlib import Path
 
-from bench import HASHTAGGER, MIN_GAP_S, ROOT, count, head_of, line, wall
+from bench_timing import HASHTAGGER, MIN_GAP_S, ROOT, count, head_of, line, wall
 
 
 def _export(work: Path, vocab: Path, calib: Path) -> dict[str, Path]:

@@ -52,6 +52,8 @@ def test_every_script_is_run_here() -> None:
         "bench_ray.py",
         "bench_runtimes.py",
         "bench_model_cost.py",  # bench.py's figure k, run by test_bench
+        "bench_precision.py",  # bench.py's figure b, run by test_bench
+        "bench_timing.py",  # bench.py's timing helpers, used by every figure
         "bench_train.py",
         "build_hierse_resources.py",
         "build_zeroshot_resources.py",
@@ -110,8 +112,9 @@ def test_bench_train(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bench(tmp_path: Path) -> None:
     data = _photo_manifest(tmp_path / "photos", {"train": 4, "validation": 4})
-    r = _run("bench.py", "--data", str(data), "--photos", "8", "--only", "ck", "--repeat", "1")
+    r = _run("bench.py", "--data", str(data), "--photos", "8", "--only", "bck", "--repeat", "1")
     assert r.returncode in (0, 1), r.stderr
+    assert "b. bf16 speed-up" in r.stdout and "b. metrics fp32/bf16" in r.stdout
     assert "c. start-up" in r.stdout
     assert "k. per-photo cost, ONNX Runtime" in r.stdout and "k. per-photo cost, PyTorch bf16" in r.stdout
     assert (r.returncode == 1) == ("MISSED" in r.stdout)  # a missed target is an exit status
@@ -162,7 +165,7 @@ def test_build_hierse_resources(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bench_runtimes_imports() -> None:
     """bench_runtimes.py is bench.py's figure i (exports and three runtimes: minutes), not a script of
-    its own; importing it checks every name it takes from bench.py and hashtagger still exists."""
+    its own; importing it checks every name it takes from bench_timing.py and hashtagger still exists."""
     code = "import sys; sys.path.insert(0, 'scripts'); import bench_runtimes; bench_runtimes.bench_runtimes"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
