@@ -109,7 +109,6 @@ def export_model(
     The export is built in a private folder beside the target and renamed into place only once checked;
     only an earlier export is ever replaced (see export/target.py). What it is doing goes to `progress`.
     """
-    from hashtagger.export.formats import onnx_to_openvino, quantize_int8, trace_to_onnx, write_onnx_metadata
     from hashtagger.export.graph import scoring_graph
     from hashtagger.models import open_tagger
     from hashtagger.runtime import RunOptions
@@ -118,18 +117,9 @@ def export_model(
     model = spec if isinstance(spec, ModelSpec) else ModelSpec(spec)
     spec = model.model
 
-    if fmt not in FORMATS or weights not in WEIGHTS:
-        raise InputError(f"format {fmt} / precision {weights}: choose from {FORMATS} / {WEIGHTS}")
+    _check_choices(fmt, weights, calibration)
     target = default_output(spec, fmt) if out is None else Path(out).expanduser()
     check_target(target, fmt)
-    if weights == "int8" and fmt == "openvino":
-        raise InputError(
-            "--precision int8 makes ONNX exports only: OpenVINO runs an int8 graph beyond the convolutions "
-            "chosen for it and moved clothing-small metrics by 2-18 points; for speed there, export fp32 "
-            "and predict with --precision bf16"
-        )
-    if weights == "int8" and not calibration:
-        raise InputError("--precision int8 needs --calibration PHOTOS (a folder of typical photos)")
     tagger = open_tagger(model, RunOptions("cpu", "fp32", runtime="torch"))
     graph = scoring_graph(tagger)  # before any work: kinds without a graph fail here
     meta = export_metadata(spec, tagger, weights)
@@ -142,19 +132,8 @@ def export_model(
     except OSError as e:
         raise write_error(target, e) from None
     try:
-        onnx_path = work / "model.onnx"
         progress.note(f"tracing {spec} ({len(tagger.vocabulary)} tags) to ONNX")
-        trace_to_onnx(graph, batches[-1], onnx_path)
-        write_onnx_metadata(onnx_path, meta)
-        if weights == "int8":
-            progress.note(f"quantising to int8 on {len(photos)} calibration photos")  # type: ignore[arg-type]
-            quantize_int8(onnx_path, work / "int8.onnx", photos)  # type: ignore[arg-type]
-            onnx_path = work / "int8.onnx"
-            write_onnx_metadata(onnx_path, meta)
-        built = onnx_path
-        if fmt == "openvino":
-            built = work / "openvino"
-            onnx_to_openvino(onnx_path, built, meta)
+        built = _write_graph(graph, batches[-1], work, fmt, weights, meta, photos, progress)
         exported = load_exported(built)  # one session (or OpenVINO compile) for every parity batch
         parity = [compare(_reference(tagger, graph, b), exported.score(b)) for b in batches]
         meta["parity"] = [p.to_dict() for p in parity]
@@ -171,6 +150,48 @@ def export_model(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return ExportResult(target, fmt, weights, len(tagger.vocabulary), parity)
+
+
+def _check_choices(fmt: str, weights: str, calibration: Sequence[str]) -> None:
+    """The format and precision asked for, and what int8 needs, before anything is loaded."""
+    if fmt not in FORMATS or weights not in WEIGHTS:
+        raise InputError(f"format {fmt} / precision {weights}: choose from {FORMATS} / {WEIGHTS}")
+    if weights == "int8" and fmt == "openvino":
+        raise InputError(
+            "--precision int8 makes ONNX exports only: OpenVINO runs an int8 graph beyond the convolutions "
+            "chosen for it and moved clothing-small metrics by 2-18 points; for speed there, export fp32 "
+            "and predict with --precision bf16"
+        )
+    if weights == "int8" and not calibration:
+        raise InputError("--precision int8 needs --calibration PHOTOS (a folder of typical photos)")
+
+
+def _write_graph(
+    graph: Any,
+    batch: np.ndarray,
+    work: Path,
+    fmt: str,
+    weights: str,
+    meta: dict[str, Any],
+    photos: np.ndarray | None,
+    progress: Progress,
+) -> Path:
+    """Trace the graph into `work` (quantised to int8 where `photos` calibrate it, converted for OpenVINO
+    where asked), its metadata inside; returns the file or folder that is checked and moved into place."""
+    from hashtagger.export.formats import onnx_to_openvino, quantize_int8, trace_to_onnx, write_onnx_metadata
+
+    onnx_path = work / "model.onnx"
+    trace_to_onnx(graph, batch, onnx_path)
+    write_onnx_metadata(onnx_path, meta)
+    if weights == "int8" and photos is not None:
+        progress.note(f"quantising to int8 on {len(photos)} calibration photos")
+        quantize_int8(onnx_path, work / "int8.onnx", photos)
+        onnx_path = work / "int8.onnx"
+        write_onnx_metadata(onnx_path, meta)
+    if fmt != "openvino":
+        return onnx_path
+    onnx_to_openvino(onnx_path, work / "openvino", meta)
+    return work / "openvino"
 
 
 def _reference(tagger: Tagger, graph: Any, batch: np.ndarray) -> np.ndarray:
