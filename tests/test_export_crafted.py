@@ -244,3 +244,13 @@ def test_deeply_nested_metadata_is_one_line(tmp_path: Path) -> None:
         CheckpointError, match=r"deep\.onnx: metadata entry hashtagger\.thresholds is not valid JSON"
     ):
         load_exported(path)
+
+
+def test_a_garment_output_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
+    """`garment` is one share per photo; an export whose graph gives a row per photo is damaged."""
+    emb = encode_array(np.ones((3, 4), dtype=np.float32))
+    outputs = ("scores", "content", "garment")
+    path = crafted(tmp_path / "g.onnx", outputs=outputs, ranking={"prior_weight": 0.25}, label_embeddings=emb)
+    wrong = r"g\.onnx: the graph's output 'garment' has rank 2, not 1 \(photos,\)"
+    with pytest.raises(CheckpointError, match=wrong):
+        load_exported(path)

@@ -138,6 +138,7 @@ def test_the_default_model_carries_the_objects_step() -> None:
     tagger = load_tagger("zeroshot")
     objects = tagger.steps["objects"]
     assert objects is not None and objects.to_dict() == ObjectTags(["horse"]).to_dict()
+    assert tagger.has_garment  # and the classifier's garment share that tells a shirt from a person
 
 
 def test_the_default_vocabulary_names_what_the_detector_sees() -> None:

@@ -115,3 +115,36 @@ def test_the_default_model_names_the_people_in_a_photo(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
     assert out.split()[:2] == ["#people", "#portrait"], out
+
+
+def test_a_person_on_a_garment_without_a_face_is_no_person_by_hand() -> None:
+    """The object detector calls a shirt on a bed a person; where the classifier sees a garment and no face
+    is seen, the person counts less (none from GARMENT_FULL); a face keeps it whole."""
+    from hashtagger.models.people import GARMENT_FROM, GARMENT_FULL, person_weight
+
+    mid = (GARMENT_FROM + GARMENT_FULL) / 2
+    garment = np.array([0.0, mid, GARMENT_FULL, 0.9], dtype=np.float32)
+    np.testing.assert_allclose(person_weight(garment, np.zeros(4)), [1.0, 0.5, 0.0, 0.0], atol=1e-6)
+    face = np.array([0, 0, 0, 0.7])
+    np.testing.assert_allclose(person_weight(garment, face), [1.0, 0.5, 0.0, 1.0], atol=1e-6)
+    assert person_weight(None, np.zeros(4)) is None  # an export made before the garment output
+
+
+def test_the_steps_drop_a_person_explained_by_a_garment() -> None:
+    from hashtagger.models.objects import PERSON, ObjectTags
+    from hashtagger.models.steps import apply_seen
+
+    class Things:
+        def class_scores(self, batch: np.ndarray) -> np.ndarray:
+            s = np.zeros((len(batch), 80), dtype=np.float32)
+            s[:, PERSON] = 0.9  # a sure person on every photo
+            return s
+
+    objects = ObjectTags(["shirt", "people"])
+    objects.detector = Things()
+    q = np.array([[1.0, 0.0]] * 3, dtype=np.float32)
+    batch = np.zeros((3, 3, 8, 8), np.uint8)
+    out, _ = apply_seen(q, batch, garment=np.array([0.0, 0.9, 0.9], np.float32), objects=objects, people=None)
+    assert out[0, 1] > 0.3 and out[1, 1] == 0.0  # a person; a shirt the classifier sees, no face: none
+    out, _ = apply_seen(q, batch, objects=objects, people=None)
+    assert (out[:, 1] > 0.3).all()  # without the classifier's share (an older export), as before

@@ -101,6 +101,21 @@ PLACE_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: A class is a garment when one of its WordNet words is one of these (50 ImageNet classes: jersey, cardigan,
+#: jean, suit, miniskirt, ...); people.py reads the classifier's probability on them.
+GARMENT_WORDS = frozenset({"clothing", "garment"})
+
+
+def garment_classes(conse: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """(classes,) float32, 1 for the ImageNet classes that are clothes (GARMENT_WORDS), else 0."""
+    conse = conse if conse is not None else load_npz("conse_embeddings.npz")
+    mask = np.zeros(len(conse["class_names"]), dtype=np.float32)
+    for c, word in zip(conse["class_word_class"].tolist(), conse["class_word"].tolist(), strict=True):
+        if word in GARMENT_WORDS:
+            mask[c] = 1.0
+    return mask
+
+
 def word_forms(word: str) -> tuple[str, ...]:
     """A word and the singulars it may be a plural of ('horses' -> horse, 'boxes' -> box, 'puppies' ->
     puppy), so that plural hashtags and singular WordNet lemmas meet."""

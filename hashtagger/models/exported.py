@@ -2,8 +2,9 @@
 
 An export holds the whole scoring path (normalisation, network, ConSE mixing and blend for the
 zero-shot models) as one graph: uint8 NCHW `images` in, float32 (N, V) `scores` out, dynamic batch.
-A zero-shot export also outputs `content` (the visual distribution q) and carries its ranking rules
-and label embeddings, so hashtagger ranks it exactly as the PyTorch model (hashtagger.rank, numpy).
+A zero-shot export also outputs `content` (the visual distribution q) and `garment` (the classifier's
+probability on clothes, which the people step reads), and carries its ranking rules and label
+embeddings, so hashtagger ranks it exactly as the PyTorch model (hashtagger.rank, numpy).
 Everything else a Tagger needs travels with it as JSON: in the ONNX file's metadata_props (one key
 per item, see `METADATA_KEYS`) or in `hashtagger.json` beside the OpenVINO IR. Preprocessing runs in
 Pillow + numpy (`Preprocessing.load_array`), so tagging a photo with an export never imports torch.
@@ -24,12 +25,14 @@ from hashtagger.image.preprocess import Preprocessing
 from hashtagger.models.base import Tagger
 from hashtagger.models.exported_checks import (
     CONTENT,
+    GARMENT,
     INPUT,
     OUTPUT,
     Port,
     check_graph,
     check_metadata,
     check_scores,
+    check_share,
     decode_array,
 )
 from hashtagger.models.steps import apply_seen, seen_steps
@@ -136,7 +139,7 @@ class ExportedTagger(Tagger):
         self.graph_file = files[0] if files is not None else path  # named by graph errors
         if session is None:
             self._compile()
-        check_graph(self.graph_file, meta, *_ports(self._run, runtime))
+        self.has_garment = check_graph(self.graph_file, meta, *_ports(self._run, runtime))
         self.social: Any = None
         self.ranker: Any = None
         if "ranking" in meta:
@@ -157,34 +160,43 @@ class ExportedTagger(Tagger):
         else:
             self._run = _openvino_compiled(self.path, self.precision)
 
-    def _output(self, batch: np.ndarray, name: str) -> np.ndarray:
-        """One output of the graph, run in cache-sized passes as PyTorch runs on the CPU (runtime.forward):
-        measured on 2 cores, passes of 8 instead of 32 took ONNX Runtime from 132 to 152-159 photos/s and
-        OpenVINO from 219 to 235-246 (fp32) and 507 to 559-594 (bf16)."""
+    def _outputs(self, batch: np.ndarray, names: tuple[str, ...]) -> list[np.ndarray]:
+        """Outputs of the graph, from one run in cache-sized passes as PyTorch runs on the CPU
+        (runtime.forward): measured on 2 cores, passes of 8 instead of 32 took ONNX Runtime from 132 to
+        152-159 photos/s and OpenVINO from 219 to 235-246 (fp32) and 507 to 559-594 (bf16)."""
         from hashtagger.runtime import cpu_passes
 
         x = np.ascontiguousarray(batch, dtype=np.uint8)
-        parts = []
+        parts: list[list[np.ndarray]] = [[] for _ in names]
         for p in cpu_passes(len(x)):
             try:
                 if self.runtime == "onnx":
-                    part = np.asarray(self._run.run([name], {INPUT: x[p]})[0])
+                    got = [np.asarray(a) for a in self._run.run(list(names), {INPUT: x[p]})]
                 else:
-                    part = np.asarray(self._run(x[p])[self._run.output(name)])
+                    answer = self._run(x[p])
+                    got = [np.asarray(answer[self._run.output(name)]) for name in names]
             except Exception as e:  # noqa: BLE001 - a graph that fails is a damaged model, in one line
                 raise CheckpointError(
                     f"{self.graph_file}: the graph failed to run ({first_line(e)})"
                 ) from None
-            # a crafted graph may answer any shape, or NaN: refused, never read as scores
-            check_scores(self.graph_file, name, part, len(x[p]), len(self.vocabulary))
-            parts.append(part)
-        return np.concatenate(parts).astype(np.float32, copy=False)
+            for name, part, kept in zip(names, got, parts, strict=True):
+                # a crafted graph may answer any shape, or NaN: refused, never read as scores
+                if name == GARMENT:
+                    check_share(self.graph_file, name, part, len(x[p]))
+                else:
+                    check_scores(self.graph_file, name, part, len(x[p]), len(self.vocabulary))
+                kept.append(part)
+        return [np.concatenate(k).astype(np.float32, copy=False) for k in parts]
 
     def score_explained(self, batch: np.ndarray) -> tuple[np.ndarray, Any]:
         """Scores and, for zero-shot exports, the ranking parts (the same rules as the PyTorch model)."""
         if self.ranker is None:
-            return self._output(batch, OUTPUT), None
-        ranked = self.ranker.rank(*apply_seen(self._output(batch, CONTENT), batch, **self.steps))
+            return self._outputs(batch, (OUTPUT,))[0], None
+        if self.has_garment:
+            q, garment = self._outputs(batch, (CONTENT, GARMENT))
+        else:
+            [q], garment = self._outputs(batch, (CONTENT,)), None
+        ranked = self.ranker.rank(*apply_seen(q, batch, garment=garment, **self.steps))
         return ranked.score, ranked
 
     def score(self, batch: np.ndarray) -> np.ndarray:

@@ -24,6 +24,8 @@ from hashtagger.models.steps import seen_steps
 FORMAT = "hashtagger-export"
 FORMAT_VERSION = 1
 INPUT, OUTPUT, CONTENT = "images", "scores", "content"
+#: A zero-shot export's optional (N,) output: the classifier's probability on garments (people.py).
+GARMENT = "garment"
 WEIGHTS = EXPORT_WEIGHTS
 _FLOATS = ("float32", "float16", "bfloat16", "float64")
 #: Ranking rules that are shares (the CLI's --prior-weight is one too).
@@ -144,8 +146,9 @@ def decode_array(d: Any, key: str) -> np.ndarray:
         raise CheckpointError(f"{key} is damaged ({type(e).__name__})") from None
 
 
-def check_graph(source: Path, meta: dict[str, Any], inputs: list[Port], outputs: list[Port]) -> None:
-    """The graph takes one uint8 (N, 3, size, size) `images` and gives (N, tags) float outputs."""
+def check_graph(source: Path, meta: dict[str, Any], inputs: list[Port], outputs: list[Port]) -> bool:
+    """The graph takes one uint8 (N, 3, size, size) `images` and gives (N, tags) float outputs; returns
+    whether a zero-shot export also gives the (N,) `garment` share (exports made before it have none)."""
     size, tags = meta["preprocessing"]["size"], len(meta["vocabulary"])
     if len(inputs) != 1 or INPUT not in inputs[0].names:
         found = ", ".join(sorted(n for p in inputs for n in p.names)) or "none"
@@ -158,6 +161,10 @@ def check_graph(source: Path, meta: dict[str, Any], inputs: list[Port], outputs:
             found = ", ".join(sorted(n for p in outputs for n in p.names)) or "none"
             raise CheckpointError(f"{source}: the graph has no output '{name}' (its outputs: {found})")
         _check_port(source, "output", name, port, (None, tags), _FLOATS)
+    garment = next((p for p in outputs if GARMENT in p.names), None)
+    if garment is not None and "ranking" in meta:
+        _check_port(source, "output", GARMENT, garment, (None,), _FLOATS)
+    return garment is not None and "ranking" in meta
 
 
 def _check_port(
@@ -169,18 +176,30 @@ def _check_port(
     if port.shape is None:
         return  # rank unknown until it runs: check_scores checks the result
     if len(port.shape) != len(shape):
-        raise CheckpointError(f"{what} has rank {len(port.shape)}, not {len(shape)} {_axes(role)}")
+        raise CheckpointError(f"{what} has rank {len(port.shape)}, not {len(shape)} {_axes(role, name)}")
     for axis, (have, want) in enumerate(zip(port.shape, shape, strict=True)):
         if have is not None and want is not None and have != want:
             if role == "output":
                 raise CheckpointError(
                     f"{what} gives {have} values per photo for the {want} tags of its vocabulary"
                 )
-            raise CheckpointError(f"{what} has {have} on axis {axis}, not {want} {_axes(role)}")
+            raise CheckpointError(f"{what} has {have} on axis {axis}, not {want} {_axes(role, name)}")
 
 
-def _axes(role: str) -> str:
-    return "(photos, 3, size, size)" if role == "input" else "(photos, tags)"
+def _axes(role: str, name: str) -> str:
+    if role == "input":
+        return "(photos, 3, size, size)"
+    return "(photos,)" if name == GARMENT else "(photos, tags)"
+
+
+def check_share(source: Path, name: str, values: np.ndarray, photos: int) -> None:
+    """The graph answered one probability (photos,) per photo, between 0 and 1; otherwise refused."""
+    ok = values.shape == (photos,) and bool(np.isfinite(values).all())
+    if not (ok and bool(((values >= -1e-3) & (values <= 1 + 1e-3)).all())):
+        raise CheckpointError(
+            f"{source}: the graph's output '{name}' is not one share between 0 and 1 per photo; the export "
+            "is damaged"
+        )
 
 
 def check_scores(source: Path, name: str, values: np.ndarray, photos: int, tags: int) -> None:

@@ -140,9 +140,12 @@ class ObjectTags:
         p = gated_sigmoid(scores, self.score50, self.slope, SCORE_MIN)
         return (p * self.weights.any(axis=1)[None, :]).astype(np.float32)
 
-    def move(self, q: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        """q (N, V) and the detector's (N, 80) scores -> q with the things seen moved in."""
+    def move(self, q: np.ndarray, scores: np.ndarray, person_weight: np.ndarray | None = None) -> np.ndarray:
+        """q (N, V) and the detector's (N, 80) scores -> q with the things seen moved in; `person_weight`
+        (N,) scales the person class (people.person_weight: a garment with no face is no person)."""
         p = self.p_class(scores)
+        if person_weight is not None:
+            p[:, PERSON] *= person_weight
         seen = p @ self.weights  # (N, V)
         total = seen.sum(axis=1, keepdims=True)
         target = np.divide(seen, total, out=np.zeros_like(seen), where=total > 0)

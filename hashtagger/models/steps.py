@@ -1,6 +1,6 @@
 """The steps after the graph, in their one order, for PyTorch (zeroshot.py) and an export (exported.py)
 alike: the colours measured from the pixels (colours.py), the things the object detector sees (objects.py),
-then the faces (people.py)."""
+then the faces (people.py). Besides q they read the classifier's garment share (the graph's `garment`)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import numpy as np
 
 from hashtagger.models.colours import ColourTags
 from hashtagger.models.objects import ObjectTags
-from hashtagger.models.people import PeopleTags
+from hashtagger.models.people import PeopleTags, person_weight
 
 
 def apply_seen(
     q: np.ndarray,
     batch: np.ndarray,
     *,
+    garment: np.ndarray | None = None,
     colours: ColourTags | None = None,
     objects: ObjectTags | None = None,
     people: PeopleTags | None = None,
@@ -26,16 +27,20 @@ def apply_seen(
     (exported.py) alike; and the (N, V) tags measured absent (the colours a photo lacks; None without a
     colours step), which the ranking keeps out. A step that is None, or whose tags the vocabulary lacks,
     changes nothing. The object detector's person score, where it ran, confirms the faces
-    (people.PERSON_CONFIRMS)."""
+    (people.PERSON_CONFIRMS); a person it sees where the classifier sees a garment (`garment` (N,), its
+    probability on ImageNet's clothing classes) and no face is seen counts less (people.person_weight)."""
     absent = None
     if colours is not None:
         p = colours.measure(batch)
         q, absent = colours.move(q, p), colours.absent(p)
     scores = objects.scores(batch) if objects is not None else None
-    if scores is not None:
-        q = objects.move(q, scores)
+    p_face = np.zeros(len(batch), dtype=np.float32)
     if people is not None:
-        q = people.apply(q, batch, person=None if scores is None else objects.person(scores))
+        p_face = people.faces(batch, person=None if scores is None else objects.person(scores))
+    if scores is not None:
+        q = objects.move(q, scores, person_weight(garment, p_face))
+    if people is not None:
+        q = people.move(q, p_face)
     return q, absent
 
 
