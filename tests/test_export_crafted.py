@@ -246,11 +246,19 @@ def test_deeply_nested_metadata_is_one_line(tmp_path: Path) -> None:
         load_exported(path)
 
 
-def test_a_garment_output_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
-    """`garment` is one share per photo; an export whose graph gives a row per photo is damaged."""
+def test_class_families_are_checked_against_the_graph(tmp_path: Path) -> None:
+    """`families` gives one share per family its metadata names; an export whose graph gives a row of tags
+    instead, or names a family hashtagger does not know, is damaged."""
     emb = encode_array(np.ones((3, 4), dtype=np.float32))
-    outputs = ("scores", "content", "garment")
-    path = crafted(tmp_path / "g.onnx", outputs=outputs, ranking={"prior_weight": 0.25}, label_embeddings=emb)
-    wrong = r"g\.onnx: the graph's output 'garment' has rank 2, not 1 \(photos,\)"
+    zero_shot = {"ranking": {"prior_weight": 0.25}, "label_embeddings": emb}
+    outputs = ("scores", "content", "families")
+    path = crafted(tmp_path / "g.onnx", outputs=outputs, families=["garment", "dog"], **zero_shot)
+    wrong = r"g\.onnx: the graph's output 'families' gives 3 values per photo for the 2 families its metadata"
     with pytest.raises(CheckpointError, match=wrong):
+        load_exported(path)
+    path = crafted(tmp_path / "u.onnx", outputs=outputs, families=["garment", "dog", "unicorn"], **zero_shot)
+    with pytest.raises(CheckpointError, match=r"u\.onnx: export metadata families must be a list of"):
+        load_exported(path)
+    path = crafted(tmp_path / "n.onnx", outputs=outputs[:2], families=["garment", "dog", "cat"], **zero_shot)
+    with pytest.raises(CheckpointError, match=r"n\.onnx: the metadata names class families but the graph"):
         load_exported(path)

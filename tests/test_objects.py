@@ -138,7 +138,7 @@ def test_the_default_model_carries_the_objects_step() -> None:
     tagger = load_tagger("zeroshot")
     objects = tagger.steps["objects"]
     assert objects is not None and objects.to_dict() == ObjectTags(["horse"]).to_dict()
-    assert tagger.has_garment  # and the classifier's garment share that tells a shirt from a person
+    assert tagger.families == ["garment", "dog", "cat", "bird"]  # what the classifier sees, for the steps
 
 
 def test_the_default_vocabulary_names_what_the_detector_sees() -> None:
@@ -157,3 +157,24 @@ def test_the_default_vocabulary_names_what_the_detector_sees() -> None:
     named = [("tennis racket", "tennis"), ("baseball glove", "baseball"), ("skateboard", "skateboard")]
     for cls, tag in named:
         assert vocab[int(w[COCO_CLASSES.index(cls)].argmax())] == tag, cls
+
+
+def test_an_animal_another_family_explains_counts_less_by_hand() -> None:
+    """The detector's dog on a photo the classifier is sure shows a cat counts not at all; where the
+    classifier gives dogs a share too, or is unsure, it counts; a cat on that photo counts whole."""
+    from hashtagger.models.objects import ANIMALS, FAMILY_FROM, FAMILY_FULL, animal_weights
+
+    mid = (FAMILY_FROM + FAMILY_FULL) / 2
+    families = {
+        "cat": np.array([0.95, mid, 0.3, 0.9], np.float32),
+        "dog": np.array([0.0, 0.0, 0.0, 0.2], np.float32),
+        "bird": np.zeros(4, np.float32),
+    }
+    w = animal_weights(families, 4)
+    dog, cat, giraffe = (COCO_CLASSES.index(c) for c in ("dog", "cat", "giraffe"))
+    np.testing.assert_allclose(w[:, dog], [0.0, 0.5, 1.0, 1.0], atol=1e-6)  # sure cat; half; unsure; dog seen
+    np.testing.assert_allclose(w[:, cat], 1.0)
+    np.testing.assert_allclose(w[:, giraffe], [0.0, 0.5, 1.0, 0.0], atol=1e-6)  # no ImageNet family
+    others = [i for i, c in enumerate(COCO_CLASSES) if c not in ANIMALS]
+    assert w[:, HORSE].min() == 0.0 and (w[:, others] == 1.0).all()  # things and people: not animals
+    assert animal_weights(None, 4) is None and animal_weights({"garment": np.zeros(4)}, 4) is None

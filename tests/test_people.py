@@ -144,7 +144,8 @@ def test_the_steps_drop_a_person_explained_by_a_garment() -> None:
     objects.detector = Things()
     q = np.array([[1.0, 0.0]] * 3, dtype=np.float32)
     batch = np.zeros((3, 3, 8, 8), np.uint8)
-    out, _ = apply_seen(q, batch, garment=np.array([0.0, 0.9, 0.9], np.float32), objects=objects, people=None)
+    families = {"garment": np.array([0.0, 0.9, 0.9], np.float32)}
+    out, _ = apply_seen(q, batch, families=families, objects=objects, people=None)
     assert out[0, 1] > 0.3 and out[1, 1] == 0.0  # a person; a shirt the classifier sees, no face: none
     out, _ = apply_seen(q, batch, objects=objects, people=None)
-    assert (out[:, 1] > 0.3).all()  # without the classifier's share (an older export), as before
+    assert (out[:, 1] > 0.3).all()  # without the classifier's shares (an older export), as before

@@ -101,18 +101,25 @@ PLACE_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: A class is a garment when one of its WordNet words is one of these (50 ImageNet classes: jersey, cardigan,
-#: jean, suit, miniskirt, ...); people.py reads the classifier's probability on them.
-GARMENT_WORDS = frozenset({"clothing", "garment"})
+#: Families of ImageNet classes whose probability the steps after the graph read, each by the WordNet words
+#: that make a class one of them: garments (50 classes: jersey, cardigan, jean, ...; people.py) and the
+#: three animals ImageNet knows best (dog: 121 classes, cat: 13 with the big cats, bird: 59; objects.py).
+CLASS_FAMILIES: dict[str, frozenset[str]] = {
+    "garment": frozenset({"clothing", "garment"}),
+    "dog": frozenset({"dog"}),
+    "cat": frozenset({"cat"}),
+    "bird": frozenset({"bird"}),
+}
 
 
-def garment_classes(conse: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """(classes,) float32, 1 for the ImageNet classes that are clothes (GARMENT_WORDS), else 0."""
+def family_classes(conse: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """(classes, families) float32: 1 where an ImageNet class belongs to a family (CLASS_FAMILIES order)."""
     conse = conse if conse is not None else load_npz("conse_embeddings.npz")
-    mask = np.zeros(len(conse["class_names"]), dtype=np.float32)
+    mask = np.zeros((len(conse["class_names"]), len(CLASS_FAMILIES)), dtype=np.float32)
     for c, word in zip(conse["class_word_class"].tolist(), conse["class_word"].tolist(), strict=True):
-        if word in GARMENT_WORDS:
-            mask[c] = 1.0
+        for f, words in enumerate(CLASS_FAMILIES.values()):
+            if word in words:
+                mask[c, f] = 1.0
     return mask
 
 

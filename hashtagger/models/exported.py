@@ -2,9 +2,9 @@
 
 An export holds the whole scoring path (normalisation, network, ConSE mixing and blend for the
 zero-shot models) as one graph: uint8 NCHW `images` in, float32 (N, V) `scores` out, dynamic batch.
-A zero-shot export also outputs `content` (the visual distribution q) and `garment` (the classifier's
-probability on clothes, which the people step reads), and carries its ranking rules and label
-embeddings, so hashtagger ranks it exactly as the PyTorch model (hashtagger.rank, numpy).
+A zero-shot export also outputs `content` (the visual distribution q) and `families` (the classifier's
+probability on garments, dogs, cats and birds, which the objects and people steps read), and carries its
+ranking rules and label embeddings, so hashtagger ranks it exactly as the PyTorch model (hashtagger.rank).
 Everything else a Tagger needs travels with it as JSON: in the ONNX file's metadata_props (one key
 per item, see `METADATA_KEYS`) or in `hashtagger.json` beside the OpenVINO IR. Preprocessing runs in
 Pillow + numpy (`Preprocessing.load_array`), so tagging a photo with an export never imports torch.
@@ -25,14 +25,14 @@ from hashtagger.image.preprocess import Preprocessing
 from hashtagger.models.base import Tagger
 from hashtagger.models.exported_checks import (
     CONTENT,
-    GARMENT,
+    FAMILIES,
     INPUT,
     OUTPUT,
     Port,
     check_graph,
     check_metadata,
     check_scores,
-    check_share,
+    check_shares,
     decode_array,
 )
 from hashtagger.models.steps import apply_seen, seen_steps
@@ -59,6 +59,7 @@ METADATA_KEYS = (
     "people",
     "objects",
     "colours",
+    "families",
 )
 PREFIX = "hashtagger."
 RUNTIMES = {"onnx": "ONNX Runtime", "openvino": "OpenVINO"}
@@ -139,7 +140,9 @@ class ExportedTagger(Tagger):
         self.graph_file = files[0] if files is not None else path  # named by graph errors
         if session is None:
             self._compile()
-        self.has_garment = check_graph(self.graph_file, meta, *_ports(self._run, runtime))
+        has_families = check_graph(self.graph_file, meta, *_ports(self._run, runtime))
+        #: the class families the graph's `families` output gives, in its column order (none: an older export)
+        self.families: list[str] = [str(f) for f in meta["families"]] if has_families else []
         self.social: Any = None
         self.ranker: Any = None
         if "ranking" in meta:
@@ -181,8 +184,8 @@ class ExportedTagger(Tagger):
                 ) from None
             for name, part, kept in zip(names, got, parts, strict=True):
                 # a crafted graph may answer any shape, or NaN: refused, never read as scores
-                if name == GARMENT:
-                    check_share(self.graph_file, name, part, len(x[p]))
+                if name == FAMILIES:
+                    check_shares(self.graph_file, name, part, len(x[p]), len(self.families))
                 else:
                     check_scores(self.graph_file, name, part, len(x[p]), len(self.vocabulary))
                 kept.append(part)
@@ -192,11 +195,13 @@ class ExportedTagger(Tagger):
         """Scores and, for zero-shot exports, the ranking parts (the same rules as the PyTorch model)."""
         if self.ranker is None:
             return self._outputs(batch, (OUTPUT,))[0], None
-        if self.has_garment:
-            q, garment = self._outputs(batch, (CONTENT, GARMENT))
+        families = None
+        if self.families:
+            q, shares = self._outputs(batch, (CONTENT, FAMILIES))
+            families = dict(zip(self.families, shares.T, strict=True))
         else:
-            [q], garment = self._outputs(batch, (CONTENT,)), None
-        ranked = self.ranker.rank(*apply_seen(q, batch, garment=garment, **self.steps))
+            [q] = self._outputs(batch, (CONTENT,))
+        ranked = self.ranker.rank(*apply_seen(q, batch, families=families, **self.steps))
         return ranked.score, ranked
 
     def score(self, batch: np.ndarray) -> np.ndarray:

@@ -24,8 +24,9 @@ from hashtagger.models.steps import seen_steps
 FORMAT = "hashtagger-export"
 FORMAT_VERSION = 1
 INPUT, OUTPUT, CONTENT = "images", "scores", "content"
-#: A zero-shot export's optional (N,) output: the classifier's probability on garments (people.py).
-GARMENT = "garment"
+#: A zero-shot export's optional (N, families) output: the classifier's probability on each class family its
+#: metadata `families` names (classmap.CLASS_FAMILIES), which the objects and people steps read.
+FAMILIES = "families"
 WEIGHTS = EXPORT_WEIGHTS
 _FLOATS = ("float32", "float16", "bfloat16", "float64")
 #: Ranking rules that are shares (the CLI's --prior-weight is one too).
@@ -107,6 +108,18 @@ def _check_fields(meta: dict[str, Any]) -> None:
     for key, step in seen_steps().items():
         if key in meta:
             step.from_dict(meta[key], meta["vocabulary"])
+    if "families" in meta:
+        _check_families(meta["families"])
+
+
+def _check_families(names: Any) -> None:
+    from hashtagger.models.classmap import CLASS_FAMILIES
+
+    known = list(CLASS_FAMILIES)
+    if not isinstance(names, list) or not all(n in known for n in names) or len(set(names)) != len(names):
+        raise CheckpointError(
+            f"families must be a list of distinct names from {', '.join(known)}, got {_show(names)}"
+        )
 
 
 def _check_ranking(rk: Any) -> None:
@@ -148,7 +161,7 @@ def decode_array(d: Any, key: str) -> np.ndarray:
 
 def check_graph(source: Path, meta: dict[str, Any], inputs: list[Port], outputs: list[Port]) -> bool:
     """The graph takes one uint8 (N, 3, size, size) `images` and gives (N, tags) float outputs; returns
-    whether a zero-shot export also gives the (N,) `garment` share (exports made before it have none)."""
+    whether a zero-shot export also gives the (N, families) `families` shares (older exports have none)."""
     size, tags = meta["preprocessing"]["size"], len(meta["vocabulary"])
     if len(inputs) != 1 or INPUT not in inputs[0].names:
         found = ", ".join(sorted(n for p in inputs for n in p.names)) or "none"
@@ -161,10 +174,15 @@ def check_graph(source: Path, meta: dict[str, Any], inputs: list[Port], outputs:
             found = ", ".join(sorted(n for p in outputs for n in p.names)) or "none"
             raise CheckpointError(f"{source}: the graph has no output '{name}' (its outputs: {found})")
         _check_port(source, "output", name, port, (None, tags), _FLOATS)
-    garment = next((p for p in outputs if GARMENT in p.names), None)
-    if garment is not None and "ranking" in meta:
-        _check_port(source, "output", GARMENT, garment, (None,), _FLOATS)
-    return garment is not None and "ranking" in meta
+    if "families" not in meta or "ranking" not in meta:
+        return False
+    port = next((p for p in outputs if FAMILIES in p.names), None)
+    if port is None:
+        raise CheckpointError(
+            f"{source}: the metadata names class families but the graph has no '{FAMILIES}'"
+        )
+    _check_port(source, "output", FAMILIES, port, (None, len(meta["families"])), _FLOATS)
+    return True
 
 
 def _check_port(
@@ -180,25 +198,24 @@ def _check_port(
     for axis, (have, want) in enumerate(zip(port.shape, shape, strict=True)):
         if have is not None and want is not None and have != want:
             if role == "output":
-                raise CheckpointError(
-                    f"{what} gives {have} values per photo for the {want} tags of its vocabulary"
-                )
+                what_for = "families its metadata names" if name == FAMILIES else "tags of its vocabulary"
+                raise CheckpointError(f"{what} gives {have} values per photo for the {want} {what_for}")
             raise CheckpointError(f"{what} has {have} on axis {axis}, not {want} {_axes(role, name)}")
 
 
 def _axes(role: str, name: str) -> str:
     if role == "input":
         return "(photos, 3, size, size)"
-    return "(photos,)" if name == GARMENT else "(photos, tags)"
+    return "(photos, families)" if name == FAMILIES else "(photos, tags)"
 
 
-def check_share(source: Path, name: str, values: np.ndarray, photos: int) -> None:
-    """The graph answered one probability (photos,) per photo, between 0 and 1; otherwise refused."""
-    ok = values.shape == (photos,) and bool(np.isfinite(values).all())
+def check_shares(source: Path, name: str, values: np.ndarray, photos: int, width: int) -> None:
+    """The graph answered (photos, width) probabilities between 0 and 1; otherwise the model is refused."""
+    ok = values.shape == (photos, width) and bool(np.isfinite(values).all())
     if not (ok and bool(((values >= -1e-3) & (values <= 1 + 1e-3)).all())):
         raise CheckpointError(
-            f"{source}: the graph's output '{name}' is not one share between 0 and 1 per photo; the export "
-            "is damaged"
+            f"{source}: the graph's output '{name}' is not {width} shares between 0 and 1 per photo; the "
+            "export is damaged"
         )
 
 

@@ -49,8 +49,8 @@ GARMENT_FROM, GARMENT_FULL = 0.2, 0.4
 
 def person_weight(garment: np.ndarray | None, p_face: np.ndarray) -> np.ndarray | None:
     """(N,) how much the object detector's person counts: 1 where a face is seen or the classifier sees
-    no garment, falling to 0 as its garment share rises from GARMENT_FROM to GARMENT_FULL; None (all 1)
-    without the classifier's garment share (an export made before it had one)."""
+    no garment, falling to 0 as its garment share (the graph's `families`) rises from GARMENT_FROM to
+    GARMENT_FULL; None (all 1) without that share (an export made before the graph gave it)."""
     if garment is None:
         return None
     unexplained = np.clip((GARMENT_FULL - garment) / (GARMENT_FULL - GARMENT_FROM), 0.0, 1.0)

@@ -1,6 +1,7 @@
 """The steps after the graph, in their one order, for PyTorch (zeroshot.py) and an export (exported.py)
 alike: the colours measured from the pixels (colours.py), the things the object detector sees (objects.py),
-then the faces (people.py). Besides q they read the classifier's garment share (the graph's `garment`)."""
+then the faces (people.py). Besides q they read the classifier's class-family shares (the graph's
+`families`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from hashtagger.models.colours import ColourTags
-from hashtagger.models.objects import ObjectTags
+from hashtagger.models.objects import COCO_CLASSES, PERSON, ObjectTags, animal_weights
 from hashtagger.models.people import PeopleTags, person_weight
 
 
@@ -17,7 +18,7 @@ def apply_seen(
     q: np.ndarray,
     batch: np.ndarray,
     *,
-    garment: np.ndarray | None = None,
+    families: dict[str, np.ndarray] | None = None,
     colours: ColourTags | None = None,
     objects: ObjectTags | None = None,
     people: PeopleTags | None = None,
@@ -27,8 +28,9 @@ def apply_seen(
     (exported.py) alike; and the (N, V) tags measured absent (the colours a photo lacks; None without a
     colours step), which the ranking keeps out. A step that is None, or whose tags the vocabulary lacks,
     changes nothing. The object detector's person score, where it ran, confirms the faces
-    (people.PERSON_CONFIRMS); a person it sees where the classifier sees a garment (`garment` (N,), its
-    probability on ImageNet's clothing classes) and no face is seen counts less (people.person_weight)."""
+    (people.PERSON_CONFIRMS); `families`, the classifier's (N,) probability on each class family
+    (classmap.CLASS_FAMILIES), explains away what the detector mistakes: a garment for a person where no
+    face is seen (people.person_weight), one animal for another (objects.animal_weights)."""
     absent = None
     if colours is not None:
         p = colours.measure(batch)
@@ -38,10 +40,22 @@ def apply_seen(
     if people is not None:
         p_face = people.faces(batch, person=None if scores is None else objects.person(scores))
     if scores is not None:
-        q = objects.move(q, scores, person_weight(garment, p_face))
+        q = objects.move(q, scores, _explained(families, p_face))
     if people is not None:
         q = people.move(q, p_face)
     return q, absent
+
+
+def _explained(families: dict[str, np.ndarray] | None, p_face: np.ndarray) -> np.ndarray | None:
+    """(N, 80) how much each detected class counts, given what the classifier sees; None: all of it."""
+    animals = animal_weights(families, len(p_face))
+    person = person_weight(None if families is None else families.get("garment"), p_face)
+    if animals is None and person is None:
+        return None
+    w = animals if animals is not None else np.ones((len(p_face), len(COCO_CLASSES)), dtype=np.float32)
+    if person is not None:
+        w[:, PERSON] *= person
+    return w
 
 
 def seen_steps() -> dict[str, Any]:

@@ -26,6 +26,7 @@ import numpy as np
 from hashtagger.errors import InputError, MissingDependencyError
 from hashtagger.image.preprocess import EFFICIENTNET_LITE, Preprocessing
 from hashtagger.models.base import Tagger
+from hashtagger.models.classmap import CLASS_FAMILIES
 from hashtagger.models.colours import ColourTags
 from hashtagger.models.labels import load_npz, unit_rows
 from hashtagger.models.objects import ObjectTags
@@ -78,7 +79,7 @@ class ZeroShotTagger(Tagger):
         people: PeopleTags | None = None,
         objects: ObjectTags | None = None,
         colours: ColourTags | None = None,
-        garment: np.ndarray | None = None,
+        families: np.ndarray | None = None,
     ) -> None:
         import torch
 
@@ -101,8 +102,10 @@ class ZeroShotTagger(Tagger):
         # (classes, V) class -> tag map and its base rate; None: ConSE alone (a model without names)
         self._names = None if names is None else torch.from_numpy(np.asarray(names, dtype=np.float32))
         self._names_base = None if names is None else self._names.mean(dim=0)
-        # (classes,) 1 for the garment classes (classmap.garment_classes), for the people step; None: no share
-        self._garment = None if garment is None else torch.from_numpy(np.asarray(garment, dtype=np.float32))
+        # (classes, families) class families (classmap.family_classes) the steps read; None: no shares
+        self._families = (
+            None if families is None else torch.from_numpy(np.asarray(families, dtype=np.float32))
+        )
         # the steps after the graph (steps.seen_steps); None where the vocabulary lacks their tags
         steps = {"colours": colours, "objects": objects, "people": people}
         self.steps: dict[str, Any] = {k: s if s is not None and s.active else None for k, s in steps.items()}
@@ -134,16 +137,16 @@ class ZeroShotTagger(Tagger):
 
     def export_head(self) -> tuple[Any, Any, tuple[str, ...]]:
         """The classifier, then ConSE and the blend: `scores` for any tool, `content` for hashtagger's ranking
-        and `garment` for its people step (the colours, objects and people steps and the ranking rules run
-        after the graph)."""
-        from hashtagger.models.exported import CONTENT, GARMENT, OUTPUT
+        and `families` for its objects and people steps (the colours, objects and people steps and the ranking
+        rules run after the graph)."""
+        from hashtagger.models.exported import CONTENT, FAMILIES, OUTPUT
 
-        if self._garment is None:
+        if self._families is None:
             return self.classifier, lambda logits: self.export_outputs(self.conse(logits)), (OUTPUT, CONTENT)
-        return self.classifier, self._export_with_garment, (OUTPUT, CONTENT, GARMENT)
+        return self.classifier, self._export_with_families, (OUTPUT, CONTENT, FAMILIES)
 
-    def _export_with_garment(self, logits: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return (*self.export_outputs(self.conse(logits)), self.garment_share(logits))  # type: ignore[return-value]
+    def _export_with_families(self, logits: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (*self.export_outputs(self.conse(logits)), self.family_shares(logits))  # type: ignore[return-value]
 
     def ranking_metadata(self) -> dict[str, Any]:
         """The ranking rules, label embeddings and the colours, objects and people steps, so that an export's
@@ -157,12 +160,13 @@ class ZeroShotTagger(Tagger):
             "ranking": asdict(self.ranker.ranking),
             "label_embeddings": encode_array(self._label_emb.cpu().numpy()),
             **{key: step.to_dict() for key, step in self.steps.items() if step is not None},
+            **({"families": list(CLASS_FAMILIES)} if self._families is not None else {}),
         }
 
     def to(self, device: str) -> ZeroShotTagger:
         self.device = device
         self.classifier.to(device)
-        for name in ("_class_emb", "_label_emb", "_hub", "_names", "_names_base", "_garment"):
+        for name in ("_class_emb", "_label_emb", "_hub", "_names", "_names_base", "_families"):
             if getattr(self, name) is not None:
                 setattr(self, name, getattr(self, name).to(device))
         return self
@@ -175,8 +179,8 @@ class ZeroShotTagger(Tagger):
         return self.content(batch)[0]
 
     def content(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """q, and the classifier's garment share (N,) (None for a model without garment classes): what the
-        graph of an export outputs as `content` and `garment`."""
+        """q, and the classifier's (N, families) shares (None for a model without families): what the graph
+        of an export outputs as `content` and `families`."""
         import torch
 
         from hashtagger.runtime import autocast, forward
@@ -184,13 +188,14 @@ class ZeroShotTagger(Tagger):
         x = self.preprocessing.normalize(batch.to(self.device)).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), autocast(self.device, self.precision):
             logits = forward(self.classifier, x, self.device)
-        return self.conse(logits), self.garment_share(logits)
+        return self.conse(logits), self.family_shares(logits)
 
-    def garment_share(self, logits: torch.Tensor) -> torch.Tensor | None:
-        """(N,) the classifier's probability on garments (people.person_weight reads it); traced."""
-        if self._garment is None:
+    def family_shares(self, logits: torch.Tensor) -> torch.Tensor | None:
+        """(N, families) the classifier's probability on each class family (classmap.CLASS_FAMILIES: the
+        steps read it as `families`); traced."""
+        if self._families is None:
             return None
-        return logits.float().softmax(dim=-1) @ self._garment
+        return logits.float().softmax(dim=-1) @ self._families
 
     def conse(self, logits: torch.Tensor) -> torch.Tensor:
         """ImageNet logits -> q, the content distribution (module docstring); plain tensor ops, so the
@@ -220,9 +225,11 @@ class ZeroShotTagger(Tagger):
         ranking."""
         import torch
 
-        q, garment = self.content(torch.from_numpy(batch))
-        worn = None if garment is None else garment.float().cpu().numpy()
-        ranked = self.ranker.rank(*apply_seen(q.float().cpu().numpy(), batch, garment=worn, **self.steps))
+        q, shares = self.content(torch.from_numpy(batch))
+        seen = None if shares is None else shares.float().cpu().numpy()
+        families = None if seen is None else dict(zip(CLASS_FAMILIES, seen.T, strict=True))
+        content = q.float().cpu().numpy()
+        ranked = self.ranker.rank(*apply_seen(content, batch, families=families, **self.steps))
         return ranked.score, ranked
 
     def blend_scores(self, q: torch.Tensor) -> torch.Tensor:
@@ -341,7 +348,7 @@ def load_builtin(
     """The shipped zero-shot models ('zeroshot' = ConSE, 'hierse' = HierSE) on PyTorch, optionally on your
     vocabulary; reached through open_builtin, which checks the prior weight."""
     from hashtagger.models.backbones import efficientnet_lite_imagenet
-    from hashtagger.models.classmap import class_map, garment_classes
+    from hashtagger.models.classmap import class_map, family_classes
 
     if prior_weight is None and vocabulary is not None:
         prior_weight = 0.0  # HARRISON's statistics are not your vocabulary's: content alone, unless asked
@@ -366,5 +373,5 @@ def load_builtin(
     return ZeroShotTagger(
         classifier, class_emb, vocabulary, label_emb, blend, BACKBONE_PREPROCESSING, kind=name, names=names,
         people=PeopleTags(vocabulary), objects=ObjectTags(vocabulary), colours=ColourTags(vocabulary),
-        garment=garment_classes(data),
+        families=family_classes(data),
     )  # fmt: skip
