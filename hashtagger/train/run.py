@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from hashtagger.errors import ConfigError
-from hashtagger.models.registry import get_model, resolve
+from hashtagger.models.entries import resolve
+from hashtagger.models.registry import get_model
 from hashtagger.progress import Progress
 from hashtagger.train import checkpointing, distributed
 from hashtagger.train.assemble import Run, assemble
