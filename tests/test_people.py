@@ -44,7 +44,7 @@ def test_people_move_a_share_of_q_onto_the_people_tags_by_hand() -> None:
 
     tags.detector = Fixed()
     q = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]], dtype=np.float32)
-    out = tags.apply(q, np.zeros((2, 3, 8, 8), np.uint8))
+    out = tags.move(q, tags.faces(np.zeros((2, 3, 8, 8), np.uint8)))
     np.testing.assert_allclose(out[0], [0.8, 0.2 / 1.5, 0.1 / 1.5], rtol=1e-5)  # moved = 0.4 * 0.5
     np.testing.assert_allclose(out[1], q[1], atol=1e-6)  # no face: as it was
     assert tags.p_face(np.array([-0.6]))[0] == 0.0  # a cat's face: nothing moves

@@ -124,10 +124,6 @@ class PeopleTags:
         moved = (self.share * p_face)[:, None]
         return ((1.0 - moved) * q + moved * self.weights[None, :]).astype(np.float32)
 
-    def apply(self, q: np.ndarray, batch: np.ndarray, person: np.ndarray | None = None) -> np.ndarray:
-        """`faces`, then `move`: q with the people seen in `batch` moved in."""
-        return self.move(q, self.faces(batch, person)) if self.active else q
-
     def to_dict(self) -> dict[str, float]:
         """What an export stores to apply it the same way (`from_dict`)."""
         return {"share": self.share, "logit50": self.logit50, "slope": self.slope}
