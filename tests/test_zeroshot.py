@@ -143,6 +143,19 @@ def test_a_landscape_class_names_its_place_after_its_own_words() -> None:
     assert not m[names.index("tabby"), :5].any()
 
 
+def test_a_class_seen_from_inside_does_not_name_the_building() -> None:
+    """ImageNet's library is shelves of books: it names #library, not the #building WordNet files it under
+    (a close-up of books said #building); a church or a barn still names #building."""
+    from hashtagger.models.classmap import class_map
+    from hashtagger.models.labels import load_npz
+
+    names = [str(n) for n in load_npz("conse_embeddings.npz")["class_names"]]
+    m = class_map(["building", "library"])
+    assert m[names.index("library")].tolist() == [0.0, 1.0]
+    assert m[names.index("restaurant"), 0] == 0.0
+    assert m[names.index("church"), 0] == 1.0 and m[names.index("barn"), 0] > 0
+
+
 def test_a_custom_vocabulary_ranks_by_content_alone(tmp_path: Path) -> None:
     """HARRISON's statistics describe Instagram posts, not your tags: a custom vocabulary gets no prior."""
     f = tmp_path / "v.txt"
